@@ -33,6 +33,7 @@ from .units import (
     parse_cpu,
     parse_duration,
     parse_memory,
+    show,
 )
 from .yamlsource import Path, YamlDocument, YamlSyntaxError, read_yaml
 
@@ -380,11 +381,17 @@ class _Checker:
     def __init__(self, document: YamlDocument) -> None:
         self.document = document
         self.problems: list[Problem] = []
+        # Paths already reported (a missing required key, a value YAML reading refused):
+        # checking their absent values would only repeat the problem, so anything at or
+        # below these paths is not reported again.
+        self.quiet: set[Path] = set(document.dropped)
         for path, message, line in document.problems:
+            message = message if path else f"the catalog {message}"  # the top level
             self.problems.append(Problem(_place(path), message, line))
 
     def problem(self, path: Path, message: str) -> _Bad:
-        self.problems.append(Problem(_place(path), message, self.document.line_of(path)))
+        if not any(path[:length] in self.quiet for length in range(1, len(path) + 1)):
+            self.problems.append(Problem(_place(path), message, self.document.line_of(path)))
         return BAD
 
     # -- shapes -----------------------------------------------------------------------------
@@ -392,8 +399,8 @@ class _Checker:
     def mapping(self, value: Any, path: Path, section: str) -> dict[str, Any] | None:
         """Check that ``value`` is a mapping with the keys ``section`` allows."""
         if not isinstance(value, dict):
-            what = "missing" if value is None else _kind(value)
-            self.problem(path, f"must be a mapping of settings, not {what}")
+            what = "is empty" if value is None else f"is {_what(value)}"
+            self.problem(path, f"must be a mapping of settings, but {what}")
             return None
         required, optional = SCHEMA[section]
         allowed = required | optional
@@ -401,31 +408,39 @@ class _Checker:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else None
+                if key == "<<":  # YAML 1.1's merge key is not part of the YAML the catalog reads
+                    hint = "YAML merge keys are not supported; write the settings out"
                 hint = hint or "expected " + ", ".join(sorted(allowed))
                 self.problem((*path, key), f"unknown key {key!r} ({hint})")
         for key in sorted(required - value.keys()):
-            self.problem(path, f"missing required key {key!r}")
+            # The top level has no place to name, so its message says whose key it is.
+            missing = "missing" if path else "the catalog is missing"
+            self.problem(path, f"{missing} required key {key!r}")
+            self.quiet.add((*path, key))
         return value
 
     def named(self, value: Any, path: Path, what: str) -> dict[str, Any]:
         """A mapping from names to entries (images, pools, courses)."""
         if not isinstance(value, dict) or not value:
-            self.problem(path, f"must map names to {what}, with at least one entry")
+            found = "" if isinstance(value, dict) else f", not {_what(value)}"
+            self.problem(path, f"must map names to {what}, with at least one entry{found}")
             return {}
         return value
 
     def text(self, value: Any, path: Path, allow_empty: bool = False) -> str | _Bad:
         if isinstance(value, str) and (value.strip() or allow_empty):
             if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-                return self.problem(path, f"{value!r} contains control characters")
+                return self.problem(path, f"{show(value)} contains control characters")
             return value
-        if value is None:
+        if value is None or isinstance(value, str):
             return self.problem(path, "is empty; it needs a value")
-        return self.problem(path, f"must be text, not {_kind(value)} {value!r}")
+        # YAML read true, 5 or 1.5 as a non-text value; quoting makes it text.
+        quote = " (put it in quotes)" if isinstance(value, bool | int | float) else ""
+        return self.problem(path, f"must be text, not {_what(value)}{quote}")
 
     def integer(self, value: Any, path: Path, minimum: int = 0) -> int | _Bad:
         if isinstance(value, bool) or not isinstance(value, int):
-            return self.problem(path, f"{value!r} is not a whole number")
+            return self.problem(path, f"{show(value)} is not a whole number")
         if value < minimum:
             return self.problem(path, f"{value} is below the minimum of {minimum}")
         return value
@@ -433,13 +448,13 @@ class _Checker:
     def boolean(self, value: Any, path: Path) -> bool | _Bad:
         if isinstance(value, bool):
             return value
-        return self.problem(path, f"{value!r} is not true or false")
+        return self.problem(path, f"{show(value)} is not true or false")
 
     def day(self, value: Any, path: Path) -> date | _Bad:
         try:
             return date.fromisoformat(value) if isinstance(value, str) else _raise_bad_date(value)
         except ValueError:
-            return self.problem(path, f"{value!r} is not a date (write YYYY-MM-DD)")
+            return self.problem(path, f"{show(value)} is not a date (write YYYY-MM-DD)")
 
     def parsed(self, value: Any, path: Path, parse: Callable[[Any], T]) -> T | _Bad:
         try:
@@ -452,21 +467,26 @@ class _Checker:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.problem(path, f"must be a list of {what}, not {_kind(value)} {value!r}")
+            self.problem(path, f"must be a list of {what}, not {_what(value)}")
             return []
         return [((*path, index), item) for index, item in enumerate(value)]
 
     # -- sections ---------------------------------------------------------------------------
 
     def catalog(self, data: Any, source: str) -> Catalog | None:
+        sections = "term, timezone, images, pools, defaults and courses"
         if data is None:
-            self.problem((), "the catalog is empty")
+            self.problem((), f"the catalog is empty; it needs {sections}")
+            return None
+        if not isinstance(data, dict):
+            self.problem((), f"the catalog must be a mapping of {sections}, not {_kind(data)}")
             return None
         root = self.mapping(data, (), "catalog")
         if root is None:
             return None
-        term = self.term(root.get("term"), ("term",)) if "term" in root else BAD
-        timezone = self.timezone(root.get("timezone"), ("timezone",)) if "timezone" in root else BAD
+        # A missing section was reported by mapping(); problem() keeps its checks quiet.
+        term = self.term(root.get("term"), ("term",))
+        timezone = self.timezone(root.get("timezone"), ("timezone",))
         images = {
             name: image
             for name, value in self.named(root.get("images"), ("images",), "images").items()
@@ -486,11 +506,14 @@ class _Checker:
         raw_courses = self.named(root.get("courses"), ("courses",), "courses")
         for slug, value in raw_courses.items():
             path: Path = ("courses", slug)
+            # Checked once, here: each key's problems are reported once, at its own place.
+            raw_keys = value.get("keys") if isinstance(value, dict) else None
+            key_items = self.course_keys(raw_keys, (*path, "keys"))
+            keys = tuple(key for _, key in key_items)
             course = self.course(
-                slug, value, path, defaults, images, pools, known_images, known_pools, term
+                slug, value, path, keys, defaults, images, pools, known_images, known_pools, term
             )
-            keys = value.get("keys") if isinstance(value, dict) else None
-            for key_path, key in self.course_keys(keys, (*path, "keys")):
+            for key_path, key in key_items:
                 if key in key_owner:
                     self.problem(key_path, f"{key!r} already belongs to course {key_owner[key]}")
                 else:
@@ -532,7 +555,9 @@ class _Checker:
         for item_path, item in self.items(section.get("holidays"), (*path, "holidays"), "dates"):
             holiday = self.day(item, item_path)
             if _all_dates(holiday, starts, ends) and not starts <= holiday <= ends:
-                holiday = self.problem(item_path, f"{holiday} is outside the term")
+                holiday = self.problem(
+                    item_path, f"{holiday} is outside the term ({starts} to {ends})"
+                )
             holidays.append(holiday)
         if _any_bad(name, starts, ends, *holidays):
             return BAD
@@ -544,7 +569,7 @@ class _Checker:
             return name
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
             return self.problem(
                 path, f"{name!r} is not a known time zone (try an IANA name like America/Chicago)"
             )
@@ -556,10 +581,16 @@ class _Checker:
             return BAD
         ref = self.text(section.get("ref"), (*path, "ref"))
         if isinstance(ref, str) and not _IMAGE_REF.match(ref):
-            ref = self.problem((*path, "ref"), f"{ref!r} is not a container image reference")
+            ref = self.problem(
+                (*path, "ref"),
+                f"{show(ref)} is not a container image reference"
+                " (try registry/name:tag, such as ghcr.io/campus/python:2026.08)",
+            )
         default_url = self.url_path(section.get("default_url", "/lab"), (*path, "default_url"))
         language = self.text(section.get("language", name), (*path, "language"))
-        if isinstance(language, str):
+        if "language" not in section and isinstance(bad_name, _Bad):
+            language = BAD  # defaults to the name, whose problem is already reported
+        elif isinstance(language, str):
             language = self.parsed(language, (*path, "language"), _label_value)
         if _any_bad(bad_name, ref, default_url, language):
             return BAD
@@ -569,12 +600,13 @@ class _Checker:
         url = self.text(value, path)
         if isinstance(url, _Bad):
             return url
-        segments = url.split("?")[0].split("/")
+        # Browsers treat %2e%2e as .. and %5c as \, so check the decoded path too.
+        decoded = urllib.parse.unquote(url.split("?")[0])
         if (
             not url.startswith("/")
-            or url.startswith("//")
-            or ".." in segments
-            or any(ch.isspace() or ch == "\\" for ch in url)
+            or decoded.startswith("//")
+            or ".." in decoded.split("/")
+            or any(ch.isspace() or ch == "\\" for ch in url + decoded)
         ):
             return self.problem(
                 path, f"{url!r} must be a path on the server, such as /lab or /rstudio"
@@ -586,9 +618,12 @@ class _Checker:
         section = self.mapping(value, path, "pool")
         if section is None:
             return BAD
-        node = self.mapping(section.get("node"), (*path, "node"), "node") or {}
-        node_cpu = self.parsed(node.get("cpu"), (*path, "node", "cpu"), parse_cpu)
-        node_memory = self.parsed(node.get("memory"), (*path, "node", "memory"), parse_memory)
+        node = self.mapping(section.get("node"), (*path, "node"), "node")
+        node_cpu: float | _Bad = BAD  # a node that is not a mapping is reported once, above
+        node_memory: int | _Bad = BAD
+        if node is not None:
+            node_cpu = self.parsed(node.get("cpu"), (*path, "node", "cpu"), parse_cpu)
+            node_memory = self.parsed(node.get("memory"), (*path, "node", "memory"), parse_memory)
         if node_cpu == 0:
             node_cpu = self.problem((*path, "node", "cpu"), "a node needs more than 0 CPU")
         if node_memory == 0:
@@ -617,7 +652,9 @@ class _Checker:
         result: dict[str, str] = {}
         for key, label in value.items():
             key_ok = self.parsed(key, (*path, key), _label_key)
-            text = self.text(label if isinstance(label, str) else str(label), (*path, key), True)
+            if isinstance(label, int | float) and not isinstance(label, bool):
+                label = str(label)  # a number is its text; true/false or empty is a mistake
+            text = self.text(label, (*path, key), True)
             if isinstance(text, str):
                 text = self.parsed(text, (*path, key), _label_value)
             if not _any_bad(key_ok, text):
@@ -657,12 +694,12 @@ class _Checker:
         kind = self.choice(section.get("kind", "Deployment"), (*path, "kind"), PLACEHOLDER_KINDS)
         name = self.text(section.get("name"), (*path, "name"))
         if isinstance(name, str):
-            name = self.parsed(name, (*path, "name"), check_dns_name)
+            name = self.parsed(name, (*path, "name"), _dns_name)
         namespace = section.get("namespace")
         if namespace is not None:
             namespace = self.text(namespace, (*path, "namespace"))
             if isinstance(namespace, str):
-                namespace = self.parsed(namespace, (*path, "namespace"), check_dns_name)
+                namespace = self.parsed(namespace, (*path, "namespace"), _dns_name)
         if _any_bad(kind, name, namespace):
             return BAD
         return Placeholder(kind, name, namespace)
@@ -670,7 +707,7 @@ class _Checker:
     def choice(self, value: Any, path: Path, options: tuple[str, ...]) -> str | _Bad:
         if isinstance(value, str) and value in options:
             return value
-        return self.problem(path, f"{value!r} is not one of: " + ", ".join(options))
+        return self.problem(path, f"{show(value)} is not one of: " + ", ".join(options))
 
     def allocation(
         self,
@@ -686,6 +723,17 @@ class _Checker:
         """
         if value is None and inherited is not None:
             return inherited
+        amount = format_memory if parse is parse_memory else format_cpu
+        if value is not None and not isinstance(value, dict):  # e.g. ``memory: 1Gi``
+            example = (
+                "{guarantee: 512Mi, limit: 1Gi}"
+                if parse is parse_memory
+                else "{guarantee: 0.5, limit: 2}"
+            )
+            return self.problem(
+                path,
+                f"must be a guarantee and a limit such as {example}, not {_what(value)}",
+            )
         section = self.mapping(value, path, "allocation")
         if section is None:
             return BAD
@@ -693,6 +741,8 @@ class _Checker:
         for half in ("guarantee", "limit"):
             if half in section:
                 halves[half] = self.parsed(section[half], (*path, half), parse)
+            elif isinstance(inherited, _Bad):
+                halves[half] = BAD  # the defaults' own problem, reported there
             elif inherited is not None:
                 halves[half] = getattr(inherited, half)
             else:
@@ -700,11 +750,16 @@ class _Checker:
         if _any_bad(*halves.values()):
             return BAD
         guarantee, limit = halves["guarantee"], halves["limit"]
-        if limit < guarantee:
-            show = format_memory if parse is parse_memory else format_cpu
-            place = (*path, "limit") if "limit" in section else path
+        if limit < guarantee and "limit" not in section:
             return self.problem(
-                place, f"limit {show(limit)} is below the guarantee {show(guarantee)}"
+                (*path, "guarantee"),
+                f"{amount(guarantee)} is above the limit {amount(limit)} from the defaults;"
+                " set a limit here too",
+            )
+        if limit < guarantee:
+            return self.problem(
+                (*path, "limit"),
+                f"limit {amount(limit)} is below the guarantee {amount(guarantee)}",
             )
         return Allocation(guarantee, limit)
 
@@ -737,13 +792,17 @@ class _Checker:
     ) -> T | _Bad:
         """A name that must refer to an entry of ``images`` or ``pools``."""
         section = path[-1]
+        if not known:  # the section is missing, empty or not a mapping: reported there
+            return BAD
+        listing = ", ".join(sorted(known))
         if not isinstance(value, str):
-            return self.problem(path, f"must name one of the catalog's {section}s")
+            return self.problem(
+                path, f"must name one of the catalog's {section}s ({listing}), not {_what(value)}"
+            )
         if value in valid:
             return valid[value]
         if value in known:  # exists but is itself broken: already reported there
             return BAD
-        listing = ", ".join(sorted(known)) or "none defined"
         return self.problem(path, f"{value!r} is not one of the {section}s ({listing})")
 
     def fits(self, pool: Pool, cpu: Any, memory: Any, path: Path) -> None:
@@ -780,6 +839,7 @@ class _Checker:
         slug: str,
         value: Any,
         path: Path,
+        keys: tuple[str, ...],
         defaults: Defaults | _Bad,
         images: Mapping[str, Image],
         pools: Mapping[str, Pool],
@@ -795,7 +855,6 @@ class _Checker:
             # Check the course's own settings anyway, so every problem is reported at once.
             defaults = _BROKEN_DEFAULTS
         title = self.text(section.get("title"), (*path, "title"))
-        keys = tuple(key for _, key in self.course_keys(section.get("keys"), (*path, "keys")))
         image = defaults.image
         if "image" in section:
             image = self.reference(section["image"], (*path, "image"), images, known_images)
@@ -865,7 +924,13 @@ class _Checker:
                 path, f"{url!r} is not an http(s) URL (try https://github.com/org/ or a repository)"
             )
         if parts.username or parts.password:
-            return self.problem(path, f"{url!r} contains credentials; list the URL without them")
+            # Say where, not what: the message goes to logs and must not repeat a secret.
+            without = urllib.parse.urlunsplit(
+                parts._replace(netloc=parts.netloc.rpartition("@")[2])
+            )
+            return self.problem(
+                path, f"contains credentials; list {without!r} instead (no secrets in the catalog)"
+            )
         if parts.query or parts.fragment:
             return self.problem(path, f"{url!r} has a query or fragment; list the plain URL")
         return url
@@ -878,10 +943,12 @@ class _Checker:
             return BAD
         volume = self.text(section.get("volume"), (*path, "volume"))
         if isinstance(volume, str):
-            volume = self.parsed(volume, (*path, "volume"), check_dns_name)
+            volume = self.parsed(volume, (*path, "volume"), _dns_name)
         mount = self.text(section.get("path", "/home/jovyan/shared"), (*path, "path"))
         if isinstance(mount, str) and (not mount.startswith("/") or ".." in mount.split("/")):
-            mount = self.problem((*path, "path"), f"{mount!r} must be an absolute path")
+            mount = self.problem(
+                (*path, "path"), f"{show(mount)} must be an absolute path, such as /srv/shared"
+            )
         roles = []
         for item_path, item in self.items(
             section.get("readonly_for", ["students"]), (*path, "readonly_for"), "member roles"
@@ -899,18 +966,23 @@ class _Checker:
         result: dict[str, str] = {}
         for name, raw in value.items():
             if not _ENV_NAME.match(name):
-                self.problem((*path, name), f"{name!r} is not an environment variable name")
+                self.problem(
+                    (*path, name),
+                    f"{show(name)} is not an environment variable name"
+                    " (use letters, digits and '_', not starting with a digit)",
+                )
             elif isinstance(raw, bool) or not isinstance(raw, str | int | float):
-                self.problem((*path, name), f"must be text or a number, not {_kind(raw)}")
+                self.problem((*path, name), f"must be text or a number, not {_what(raw)}")
             else:
                 result[name] = str(raw)
         return _frozen(result) if len(result) == len(value) else BAD
 
     def schedule_entry(self, value: Any, path: Path, term: Term | _Bad) -> ScheduleEntry | _Bad:
         if isinstance(value, dict) and ("every" in value) == ("on" in value):
-            return self.problem(
-                path, "needs either 'every' (weekly meetings) or 'on' (a one-off date), not both"
-            )
+            kinds = "'every' (a weekly meeting) {} 'on' (a one-off date)"
+            if "every" in value:
+                return self.problem(path, "has both " + kinds.format("and") + "; use one")
+            return self.problem(path, "needs " + kinds.format("or"))
         weekly = isinstance(value, dict) and "every" in value
         section = self.mapping(value, path, "weekly" if weekly else "oneoff")
         if section is None:
@@ -981,6 +1053,11 @@ def _label_value(value: Any) -> Any:
     return value
 
 
+def _dns_name(value: str) -> str:
+    check_dns_name(value)  # returns None: hand back the name itself, not the check's result
+    return value
+
+
 def _label_key(value: Any) -> Any:
     check_label_key(value)
     return value
@@ -993,6 +1070,13 @@ def _raise_bad_date(value: Any) -> date:
 
 def _any_bad(*values: Any) -> bool:
     return any(isinstance(value, _Bad) for value in values)
+
+
+def _what(value: Any) -> str:
+    """``a list ['x']``: the kind of a value and the value, for messages."""
+    return (
+        show(value) if value is None or isinstance(value, bool) else f"{_kind(value)} {show(value)}"
+    )
 
 
 def _kind(value: Any) -> str:

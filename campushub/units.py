@@ -7,6 +7,7 @@ intended value exists, suggesting it.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import time, timedelta
 
@@ -19,26 +20,42 @@ _QUANTITY = re.compile(r"^(?P<number>\d+(?:\.\d+)?|\.\d+)(?P<suffix>[A-Za-z]*)$"
 _MEMORY_HINTS = {
     "b": "",
     "k": "Ki",
+    "ki": "Ki",
     "kb": "Ki",
     "kib": "Ki",
     "m": "Mi",
+    "mi": "Mi",
     "mb": "Mi",
     "mib": "Mi",
     "g": "Gi",
+    "gi": "Gi",
     "gb": "Gi",
     "gib": "Gi",
     "t": "Ti",
+    "ti": "Ti",
     "tb": "Ti",
     "tib": "Ti",
 }
 
 
+def show(value: object, width: int = 60) -> str:
+    """``repr(value)`` as a catalog author wrote it (``true``, not ``True``), cut short so a
+    hostile or mistaken value cannot flood a message."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def parse_memory(value: object) -> int:
     """Return a memory quantity (``512Mi``, ``1Gi``, ``2G``, ``1073741824``) in bytes."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{value!r} is not a quantity (try 1Gi)")
+        raise ValueError(f"{show(value)} is not a quantity (try 1Gi)")
     if isinstance(value, int | float):
-        if value < 0 or value != int(value):
+        # A YAML float such as 1e400 is infinite; int() of it would raise OverflowError.
+        if value < 0 or not math.isfinite(value) or value != int(value):
             raise ValueError(f"{value!r} is not a whole, non-negative number of bytes")
         return int(value)
     text = value.strip()
@@ -47,10 +64,12 @@ def parse_memory(value: object) -> int:
     if match and (suffix in _BINARY or suffix in _DECIMAL or suffix == ""):
         multiplier = _BINARY.get(suffix) or _DECIMAL.get(suffix) or 1
         number = float(match.group("number")) * multiplier
+        if not math.isfinite(number):
+            raise ValueError(f"{show(value)} is too large to be a quantity")
         if number != int(number):
             raise ValueError(f"{value!r} is not a whole number of bytes")
         return int(number)
-    raise ValueError(f"{value!r} is not a quantity{_memory_hint(value)}")
+    raise ValueError(f"{show(value)} is not a quantity{_memory_hint(value)}")
 
 
 def _memory_hint(value: str) -> str:
@@ -66,18 +85,20 @@ def _memory_hint(value: str) -> str:
 def parse_cpu(value: object) -> float:
     """Return a CPU quantity (``2``, ``0.5``, ``500m``) in cores."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{value!r} is not a CPU quantity (try 0.5 or 500m)")
+        raise ValueError(f"{show(value)} is not a CPU quantity (try 0.5 or 500m)")
     if isinstance(value, int | float):
         cores = float(value)
     else:
         match = _QUANTITY.match(value)
         if not match or match.group("suffix") not in ("", "m"):
-            raise ValueError(f"{value!r} is not a CPU quantity (try 0.5 or 500m)")
+            raise ValueError(f"{show(value)} is not a CPU quantity (try 0.5 or 500m)")
         cores = float(match.group("number"))
         if match.group("suffix") == "m":
             cores /= 1000
     if cores < 0:
         raise ValueError(f"{value!r} is negative")
+    if not math.isfinite(cores):
+        raise ValueError(f"{value!r} is not a finite number of cores (try 0.5 or 500m)")
     return cores
 
 
@@ -107,7 +128,7 @@ def parse_duration(value: object) -> timedelta:
     text = value if isinstance(value, str) else ""
     match = _DURATION.match(text)
     if not text or not match or not any(match.groupdict().values()):
-        raise ValueError(f"{value!r} is not a duration (try 50m, 3h or 1h30m)")
+        raise ValueError(f"{show(value)} is not a duration (try 50m, 3h or 1h30m)")
     parts = {unit: int(number or 0) for unit, number in match.groupdict().items()}
     return timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
 
@@ -128,7 +149,7 @@ def parse_clock(value: object) -> time:
     """Return a wall-clock time written as ``HH:MM`` (24-hour)."""
     match = _CLOCK.match(value) if isinstance(value, str) else None
     if not match:
-        raise ValueError(f'{value!r} is not a time of day (try "10:00" or "14:30")')
+        raise ValueError(f'{show(value)} is not a time of day (try "10:00" or "14:30")')
     return time(int(match.group("h")), int(match.group("m")))
 
 
@@ -149,8 +170,8 @@ def check_label_value(value: str) -> None:
 
 def check_label_key(key: str) -> None:
     """Raise ``ValueError`` unless ``key`` is a valid Kubernetes label key (``prefix/name``)."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):  # "/x" too
         raise ValueError(f"{key!r} has a prefix that is not a DNS subdomain")
     if not name or len(name) > 63 or not _LABEL_NAME.match(name):
         raise ValueError(f"{key!r} is not a valid Kubernetes label key")

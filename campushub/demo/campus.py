@@ -1,0 +1,90 @@
+"""``campushub demo``: the whole local campus on 127.0.0.1, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from . import launch
+
+
+def run(state_dir: Path, port: int = 8000, fresh: bool = False) -> int:
+    """Start the identity provider, git server and hub; return when one stops or on Ctrl-C."""
+    state_dir = state_dir.resolve()
+    if fresh and state_dir.exists():
+        shutil.rmtree(state_dir)
+    log_dir = state_dir / "logs"
+    started: list[launch.Process] = []
+
+    def stop_on_signal(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    try:
+        say("starting the git server with the demo course repository")
+        launch.make_course_repo(state_dir / "git")
+        git = launch.start_git_server(launch.free_port(8900), state_dir / "git", log_dir)
+        started.append(git)
+        catalog = launch.write_catalog(state_dir / "courses.yaml", git.url)
+
+        say("starting the development identity provider (oidc-provider-mock)")
+        people = launch.demo_people()
+        idp = launch.start_identity_provider(launch.free_port(9400), people, log_dir)
+        started.append(idp)
+
+        say("starting JupyterHub with configurable-http-proxy")
+        settings = launch.HubSettings(
+            state_dir=state_dir,
+            catalog=catalog,
+            issuer=idp.url,
+            public_port=launch.free_port(port),
+            hub_port=launch.free_port(),
+            proxy_api_port=launch.free_port(),
+        )
+        hub = launch.start_hub(settings, log_dir)
+        started.append(hub)
+        print(banner(hub.url, idp.url, git.url, catalog, log_dir, people), flush=True)
+        while all(process.running() for process in started):
+            time.sleep(0.5)
+        stopped = next(process for process in started if not process.running())
+        say(f"{stopped.name} stopped; the end of its log:\n{stopped.log_tail()}")
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    except launch.StartError as error:
+        say(str(error))
+        return 1
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def banner(
+    hub_url: str, idp_url: str, git_url: str, catalog: Path, log_dir: Path, people: list[dict]
+) -> str:
+    """What a newcomer needs: where to go and whom to log in as."""
+    rows = "\n".join(f"    {person['sub']:<8} {person['role']}" for person in people)
+    return f"""
+  The local campus is running.
+
+  Open  {hub_url}/  and log in: the identity provider's page lets you pick who you are.
+
+  People (the subject to pick, and who they are):
+{rows}
+
+  Identity provider  {idp_url}
+  Git server         {git_url}{launch.DEMO_REPO_NAME}
+  Catalog            {catalog}
+  Logs               {log_dir}
+
+  Press Ctrl-C to stop everything.
+"""
+
+
+def say(message: str) -> None:
+    print(f"campushub demo: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,309 @@
+"""Start and stop the real parts of a local campus: identity provider, git server, hub.
+
+Used by ``campushub demo`` and by the test suite's fixtures, so both run exactly the same
+processes. Every part runs as a real process on 127.0.0.1, is waited on by polling a URL
+(never by a fixed sleep) and is stopped with everything it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEMO_DIR = Path(__file__).parent
+DEMO_CATALOG = DEMO_DIR / "courses.yaml"
+DEMO_PEOPLE = DEMO_DIR / "people.yaml"
+DEMO_REPO_CONTENT = DEMO_DIR / "course-repo"
+DEMO_REPO_NAME = "course-materials.git"
+# The demo catalog names the demo git server by this address; the launcher rewrites it.
+DEMO_GIT_PLACEHOLDER = "http://127.0.0.1:8900/"
+ADMIN_GROUP = "campushub-admins"
+
+
+class StartError(RuntimeError):
+    """A part of the local campus did not start; the message carries its log's tail."""
+
+
+def free_port(preferred: int | None = None) -> int:
+    """Return ``preferred`` if nothing listens there, else a free port chosen by the OS."""
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise StartError("no free port on 127.0.0.1")
+
+
+@dataclass
+class Process:
+    """A started part of the campus: its process, log file and the URL it answers on."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    url: str
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Ask the process to stop (SIGTERM), then kill its whole process group if needed."""
+        if self.running():
+            self.popen.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout)
+        # Children that outlived their parent (a proxy, a git backend) go with the group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(5)
+
+
+def start_process(
+    name: str,
+    argv: list[str],
+    ready_url: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60.0,
+    url: str | None = None,
+    any_answer: bool = False,
+) -> Process:
+    """Start ``argv`` in its own process group and wait until ``ready_url`` answers 200.
+
+    With ``any_answer``, any HTTP answer below 500 counts (a server whose root is a 404).
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    process = Process(name, popen, log_path, url or ready_url)
+    try:
+        wait_until_ready(process, ready_url, timeout, any_answer)
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
+def wait_until_ready(process: Process, url: str, timeout: float, any_answer: bool = False) -> None:
+    """Poll ``url`` until it answers 200 (or anything below 500); fail early if the process
+    exits. A proxy that is up before its routes answers 404, which is not ready."""
+    deadline = time.monotonic() + timeout
+    last_error = "no answer yet"
+    while time.monotonic() < deadline:
+        if not process.running():
+            raise StartError(
+                f"{process.name} exited with code {process.popen.returncode} before it was"
+                f" ready; the end of {process.log_path}:\n{process.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            if any_answer and error.code < 500:
+                return
+            last_error = f"HTTP {error.code}"
+        except (OSError, urllib.error.URLError) as error:
+            last_error = str(error)
+        time.sleep(0.1)  # polling interval, not a wait for readiness
+    raise StartError(
+        f"{process.name} did not answer at {url} within {timeout:.0f} s ({last_error});"
+        f" the end of {process.log_path}:\n{process.log_tail()}"
+    )
+
+
+# -- the identity provider ---------------------------------------------------------------------
+
+
+def demo_people() -> list[dict[str, Any]]:
+    """The demo people: OIDC claims plus a ``role`` line that describes them to a newcomer."""
+    people = yaml.safe_load(DEMO_PEOPLE.read_text())
+    return [dict(person) for person in people]
+
+
+def person_claims(person: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims the identity provider returns for a demo person."""
+    sub = person["sub"]
+    return {
+        "sub": sub,
+        "preferred_username": sub,
+        "name": person.get("name", sub),
+        "email": f"{sub}@campus.example.edu",
+        "email_verified": True,
+        "groups": list(person.get("groups", [])),
+    }
+
+
+def start_identity_provider(
+    port: int, people: Iterable[Mapping[str, Any]], log_dir: Path
+) -> Process:
+    """Start oidc-provider-mock, a real OpenID Connect provider, holding ``people``."""
+    argv = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
+    for person in people:
+        argv += ["--user-claims", json.dumps(person_claims(person))]
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    return start_process(
+        "identity-provider",
+        argv,
+        f"{url}/.well-known/openid-configuration",
+        log_dir,
+        env=env,
+        url=url,
+    )
+
+
+# -- the git server ----------------------------------------------------------------------------
+
+
+def _git(*args: str, cwd: Path | None = None) -> None:
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=campushub demo",
+            "-c",
+            "user.email=demo@campus.example.edu",
+            "-c",
+            "init.defaultBranch=main",
+            *args,
+        ],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+
+
+def make_course_repo(root: Path, content: Path = DEMO_REPO_CONTENT) -> Path:
+    """Create (once) a bare repository under ``root`` holding the demo course material."""
+    bare = root / DEMO_REPO_NAME
+    if bare.exists():
+        return bare
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work_dir:
+        work = Path(work_dir) / "work"
+        shutil.copytree(content, work)
+        _git("init", "-q", cwd=work)
+        _git("add", "-A", cwd=work)
+        _git("commit", "-q", "-m", "Demo course material", cwd=work)
+        _git("clone", "-q", "--bare", str(work), str(bare))
+    return bare
+
+
+def start_git_server(port: int, root: Path, log_dir: Path) -> Process:
+    """Serve the repositories under ``root`` read-only over smart HTTP (git http-backend)."""
+    argv = [sys.executable, "-m", "campushub.demo.gitserver"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--root", str(root)]
+    url = f"http://127.0.0.1:{port}/"
+    return start_process("git-server", argv, url, log_dir, url=url, any_answer=True)
+
+
+def write_catalog(dest: Path, git_url: str, source: Path = DEMO_CATALOG) -> Path:
+    """Copy the demo catalog to ``dest`` with the demo git server's real address in it."""
+    text = source.read_text().replace(DEMO_GIT_PLACEHOLDER, git_url.rstrip("/") + "/")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text)
+    return dest
+
+
+# -- the hub -----------------------------------------------------------------------------------
+
+
+def reference_config() -> Path:
+    """The reference ``jupyterhub_config.py`` of this campushub checkout."""
+    path = DEMO_DIR.parents[1] / "jupyterhub_config.py"
+    if not path.exists():
+        raise StartError(
+            f"{path} not found: run the local campus from a campushub checkout (make demo)"
+        )
+    return path
+
+
+@dataclass
+class HubSettings:
+    """Where the hub listens and keeps its state; turned into CAMPUSHUB_* variables."""
+
+    state_dir: Path
+    catalog: Path
+    issuer: str
+    public_port: int
+    hub_port: int
+    proxy_api_port: int
+    client_id: str = "campushub-local"
+    client_secret: str = "campushub-local-secret"  # the development provider accepts any
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.public_port}"
+
+    def environment(self) -> dict[str, str]:
+        """The environment the reference configuration reads (see the README)."""
+        bin_dir = str(Path(sys.executable).parent)
+        return {
+            **os.environ,
+            "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+            "CAMPUSHUB_MODE": "local",
+            "CAMPUSHUB_CATALOG": str(self.catalog),
+            "CAMPUSHUB_STATE_DIR": str(self.state_dir),
+            "CAMPUSHUB_PUBLIC_URL": self.public_url,
+            "CAMPUSHUB_HUB_PORT": str(self.hub_port),
+            "CAMPUSHUB_PROXY_API_PORT": str(self.proxy_api_port),
+            "CAMPUSHUB_OIDC_ISSUER": self.issuer,
+            "CAMPUSHUB_OIDC_CLIENT_ID": self.client_id,
+            "CAMPUSHUB_OIDC_CLIENT_SECRET": self.client_secret,
+            "CAMPUSHUB_ADMIN_GROUPS": ADMIN_GROUP,
+        }
+
+
+def start_hub(
+    settings: HubSettings, log_dir: Path, config: Path | None = None, timeout: float = 90.0
+) -> Process:
+    """Start JupyterHub (which starts configurable-http-proxy) and wait for its API."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "jupyterhub", "-f", str(config or reference_config())]
+    return start_process(
+        "hub",
+        argv,
+        f"{settings.public_url}/hub/api/",
+        log_dir,
+        env=settings.environment(),
+        cwd=settings.state_dir,
+        timeout=timeout,
+        url=settings.public_url,
+    )

@@ -1,0 +1,87 @@
+"""campushub's reference JupyterHub configuration.
+
+Everything deployment-specific comes from environment variables (listed in the README and
+in docs/operators), so the same file serves the local campus and a Kubernetes hub:
+
+- inside a cluster (KUBERNETES_SERVICE_HOST is set, as in every pod) the hub spawns course
+  servers as pods with ``CourseKubeSpawner``; zero-to-jupyterhub's own configuration supplies
+  the hub's addresses and database;
+- elsewhere it runs the local campus: course servers are local processes, and the hub keeps
+  its database, cookie secret and pid files in CAMPUSHUB_STATE_DIR.
+
+A catalog with problems stops the hub here, before it starts, with every problem listed.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from campushub.catalog import CatalogError, load_catalog
+
+c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
+
+env = os.environ
+mode = env.get("CAMPUSHUB_MODE") or (
+    "kubernetes" if env.get("KUBERNETES_SERVICE_HOST") else "local"
+)
+if mode not in ("kubernetes", "local"):
+    sys.exit(f"campushub: CAMPUSHUB_MODE={mode!r} must be 'kubernetes' or 'local'")
+
+# -- the course catalog -------------------------------------------------------------------------
+catalog_path = env.get("CAMPUSHUB_CATALOG") or str(
+    Path(__file__).parent / "campushub" / "demo" / "courses.yaml"
+)
+try:
+    catalog = load_catalog(catalog_path)
+except CatalogError as error:
+    print(f"campushub: the hub will not start.\n{error}", file=sys.stderr)
+    sys.exit(1)
+print(
+    f"campushub: catalog {catalog_path}: term {catalog.term.name},"
+    f" {len(catalog.courses)} course(s), {len(catalog.images)} image(s),"
+    f" {len(catalog.pools)} pool(s); mode {mode}",
+    file=sys.stderr,
+)
+
+# -- who may log in: campus single sign-on -------------------------------------------------------
+public_url = env.get("CAMPUSHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+c.JupyterHub.authenticator_class = "campus"
+c.CampusAuthenticator.issuer = env.get("CAMPUSHUB_OIDC_ISSUER", "")
+c.CampusAuthenticator.client_id = env.get("CAMPUSHUB_OIDC_CLIENT_ID", "")
+c.CampusAuthenticator.client_secret = env.get("CAMPUSHUB_OIDC_CLIENT_SECRET", "")
+c.CampusAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
+# Send people straight to campus sign-on: a student who clicks a course link should not
+# meet a second "sign in" button first.
+c.CampusAuthenticator.auto_login = True
+# Groups come from the provider's `groups` claim at every login; administrators are the
+# members of the admin groups named here.
+c.CampusAuthenticator.manage_groups = True
+c.CampusAuthenticator.auth_state_groups_key = "oauth_user.groups"
+c.CampusAuthenticator.admin_groups = {
+    group.strip()
+    for group in env.get("CAMPUSHUB_ADMIN_GROUPS", "campushub-admins").split(",")
+    if group.strip()
+}
+c.CampusAuthenticator.allow_all = True
+
+# -- where servers run -----------------------------------------------------------------------------
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 60
+
+if mode == "kubernetes":
+    c.JupyterHub.spawner_class = "course-kube"
+else:
+    state_dir = Path(env.get("CAMPUSHUB_STATE_DIR", ".campushub-state")).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    c.JupyterHub.bind_url = public_url
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = int(env.get("CAMPUSHUB_HUB_PORT", "8081"))
+    c.ConfigurableHTTPProxy.api_url = (
+        f"http://127.0.0.1:{env.get('CAMPUSHUB_PROXY_API_PORT', '8001')}"
+    )
+    c.ConfigurableHTTPProxy.pid_file = str(state_dir / "jupyterhub-proxy.pid")
+    c.JupyterHub.pid_file = str(state_dir / "jupyterhub.pid")
+    c.JupyterHub.db_url = f"sqlite:///{state_dir / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(state_dir / "jupyterhub_cookie_secret")
+    c.JupyterHub.spawner_class = "course-local"
+    c.CourseLocalSpawner.home_dir_template = str(state_dir / "homes" / "{username}")

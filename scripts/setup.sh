@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Set up everything campushub needs on a fresh machine, idempotently.
+#
+#   scripts/setup.sh demo   the local campus: virtualenv, campushub[demo], configurable-http-proxy
+#   scripts/setup.sh test   the same plus test and docs tools, and (as root) Debian's chromium
+#
+# Python packages go into the virtualenv ($VENV, default .venv) and configurable-http-proxy
+# into $VENV/node, linked as $VENV/bin/configurable-http-proxy: nothing global but apt packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-demo}
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+CHP_VERSION=${CHP_VERSION:-^5.0.1}
+
+say() { printf 'campushub setup: %s\n' "$*"; }
+
+# -- system packages (only as root, only what is missing) --------------------------------------
+apt_missing=()
+command -v git >/dev/null || apt_missing+=(git)
+command -v npm >/dev/null || apt_missing+=(nodejs npm)
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
+if [ "$what" = test ] && [ ! -x /usr/bin/chromium ]; then apt_missing+=(chromium); fi
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian packages: ${apt_missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  else
+    say "missing system packages (install them, or run as root): ${apt_missing[*]}"
+    for pkg in "${apt_missing[@]}"; do
+      [ "$pkg" = chromium ] || exit 1
+    done
+    say "browser tests will be skipped without chromium"
+  fi
+fi
+
+# -- Python ---------------------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the virtualenv $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+extras=demo
+[ "$what" = test ] && extras=test
+say "installing campushub[$extras] into $VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
+
+# -- configurable-http-proxy (npm) ----------------------------------------------------------------
+chp="$VENV/node/node_modules/.bin/configurable-http-proxy"
+if [ ! -x "$chp" ]; then
+  say "installing configurable-http-proxy@$CHP_VERSION from npm"
+  mkdir -p "$VENV/node"
+  npm install --prefix "$VENV/node" --no-fund --no-audit --loglevel=error \
+    "configurable-http-proxy@$CHP_VERSION" >/dev/null
+fi
+ln -sf "$(cd "$VENV/node/node_modules/.bin" && pwd)/configurable-http-proxy" \
+  "$VENV/bin/configurable-http-proxy"
+say "ready ($("$VENV/bin/configurable-http-proxy" --version 2>/dev/null | tail -n 1) proxy)"

@@ -1,0 +1,192 @@
+"""Fixtures that start the real parts of a campus, once per test module, on free ports.
+
+- ``identity_provider``: oidc-provider-mock, a real OpenID Connect provider, with the demo people.
+- ``git_server``: campushub's git smart-HTTP server (``git http-backend``) with the demo course
+  repository.
+- ``hub``: JupyterHub from the reference ``jupyterhub_config.py`` (plus a test API token), with
+  real configurable-http-proxy and the local spawner.
+
+They are the same launch functions ``campushub demo`` uses; each waits on readiness by polling
+and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from campushub.demo import launch
+from campushub.demo.login import login
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@dataclass
+class IdentityProvider:
+    """The running development identity provider."""
+
+    process: launch.Process
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def set_claims(self, sub: str, claims: dict[str, Any]) -> None:
+        """Replace what the provider says about ``sub`` (takes effect at the next login)."""
+        response = requests.put(f"{self.url}/users/{sub}", json=claims, timeout=10)
+        response.raise_for_status()
+
+
+@dataclass
+class GitServer:
+    """The running git server and the bare repositories it serves."""
+
+    process: launch.Process
+    root: Path
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def demo_repo_url(self) -> str:
+        return f"{self.url}{launch.DEMO_REPO_NAME}"
+
+
+@dataclass
+class Hub:
+    """The running hub: its public URL (through the proxy) and an admin API token."""
+
+    process: launch.Process
+    settings: launch.HubSettings
+    token: str
+    sessions: list[requests.Session] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.settings.public_url
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call the hub's REST API (``/hub/api`` + ``path``) with the test service's token."""
+        headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
+        return requests.request(
+            method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kwargs
+        )
+
+    def login(self, sub: str, next_url: str = "/hub/home") -> requests.Session:
+        """A browser-like session logged in as ``sub`` through the identity provider."""
+        session = requests.Session()
+        self.sessions.append(session)
+        login(session, self.url, sub, next_url)
+        return session
+
+    def wait_for_server(self, name: str, server: str = "", timeout: float = 90.0) -> dict:
+        """Poll the REST API until the user's server is ready; return its model."""
+        deadline = time.monotonic() + timeout
+        model: dict = {}
+        while time.monotonic() < deadline:
+            model = self.api("GET", f"/users/{name}").json()
+            state = model.get("servers", {}).get(server, {})
+            if state.get("ready"):
+                return state
+            time.sleep(0.25)  # polling interval
+        raise AssertionError(
+            f"server {name}/{server} not ready within {timeout} s: {model}\n"
+            f"hub log: {self.process.log_path}\n{self.process.log_tail()}"
+        )
+
+
+@pytest.fixture(scope="module")
+def campus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("campus")
+
+
+@pytest.fixture(scope="module")
+def identity_provider(campus_dir: Path) -> Iterator[IdentityProvider]:
+    process = launch.start_identity_provider(
+        launch.free_port(), launch.demo_people(), campus_dir / "logs"
+    )
+    yield IdentityProvider(process)
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def git_server(campus_dir: Path) -> Iterator[GitServer]:
+    root = campus_dir / "git"
+    launch.make_course_repo(root)
+    process = launch.start_git_server(launch.free_port(), root, campus_dir / "logs")
+    yield GitServer(process, root)
+    process.stop()
+
+
+TEST_SERVICE = "campushub-tests"
+
+
+@pytest.fixture(scope="module")
+def hub(
+    campus_dir: Path, identity_provider: IdentityProvider, git_server: GitServer
+) -> Iterator[Hub]:
+    catalog = launch.write_catalog(campus_dir / "courses.yaml", git_server.url)
+    token = secrets.token_hex(24)
+    config = campus_dir / "jupyterhub_config.py"
+    # The reference configuration, plus one service whose token the tests use for the API.
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            load_subconfig({str(launch.reference_config())!r})
+            c.JupyterHub.services.append({{"name": {TEST_SERVICE!r}, "api_token": {token!r}}})
+            c.JupyterHub.load_roles.append(
+                {{"name": {TEST_SERVICE!r}, "scopes": ["admin:users", "admin:servers",
+                  "admin:groups", "read:roles", "proxy"], "services": [{TEST_SERVICE!r}]}}
+            )
+            """
+        )
+    )
+    settings = launch.HubSettings(
+        state_dir=campus_dir / "hub",
+        catalog=catalog,
+        issuer=identity_provider.url,
+        public_port=launch.free_port(),
+        hub_port=launch.free_port(),
+        proxy_api_port=launch.free_port(),
+    )
+    process = launch.start_hub(settings, campus_dir / "logs", config=config)
+    running = Hub(process, settings, token)
+    yield running
+    for session in running.sessions:
+        session.close()
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield instance
+        instance.close()

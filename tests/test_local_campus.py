@@ -1,0 +1,135 @@
+"""End to end: the local campus's real parts working together.
+
+A demo person logs in through the real identity provider; their server starts with the
+local spawner and answers through configurable-http-proxy; nbgitpuller pulls the demo
+course material from the real git server; a catalog with problems stops the hub.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.parse
+
+import pytest
+import requests
+
+from campushub.demo import launch
+
+
+def test_student_logs_in_through_the_identity_provider(hub):
+    session = hub.login("ada")
+    assert session.cookies.get("jupyterhub-hub-login")
+    home = session.get(f"{hub.url}/hub/home", timeout=30)
+    assert home.status_code == 200
+    assert home.url == f"{hub.url}/hub/home"
+
+    user = hub.api("GET", "/users/ada").json()
+    assert user["name"] == "ada"
+    assert user["admin"] is False
+    assert "course::1524699::enrollment_type::student" in user["groups"]
+
+
+def test_member_of_the_admin_group_is_an_administrator(hub):
+    hub.login("dana")
+    assert hub.api("GET", "/users/dana").json()["admin"] is True
+
+
+def test_logged_out_visitor_is_sent_straight_to_campus_sign_on(hub, identity_provider):
+    response = requests.get(f"{hub.url}/hub/home", timeout=30)
+    assert response.url.startswith(f"{identity_provider.url}/oauth2/authorize?")
+    assert response.status_code == 200
+
+
+def test_started_server_answers_through_the_proxy(hub):
+    session = hub.login("grace")
+    start = session.get(f"{hub.url}/hub/spawn", timeout=60)
+    assert start.status_code == 200
+    hub.wait_for_server("grace")
+
+    lab = session.get(f"{hub.url}/user/grace/lab", timeout=60)
+    assert lab.status_code == 200
+    assert lab.url == f"{hub.url}/user/grace/lab"
+    assert "JupyterLab" in lab.text
+    status = session.get(f"{hub.url}/user/grace/api/status", timeout=30)
+    assert status.status_code == 200
+    assert "last_activity" in status.json()
+
+    routes = hub.api("GET", "/proxy").json()
+    assert "/user/grace/" in routes
+
+    assert hub.api("DELETE", "/users/grace/server").status_code in (202, 204)
+
+
+def test_nbgitpuller_pulls_the_demo_course_from_the_git_server(hub, git_server):
+    session = hub.login("ada")
+    hub.api("POST", "/users/ada/server")
+    hub.wait_for_server("ada")
+    session.get(f"{hub.url}/user/ada/lab", timeout=60)  # server-side OAuth: sets its cookie
+
+    query = urllib.parse.urlencode(
+        {"repo": git_server.demo_repo_url, "branch": "main", "targetpath": "course-materials"}
+    )
+    stream = session.get(f"{hub.url}/user/ada/git-pull/api?{query}", timeout=120)
+    assert stream.status_code == 200
+    assert '"phase": "finished"' in stream.text, stream.text[-2000:]
+
+    home = hub.settings.state_dir / "homes" / "ada"
+    notebook = home / "course-materials" / "lab01.ipynb"
+    assert "Lab 1: Hello, campus" in notebook.read_text()
+    contents = session.get(
+        f"{hub.url}/user/ada/api/contents/course-materials/lab01.ipynb", timeout=30
+    )
+    assert contents.status_code == 200
+    assert contents.json()["type"] == "notebook"
+
+
+def test_a_catalog_with_problems_stops_the_hub_before_it_starts(tmp_path):
+    bad = tmp_path / "courses.yaml"
+    text = launch.DEMO_CATALOG.read_text()
+    bad.write_text(text.replace("memory: {guarantee: 1Gi, limit: 1Gi}", "memory: {limit: 1 GB}"))
+    settings = launch.HubSettings(
+        state_dir=tmp_path / "state",
+        catalog=bad,
+        issuer="http://127.0.0.1:9",  # never contacted: the catalog is read first
+        public_port=launch.free_port(),
+        hub_port=launch.free_port(),
+        proxy_api_port=launch.free_port(),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyterhub", "-f", str(launch.reference_config())],
+        env=settings.environment(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "the hub will not start" in result.stderr
+    assert "courses.data8.memory.limit: '1 GB' is not a quantity (try 1Gi)" in result.stderr
+
+
+@pytest.mark.browser
+def test_student_signs_in_with_a_browser_and_opens_the_pulled_notebook(hub, git_server, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    query = urllib.parse.urlencode(
+        {
+            "repo": git_server.demo_repo_url,
+            "branch": "main",
+            "targetpath": "course-materials",
+            "urlpath": "lab/tree/course-materials/lab01.ipynb",
+        }
+    )
+    page.goto(f"{hub.url}/hub/user-redirect/git-pull?{query}")
+    # The hub sends the browser to the identity provider, where the person is chosen.
+    page.get_by_role("button", name="alan", exact=True).click()
+    page.wait_for_url(f"{hub.url}/user/alan/lab/**", timeout=120_000)
+    tab = page.locator(".lm-TabBar-tabLabel", has_text="lab01.ipynb").first
+    tab.wait_for(timeout=120_000)
+    heading = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown h1").first
+    heading.wait_for(timeout=60_000)
+    page.screenshot(path=str(hub.settings.state_dir / "pulled-notebook.png"))
+    assert "Lab 1: Hello, campus" in heading.inner_text()
+    context.close()
