@@ -87,7 +87,7 @@ def read_yaml(text: str) -> YamlDocument:
     """
     loader = _CoreSchemaLoader(text)
     try:
-        node = loader.get_single_node()
+        return _Builder(loader, _MAX_VALUES_BASE + 2 * len(text)).document()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
@@ -108,63 +108,207 @@ def read_yaml(text: str) -> YamlDocument:
         raise YamlSyntaxError(message, line) from None
     except yaml.YAMLError as error:
         raise YamlSyntaxError(f"not valid YAML: {error}", None) from None
-    except RecursionError:  # the pure-Python parser, on nesting libyaml would refuse
-        raise YamlSyntaxError("not valid YAML: nested too deeply", None) from None
     finally:
         loader.dispose()
-    document = YamlDocument(data=None)
-    if node is not None:
-        budget = [_MAX_VALUES_BASE + 2 * len(text)]
-        document.data = _walk(node, (), document, 0, budget)
-    return document
 
 
-def _walk(
-    node: yaml.Node, path: Path, document: YamlDocument, depth: int, budget: list[int]
-) -> Any:
-    document.lines.setdefault(path, node.start_mark.line + 1)
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise YamlSyntaxError(
-            "refused: YAML aliases (*name) expand this file to an implausible number of values",
-            node.start_mark.line + 1,
-        )
-    if depth > _MAX_DEPTH:
-        document.problems.append(
-            (path, f"is nested more than {_MAX_DEPTH} levels deep", document.line_of(path))
-        )
-        document.dropped.add(path)
-        return None
-    if isinstance(node, yaml.MappingNode):
-        if node.tag != _MAP_TAG:
-            return _refuse_tag(node.tag, path, document)
-        mapping: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _TEXTUAL_TAGS:
-                line = key_node.start_mark.line + 1
-                shown = f" {key_node.value!r}" if isinstance(key_node, yaml.ScalarNode) else ""
-                message = f"has a key{shown} that is not plain text (quote it to use it as text)"
-                document.problems.append((path, message, line))
+class _Frame:
+    """An open mapping or list while the event stream is read."""
+
+    __slots__ = ("anchor", "container", "key", "key_line", "path", "skip", "start_count")
+
+    def __init__(self, container: Any, path: Path, anchor: str | None, start_count: int) -> None:
+        self.container = container
+        self.path = path
+        self.anchor = anchor
+        self.start_count = start_count
+        self.key: str | None = None  # mappings: the key whose value comes next
+        self.key_line = 0
+        self.skip = False  # mappings: the pending key was refused or repeated; drop its value
+
+
+class _Builder:
+    """Builds plain data straight from libyaml's event stream.
+
+    Reading events, rather than PyYAML's node tree, halves the time for a large catalog; an
+    explicit stack (not recursion) keeps hostile nesting from exhausting Python's stack.
+    """
+
+    def __init__(self, loader: Any, budget: int) -> None:
+        self.loader = loader
+        self.budget = budget
+        self.count = 0  # values built so far, aliases counted by the size they expand to
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.doc = YamlDocument(data=None)
+
+    def document(self) -> YamlDocument:
+        get_event = self.loader.get_event
+        get_event()  # StreamStartEvent
+        if isinstance(self.loader.peek_event(), yaml.StreamEndEvent):
+            return self.doc
+        get_event()  # DocumentStartEvent
+        self.doc.data = self.build(get_event)
+        get_event()  # DocumentEndEvent
+        extra = get_event()
+        if not isinstance(extra, yaml.StreamEndEvent):
+            raise YamlSyntaxError(
+                "not valid YAML: expected a single document in the stream,"
+                " but found another document",
+                extra.start_mark.line + 1,
+            )
+        return self.doc
+
+    def build(self, get_event: Any) -> Any:
+        doc = self.doc
+        lines = doc.lines
+        stack: list[_Frame] = []
+        while True:
+            event = get_event()
+            line = event.start_mark.line + 1
+            top = stack[-1] if stack else None
+            if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                stack.pop()
+                value = top.container
+                if top.anchor is not None:
+                    self.anchors[top.anchor] = (value, self.count - top.start_count)
+                done, result = self.place(stack, value, top.path)
+                if done:
+                    return result
                 continue
-            key = key_node.value
-            key_line = key_node.start_mark.line + 1
-            if key in mapping:
-                first = document.lines[(*path, key)]
-                document.problems.append(
-                    ((*path, key), f"appears twice (first on line {first})", key_line)
+            # A key of a mapping: plain text only, each once.
+            if top is not None and isinstance(top.container, dict) and top.key is None:
+                self.take_key(top, event, line, get_event)
+                continue
+            path = self.child_path(top)
+            lines.setdefault(path, line)
+            self.count += 1
+            if self.count > self.budget:
+                raise YamlSyntaxError(
+                    "refused: YAML aliases (*name) expand this file to an implausible"
+                    " number of values",
+                    line,
                 )
-                continue
-            document.lines[(*path, key)] = key_line
-            mapping[key] = _walk(value_node, (*path, key), document, depth + 1, budget)
-        return mapping
-    if isinstance(node, yaml.SequenceNode):
-        if node.tag != _SEQ_TAG:
-            return _refuse_tag(node.tag, path, document)
-        return [
-            _walk(item, (*path, index), document, depth + 1, budget)
-            for index, item in enumerate(node.value)
-        ]
-    return _scalar(node, path, document)
+            if isinstance(event, yaml.ScalarEvent):
+                value = self.scalar(event, path)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = (value, 1)
+            elif isinstance(event, yaml.AliasEvent):
+                value, size = self.anchors.get(event.anchor, (None, 1))
+                self.count += size - 1
+                if self.count > self.budget:
+                    raise YamlSyntaxError(
+                        "refused: YAML aliases (*name) expand this file to an implausible"
+                        " number of values",
+                        line,
+                    )
+            else:  # MappingStartEvent or SequenceStartEvent
+                mapping = isinstance(event, yaml.MappingStartEvent)
+                tag = event.tag
+                plain = _MAP_TAG if mapping else _SEQ_TAG
+                if len(stack) > _MAX_DEPTH:
+                    message = f"is nested more than {_MAX_DEPTH} levels deep"
+                    self.refuse(path, message, get_event, event)
+                    value = None
+                elif tag not in (None, "!", plain):
+                    self.refuse(path, _tag_message(tag), get_event, event)
+                    value = None
+                else:
+                    container: Any = {} if mapping else []
+                    stack.append(_Frame(container, path, event.anchor, self.count))
+                    continue
+            done, result = self.place(stack, value, path)
+            if done:
+                return result
+
+    @staticmethod
+    def child_path(top: _Frame | None) -> Path:
+        if top is None:
+            return ()
+        if isinstance(top.container, dict):
+            return (*top.path, top.key)
+        return (*top.path, len(top.container))
+
+    @staticmethod
+    def place(stack: list[_Frame], value: Any, path: Path) -> tuple[bool, Any]:
+        """Put a finished value into its parent; (True, value) when it is the document."""
+        if not stack:
+            return True, value
+        parent = stack[-1]
+        if isinstance(parent.container, dict):
+            if not parent.skip:
+                parent.container[parent.key] = value
+            parent.key, parent.skip = None, False
+        else:
+            parent.container.append(value)
+        return False, None
+
+    def take_key(self, frame: _Frame, event: Any, line: int, get_event: Any) -> None:
+        doc = self.doc
+        tag = self.scalar_tag(event) if isinstance(event, yaml.ScalarEvent) else None
+        frame.key, frame.skip = "", True
+        if tag not in _TEXTUAL_TAGS:
+            shown = f" {event.value!r}" if isinstance(event, yaml.ScalarEvent) else ""
+            message = f"has a key{shown} that is not plain text (quote it to use it as text)"
+            doc.problems.append((frame.path, message, line))
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                self.skip_collection(get_event)
+            return
+        key = event.value
+        path = (*frame.path, key)
+        if key in frame.container:
+            first = doc.lines[path]
+            doc.problems.append((path, f"appears twice (first on line {first})", line))
+            return
+        doc.lines[path] = line
+        frame.key, frame.skip = key, False
+
+    def scalar_tag(self, event: Any) -> str:
+        tag = event.tag
+        if tag is None or tag == "!":
+            return self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return tag
+
+    def scalar(self, event: Any, path: Path) -> Any:
+        doc = self.doc
+        tag, text = self.scalar_tag(event), event.value
+        if tag == "tag:yaml.org,2002:str":
+            return text
+        if tag == "tag:yaml.org,2002:null":
+            return None
+        if tag == "tag:yaml.org,2002:bool":
+            return text.lower() == "true"
+        try:
+            if tag == "tag:yaml.org,2002:int":
+                return int(text)
+            if tag == "tag:yaml.org,2002:float":
+                return float(text)
+        except ValueError:
+            doc.problems.append((path, f"{text!r} is not a number", doc.line_of(path)))
+            doc.dropped.add(path)
+            return None
+        doc.problems.append((path, _tag_message(tag), doc.line_of(path)))
+        doc.dropped.add(path)
+        return None
+
+    def refuse(self, path: Path, message: str, get_event: Any, start: Any) -> None:
+        """Report a mapping or list that cannot be used and skip to its end."""
+        self.doc.problems.append((path, message, self.doc.line_of(path)))
+        self.doc.dropped.add(path)
+        self.skip_collection(get_event)
+
+    def skip_collection(self, get_event: Any) -> None:
+        depth = 1
+        while depth:
+            event = get_event()
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+
+
+def _tag_message(tag: str) -> str:
+    shown = tag.replace("tag:yaml.org,2002:", "!!", 1)
+    return f"uses the YAML tag {shown}; a catalog holds plain values only, so remove the tag"
 
 
 # Mappings and lists may carry only their plain tags: ``!!python/object``, ``!!set``,
@@ -179,30 +323,3 @@ _TEXTUAL_TAGS = {
     "tag:yaml.org,2002:int",
     "tag:yaml.org,2002:float",
 }
-
-
-def _scalar(node: yaml.ScalarNode, path: Path, document: YamlDocument) -> Any:
-    tag, text = node.tag, node.value
-    if tag == "tag:yaml.org,2002:str":
-        return text
-    if tag == "tag:yaml.org,2002:null":
-        return None
-    if tag == "tag:yaml.org,2002:bool":
-        return text.lower() == "true"
-    try:
-        if tag == "tag:yaml.org,2002:int":
-            return int(text)
-        if tag == "tag:yaml.org,2002:float":
-            return float(text)
-    except ValueError:
-        document.problems.append((path, f"{text!r} is not a number", document.line_of(path)))
-        document.dropped.add(path)
-        return None
-    return _refuse_tag(tag, path, document)
-
-
-def _refuse_tag(tag: str, path: Path, document: YamlDocument) -> None:
-    shown = tag.replace("tag:yaml.org,2002:", "!!", 1)
-    message = f"uses the YAML tag {shown}; a catalog holds plain values only, so remove the tag"
-    document.problems.append((path, message, document.line_of(path)))
-    document.dropped.add(path)
