@@ -69,7 +69,7 @@ def test_nbgitpuller_pulls_the_demo_course_from_the_git_server(hub, git_server):
 
     query = urllib.parse.urlencode(
         {"repo": git_server.demo_repo_url, "branch": "main", "targetpath": "course-materials"}
-    )
+    )  # nbgitpuller's API, which the page behind a pull link calls
     stream = session.get(f"{hub.url}/user/ada/git-pull/api?{query}", timeout=120)
     assert stream.status_code == 200
     assert '"phase": "finished"' in stream.text, stream.text[-2000:]
@@ -114,15 +114,7 @@ def test_student_signs_in_with_a_browser_and_opens_the_pulled_notebook(hub, git_
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(90_000)
-    query = urllib.parse.urlencode(
-        {
-            "repo": git_server.demo_repo_url,
-            "branch": "main",
-            "targetpath": "course-materials",
-            "urlpath": "lab/tree/course-materials/lab01.ipynb",
-        }
-    )
-    page.goto(f"{hub.url}/hub/user-redirect/git-pull?{query}")
+    page.goto(launch.pull_link(hub.url, git_server.demo_repo_url))
     # The hub sends the browser to the identity provider, where the person is chosen.
     page.get_by_role("button", name="alan", exact=True).click()
     page.wait_for_url(f"{hub.url}/user/alan/lab/**", timeout=120_000)

@@ -77,6 +77,9 @@ def banner(
   People (the subject to pick, and who they are):
 {rows}
 
+  The demo course material, pulled by nbgitpuller and opened in JupyterLab:
+    {launch.pull_link(hub_url, git_url + launch.DEMO_REPO_NAME)}
+
   Identity provider  {idp_url}
   Git server         {git_url}{launch.DEMO_REPO_NAME}
   Catalog            {catalog}

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -232,6 +233,20 @@ def start_git_server(port: int, root: Path, log_dir: Path) -> Process:
     argv += ["--host", "127.0.0.1", "--port", str(port), "--root", str(root)]
     url = f"http://127.0.0.1:{port}/"
     return start_process("git-server", argv, url, log_dir, url=url, any_answer=True)
+
+
+def pull_link(hub_url: str, repo_url: str, notebook: str = "lab01.ipynb") -> str:
+    """A plain nbgitpuller link that pulls ``repo_url`` and opens ``notebook`` in JupyterLab."""
+    folder = repo_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    query = urllib.parse.urlencode(
+        {
+            "repo": repo_url,
+            "branch": "main",
+            "targetpath": folder,
+            "urlpath": f"lab/tree/{folder}/{notebook}",
+        }
+    )
+    return f"{hub_url}/hub/user-redirect/git-pull?{query}"
 
 
 def write_catalog(dest: Path, git_url: str, source: Path = DEMO_CATALOG) -> Path:
