@@ -366,10 +366,19 @@ class _Bad:
 BAD: Final = _Bad()
 
 
+_PLAIN_KEY = re.compile(r"^[\w.:/@+-]{1,80}$")
+
+
 def _place(path: Path) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        # A key with spaces, control characters or great length is shown quoted and cut,
+        # so a hostile key cannot forge or flood lines of `campushub check` output.
+        key = part if _PLAIN_KEY.match(part) else show(part, 40)
+        text += f".{key}" if text else key
     return text
 
 
@@ -438,11 +447,15 @@ class _Checker:
         quote = " (put it in quotes)" if isinstance(value, bool | int | float) else ""
         return self.problem(path, f"must be text, not {_what(value)}{quote}")
 
-    def integer(self, value: Any, path: Path, minimum: int = 0) -> int | _Bad:
+    def integer(
+        self, value: Any, path: Path, minimum: int = 0, maximum: int = 1_000_000
+    ) -> int | _Bad:
         if isinstance(value, bool) or not isinstance(value, int):
             return self.problem(path, f"{show(value)} is not a whole number")
         if value < minimum:
             return self.problem(path, f"{value} is below the minimum of {minimum}")
+        if value > maximum:
+            return self.problem(path, f"{show(value)} is above the maximum of {maximum:,}")
         return value
 
     def boolean(self, value: Any, path: Path) -> bool | _Bad:

@@ -49,11 +49,17 @@ def show(value: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+_MAX_BYTES = 2**60  # an exbibyte: far beyond any node, well inside float and int64
+_MAX_CORES = 100_000
+
+
 def parse_memory(value: object) -> int:
     """Return a memory quantity (``512Mi``, ``1Gi``, ``2G``, ``1073741824``) in bytes."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{show(value)} is not a quantity (try 1Gi)")
     if isinstance(value, int | float):
+        if math.isfinite(value) and abs(value) > _MAX_BYTES:
+            raise ValueError(f"{show(value)} bytes is implausibly large")
         # A YAML float such as 1e400 is infinite; int() of it would raise OverflowError.
         if value < 0 or not math.isfinite(value) or value != int(value):
             raise ValueError(f"{value!r} is not a whole, non-negative number of bytes")
@@ -64,7 +70,7 @@ def parse_memory(value: object) -> int:
     if match and (suffix in _BINARY or suffix in _DECIMAL or suffix == ""):
         multiplier = _BINARY.get(suffix) or _DECIMAL.get(suffix) or 1
         number = float(match.group("number")) * multiplier
-        if not math.isfinite(number):
+        if not math.isfinite(number) or number > _MAX_BYTES:
             raise ValueError(f"{show(value)} is too large to be a quantity")
         if number != int(number):
             raise ValueError(f"{value!r} is not a whole number of bytes")
@@ -87,6 +93,8 @@ def parse_cpu(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{show(value)} is not a CPU quantity (try 0.5 or 500m)")
     if isinstance(value, int | float):
+        if math.isfinite(value) and abs(value) > _MAX_CORES:
+            raise ValueError(f"{show(value)} cores is implausibly many")
         cores = float(value)
     else:
         match = _QUANTITY.match(value)
@@ -96,9 +104,9 @@ def parse_cpu(value: object) -> float:
         if match.group("suffix") == "m":
             cores /= 1000
     if cores < 0:
-        raise ValueError(f"{value!r} is negative")
-    if not math.isfinite(cores):
-        raise ValueError(f"{value!r} is not a finite number of cores (try 0.5 or 500m)")
+        raise ValueError(f"{show(value)} is negative")
+    if not math.isfinite(cores) or cores > _MAX_CORES:
+        raise ValueError(f"{show(value)} is not a plausible number of cores (try 0.5 or 500m)")
     return cores
 
 

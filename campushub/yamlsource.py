@@ -193,7 +193,13 @@ class _Builder:
                 if event.anchor is not None:
                     self.anchors[event.anchor] = (value, 1)
             elif isinstance(event, yaml.AliasEvent):
-                value, size = self.anchors.get(event.anchor, (None, 1))
+                if event.anchor not in self.anchors:
+                    # Also a recursive alias: its anchor is defined only once it is complete.
+                    raise YamlSyntaxError(
+                        f"not valid YAML: *{event.anchor} refers to no anchor defined before it",
+                        line,
+                    )
+                value, size = self.anchors[event.anchor]
                 self.count += size - 1
                 if self.count > self.budget:
                     raise YamlSyntaxError(

@@ -127,7 +127,7 @@ def test_parse_cpu_reads_cores_and_millicores(written: object, cores: float) -> 
         (None, "an empty value is not a CPU quantity (try 0.5 or 500m)"),
         (False, "false is not a CPU quantity (try 0.5 or 500m)"),
         (-1, "-1 is negative"),
-        (float("inf"), "inf is not a finite number of cores (try 0.5 or 500m)"),
+        (float("inf"), "inf is not a plausible number of cores (try 0.5 or 500m)"),
     ],
 )
 def test_parse_cpu_refuses_with_a_hint(written: object, message: str) -> None:

@@ -1,0 +1,241 @@
+"""Who is in which course, in what role: from identity-provider claims or Canvas enrollments.
+
+Pure functions: claim values, Canvas course records and the catalog in; memberships, group
+names and role definitions out. No JupyterHub, tornado or HTTP here.
+
+A membership is (course slug, member role), the member role one of ``student``, ``ta``,
+``instructor``. A person's memberships are a mapping slug -> role; someone listed twice in a
+course (a TA who is also enrolled as a student) keeps the strongest role.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+from .catalog import Catalog
+
+STUDENT: Final = "student"
+TA: Final = "ta"
+INSTRUCTOR: Final = "instructor"
+MEMBER_ROLES: Final = (STUDENT, TA, INSTRUCTOR)  # weakest first
+_STRENGTH = {role: rank for rank, role in enumerate(MEMBER_ROLES)}
+
+# Berkeley's Canvas-derived values, and Canvas's own enrollment types.
+DEFAULT_ROLE_MAP: Final[Mapping[str, str | None]] = {
+    "student": STUDENT,
+    "studentenrollment": STUDENT,
+    "learner": STUDENT,
+    "ta": TA,
+    "taenrollment": TA,
+    "teachingassistant": TA,
+    "teacher": INSTRUCTOR,
+    "teacherenrollment": INSTRUCTOR,
+    "instructor": INSTRUCTOR,
+    "faculty": INSTRUCTOR,
+    "observer": None,
+    "observerenrollment": None,
+    "designer": None,
+    "designerenrollment": None,
+}
+
+GROUP_PREFIX: Final = "course:"
+# Group suffix for each member role: course:<slug>:students, :tas, :instructors.
+ROLE_GROUP_SUFFIX: Final = {STUDENT: "students", TA: "tas", INSTRUCTOR: "instructors"}
+# Claim values can be long lists; anything beyond this many is ignored (and logged by callers).
+MAX_CLAIM_VALUES: Final = 2000
+MAX_VALUE_LENGTH: Final = 512
+
+
+class ClaimPatternError(ValueError):
+    """A membership pattern that cannot work: not a regular expression, or missing a part."""
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRules:
+    """How claim values become memberships: patterns with named parts, and a role map."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    role_map: Mapping[str, str | None]
+
+    @classmethod
+    def build(
+        cls, patterns: Iterable[str], role_map: Mapping[str, str | None] | None = None
+    ) -> MembershipRules:
+        """Compile ``patterns``; each must name the parts ``course`` and ``role``."""
+        compiled = []
+        for pattern in patterns:
+            try:
+                regex = re.compile(pattern)
+            except re.error as error:
+                raise ClaimPatternError(
+                    f"membership pattern {pattern!r} is not a regular expression: {error}"
+                ) from None
+            missing = {"course", "role"} - set(regex.groupindex)
+            if missing:
+                raise ClaimPatternError(
+                    f"membership pattern {pattern!r} must name the parts 'course' and 'role'"
+                    " with (?P<course>...) and (?P<role>...); missing: "
+                    + ", ".join(sorted(missing))
+                )
+            compiled.append(regex)
+        mapping = dict(DEFAULT_ROLE_MAP if role_map is None else role_map)
+        for name, role in mapping.items():
+            if role is not None and role not in MEMBER_ROLES:
+                raise ClaimPatternError(
+                    f"role map: {name!r} -> {role!r}; a role must be one of"
+                    f" {', '.join(MEMBER_ROLES)} or null (ignored)"
+                )
+        return cls(tuple(compiled), {_role_key(k): v for k, v in mapping.items()})
+
+    def member_role(self, raw_role: str) -> str | None:
+        """The member role an identity provider's role name stands for, or None (ignored)."""
+        return self.role_map.get(_role_key(raw_role))
+
+
+def _role_key(name: str) -> str:
+    return re.sub(r"[\s_-]", "", name).lower()
+
+
+def claim_values(claims: Mapping[str, Any], claim: str) -> list[str]:
+    """The text values of ``claim`` (a name or a dotted path) in ``claims``.
+
+    A single text value counts as a list of one; anything that is not text is skipped, so
+    a hostile or broken claim yields fewer memberships, never an error.
+    """
+    value: Any = claims
+    for part in claim.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        return []
+    return [item for item in value[:MAX_CLAIM_VALUES] if isinstance(item, str)]
+
+
+def _stronger(current: str | None, candidate: str) -> str:
+    if current is None or _STRENGTH[candidate] > _STRENGTH[current]:
+        return candidate
+    return current
+
+
+def memberships_from_claims(
+    values: Iterable[str], rules: MembershipRules, catalog: Catalog, today: date
+) -> dict[str, str]:
+    """Memberships (slug -> member role) from claim values such as
+    ``course::1524699::enrollment_type::ta`` or ``urn:mace:campus.edu:course:data8:student``.
+
+    The ``course`` part is looked up among the catalog's course keys, then its slugs; values
+    that name no catalog course, use an ignored role, or match no pattern are skipped.
+    Outside the term nobody is a member of anything.
+    """
+    if not catalog.term.is_open(today):
+        return {}
+    memberships: dict[str, str] = {}
+    for value in values:
+        if len(value) > MAX_VALUE_LENGTH:
+            continue
+        for pattern in rules.patterns:
+            match = pattern.fullmatch(value)
+            if match is None:
+                continue
+            course = catalog.course_for_key(match["course"]) or catalog.course(match["course"])
+            role = rules.member_role(match["role"])
+            if course is not None and role is not None:
+                memberships[course.slug] = _stronger(memberships.get(course.slug), role)
+            break
+    return memberships
+
+
+def memberships_from_canvas(
+    courses: Iterable[Any], rules: MembershipRules, catalog: Catalog, today: date
+) -> dict[str, str]:
+    """Memberships from Canvas course records (``GET /api/v1/courses``) with enrollments.
+
+    A course is matched by its Canvas ``id``, then its ``sis_course_id``, against the
+    catalog's keys; each active enrollment's ``type`` (or ``role``) goes through the role map.
+    Malformed records are skipped.
+    """
+    if not catalog.term.is_open(today):
+        return {}
+    memberships: dict[str, str] = {}
+    for record in courses:
+        if not isinstance(record, Mapping):
+            continue
+        course = None
+        for key in (record.get("id"), record.get("sis_course_id")):
+            if isinstance(key, int | str) and not isinstance(key, bool):
+                course = catalog.course_for_key(str(key))
+                if course is not None:
+                    break
+        enrollments = record.get("enrollments")
+        if course is None or not isinstance(enrollments, list):
+            continue
+        for enrollment in enrollments:
+            if not isinstance(enrollment, Mapping):
+                continue
+            state = enrollment.get("enrollment_state", "active")
+            if state != "active":
+                continue
+            for field in ("type", "role"):
+                raw = enrollment.get(field)
+                role = rules.member_role(raw) if isinstance(raw, str) else None
+                if role is not None:
+                    memberships[course.slug] = _stronger(memberships.get(course.slug), role)
+                    break
+    return memberships
+
+
+def course_groups(memberships: Mapping[str, str]) -> set[str]:
+    """JupyterHub groups for memberships: ``course:<slug>`` and ``course:<slug>:<role>s``."""
+    groups = set()
+    for slug, role in memberships.items():
+        groups.add(f"{GROUP_PREFIX}{slug}")
+        groups.add(f"{GROUP_PREFIX}{slug}:{ROLE_GROUP_SUFFIX[role]}")
+    return groups
+
+
+def staff_role_name(slug: str, role: str) -> str:
+    """The JupyterHub role held by a course's TAs or instructors, e.g. ``course-data8-ta``."""
+    return f"course-{slug}-{role}"
+
+
+def staff_roles(catalog: Catalog) -> list[dict[str, Any]]:
+    """One role per course and staff kind, for ``Authenticator.load_managed_roles``.
+
+    TAs may access and manage the servers of, and read, the course's students; instructors
+    also its TAs. Scopes are filtered by group, so no role reaches another course's members.
+    """
+    roles = []
+    for slug in catalog.courses:
+        reach = {
+            TA: [f"{GROUP_PREFIX}{slug}:students"],
+            INSTRUCTOR: [f"{GROUP_PREFIX}{slug}:students", f"{GROUP_PREFIX}{slug}:tas"],
+        }
+        for role, groups in reach.items():
+            scopes = [
+                f"{scope}!group={group}"
+                for group in groups
+                for scope in ("access:servers", "servers", "read:users")
+            ]
+            roles.append(
+                {
+                    "name": staff_role_name(slug, role),
+                    "description": f"{ROLE_GROUP_SUFFIX[role]} of {slug}: reach its"
+                    f" {' and '.join(g.rsplit(':', 1)[1] for g in groups)}",
+                    "scopes": scopes,
+                }
+            )
+    return roles
+
+
+def user_roles(memberships: Mapping[str, str]) -> list[str]:
+    """The roles a person holds: ``user`` always, plus the staff roles of their courses."""
+    roles = ["user"]
+    for slug, role in sorted(memberships.items()):
+        if role in (TA, INSTRUCTOR):
+            roles.append(staff_role_name(slug, role))
+    return roles
