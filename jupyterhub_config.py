@@ -12,6 +12,7 @@ in docs/operators), so the same file serves the local campus and a Kubernetes hu
 A catalog with problems stops the hub here, before it starts, with every problem listed.
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -44,25 +45,40 @@ print(
 )
 
 # -- who may log in: campus single sign-on -------------------------------------------------------
+required = ["CAMPUSHUB_OIDC_ISSUER", "CAMPUSHUB_OIDC_CLIENT_ID", "CAMPUSHUB_OIDC_CLIENT_SECRET"]
+if mode == "kubernetes":
+    required += ["CAMPUSHUB_CATALOG", "CAMPUSHUB_PUBLIC_URL"]
+missing = [name for name in required if not env.get(name)]
+if missing:
+    sys.exit(f"campushub: the hub will not start: set {', '.join(missing)} (see the README)")
+
 public_url = env.get("CAMPUSHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 c.JupyterHub.authenticator_class = "campus"
-c.CampusAuthenticator.issuer = env.get("CAMPUSHUB_OIDC_ISSUER", "")
-c.CampusAuthenticator.client_id = env.get("CAMPUSHUB_OIDC_CLIENT_ID", "")
-c.CampusAuthenticator.client_secret = env.get("CAMPUSHUB_OIDC_CLIENT_SECRET", "")
+c.CampusAuthenticator.catalog_path = catalog_path
+c.CampusAuthenticator.issuer = env["CAMPUSHUB_OIDC_ISSUER"]
+c.CampusAuthenticator.client_id = env["CAMPUSHUB_OIDC_CLIENT_ID"]
+c.CampusAuthenticator.client_secret = env["CAMPUSHUB_OIDC_CLIENT_SECRET"]
 c.CampusAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
 # Send people straight to campus sign-on: a student who clicks a course link should not
 # meet a second "sign in" button first.
 c.CampusAuthenticator.auto_login = True
-# Groups come from the provider's `groups` claim at every login; administrators are the
-# members of the admin groups named here.
-c.CampusAuthenticator.manage_groups = True
-c.CampusAuthenticator.auth_state_groups_key = "oauth_user.groups"
-c.CampusAuthenticator.admin_groups = {
-    group.strip()
-    for group in env.get("CAMPUSHUB_ADMIN_GROUPS", "campushub-admins").split(",")
-    if group.strip()
+# Course memberships: which claim carries them, and patterns naming `course` and `role`
+# (the default reads Berkeley's course::<id>::enrollment_type::<type>).
+c.CampusAuthenticator.membership_claim = env.get("CAMPUSHUB_MEMBERSHIP_CLAIM", "groups")
+if env.get("CAMPUSHUB_MEMBERSHIP_PATTERNS"):
+    c.CampusAuthenticator.membership_patterns = json.loads(env["CAMPUSHUB_MEMBERSHIP_PATTERNS"])
+# Administrators: holders of these values of the admin claim, never course staff as such.
+c.CampusAuthenticator.admin_claim = env.get("CAMPUSHUB_ADMIN_CLAIM", "groups")
+c.CampusAuthenticator.admin_values = {
+    value.strip()
+    for value in env.get("CAMPUSHUB_ADMIN_VALUES", "campushub-admins").split(",")
+    if value.strip()
 }
-c.CampusAuthenticator.allow_all = True
+# Memberships are synced again at each refresh of a login, which needs the tokens kept
+# (encrypted) in auth_state: set JUPYTERHUB_CRYPT_KEY (openssl rand -hex 32).
+if env.get("JUPYTERHUB_CRYPT_KEY"):
+    c.CampusAuthenticator.enable_auth_state = True
+    c.CampusAuthenticator.auth_refresh_age = int(env.get("CAMPUSHUB_AUTH_REFRESH_AGE", "300"))
 
 # -- where servers run -----------------------------------------------------------------------------
 c.Spawner.start_timeout = 120

@@ -1,19 +1,54 @@
-"""``CampusAuthenticator``: campus single sign-on for the hub.
+"""``CampusAuthenticator``: campus single sign-on, course memberships, groups and staff roles.
 
-This is the foundation: an OpenID Connect login configured from the provider's issuer alone
-(the discovery document supplies every endpoint). Course memberships, id_token verification
-and per-course roles build on it (see the authenticator issue and docs/operators).
+A subclass of oauthenticator's ``GenericOAuthenticator`` that overrides its hooks and leaves
+the OAuth flow to it:
+
+- given only an ``issuer``, the provider's discovery document supplies the endpoints;
+- id_tokens are verified (signature against the provider's JWKS, issuer, audience, expiry,
+  issued-at, and a nonce bound to the login's OAuth state), which upstream does not do;
+- memberships come from a claim (patterns with named parts ``course`` and ``role``) or from
+  Canvas's REST API; they become the groups ``course:<slug>``, ``course:<slug>:students`` /
+  ``:tas`` / ``:instructors`` and the per-course staff roles (``manage_groups`` and
+  ``manage_roles``), synced at every login and refresh;
+- administrators come from configured admin claim values only;
+- a person in no catalog course is refused with a page that says why, unless allowed.
+
+The decisions are the pure functions of :mod:`campushub.memberships`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
+from datetime import date, datetime
 from typing import Any
 
 from oauthenticator.generic import GenericOAuthenticator
-from traitlets import Float, Unicode, default
+from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, _deserialize_state
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.web import HTTPError
+from traitlets import Bool, Dict, Float, Integer, List, Set, Unicode, default, validate
+
+from .catalog import Catalog, CatalogError, load_catalog
+from .idtoken import IdTokenError, IdTokenVerifier, nonce_for
+from .memberships import (
+    ClaimPatternError,
+    MembershipRules,
+    claim_values,
+    course_groups,
+    memberships_from_canvas,
+    memberships_from_claims,
+    staff_roles,
+    user_roles,
+)
+
+# Berkeley's Canvas-derived claim values: course::<canvas id>::enrollment_type::<type>
+BERKELEY_PATTERN = r"course::(?P<course>[^:]+)::enrollment_type::(?P<role>[^:]+)"
+AUTH_STATE_KEY = "campushub"
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,127}$")
 
 
 class DiscoveryError(RuntimeError):
@@ -21,7 +56,10 @@ class DiscoveryError(RuntimeError):
 
 
 def fetch_discovery(issuer: str, timeout: float = 10.0) -> dict[str, Any]:
-    """Read ``<issuer>/.well-known/openid-configuration`` and check the endpoints it names."""
+    """Read ``<issuer>/.well-known/openid-configuration`` and check what it names.
+
+    Runs once, when the hub starts, before its event loop serves anyone.
+    """
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -35,29 +73,147 @@ def fetch_discovery(issuer: str, timeout: float = 10.0) -> dict[str, Any]:
         raise DiscoveryError(f"the discovery document at {url} is not a JSON object")
     missing = [
         key
-        for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint")
+        for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
         if not isinstance(document.get(key), str)
     ]
     if missing:
         raise DiscoveryError(f"the discovery document at {url} lacks {', '.join(missing)}")
+    if str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
+        raise DiscoveryError(
+            f"the discovery document at {url} names the issuer {document.get('issuer')!r},"
+            f" not {issuer!r} (OpenID Connect Discovery 1.0, section 4.3)"
+        )
     return document
 
 
-class CampusAuthenticator(GenericOAuthenticator):
-    """Log people in through the campus identity provider (OpenID Connect)."""
+class CampusLoginHandler(OAuthLoginHandler):
+    """The upstream login handler, plus a nonce derived from the login's OAuth state."""
 
+    def authorize_redirect(self, *args: Any, **kwargs: Any) -> None:
+        extra_params = kwargs.get("extra_params") or {}
+        authenticator: CampusAuthenticator = self.authenticator
+        state_id = _deserialize_state(extra_params.get("state", "")).get("state_id")
+        if authenticator.verify_id_token and state_id:
+            extra_params["nonce"] = nonce_for(self.settings["cookie_secret"], state_id)
+            kwargs["extra_params"] = extra_params
+        super().authorize_redirect(*args, **kwargs)
+
+
+class CampusAuthenticator(GenericOAuthenticator):
+    """Log people in through the campus identity provider and learn their courses."""
+
+    login_handler = CampusLoginHandler
+
+    # -- the provider -------------------------------------------------------------------------
     issuer = Unicode(
         "",
         config=True,
         help="""The identity provider's issuer URL, for example
         ``https://login.example.edu/realms/campus``. Its discovery document
-        (``/.well-known/openid-configuration``) supplies the authorize, token and userinfo
-        URLs unless those are configured explicitly.""",
+        (``/.well-known/openid-configuration``) supplies the authorize, token, userinfo and
+        JWKS URLs unless those are configured explicitly; it must name this same issuer.""",
     )
     discovery_timeout = Float(
         10.0, config=True, help="Seconds to wait for the issuer's discovery document."
     )
+    jwks_url = Unicode(
+        "",
+        config=True,
+        help="The provider's JSON Web Key Set URL; from the discovery document if empty.",
+    )
+    verify_id_token = Bool(
+        True,
+        config=True,
+        help="""Verify the id_token of every login: signature against the provider's JWKS
+        (fetched again when an unknown key id appears), issuer, audience, expiry and issued-at
+        (with ``id_token_leeway``), and a nonce bound to the login. Turn off only for a plain
+        OAuth 2 provider with no id_tokens, such as Canvas.""",
+    )
+    id_token_leeway = Float(
+        60.0, config=True, help="Seconds of clock skew allowed when checking id_token times."
+    )
 
+    # -- the catalog and memberships -------------------------------------------------------------
+    catalog_path = Unicode(
+        "",
+        config=True,
+        help="""The course catalog (``courses.yaml``). Its course ``keys`` map the identity
+        provider's course identifiers to course slugs; its term says when memberships count.""",
+    )
+    memberships_source = Unicode(
+        "claims",
+        config=True,
+        help="""Where course memberships come from: ``claims`` (a claim of the identity
+        provider, read with ``membership_claim`` and ``membership_patterns``) or ``canvas``
+        (the Canvas REST API at ``canvas_url``, with the person's own token).""",
+    )
+
+    @validate("memberships_source")
+    def _check_source(self, proposal: dict[str, Any]) -> str:
+        if proposal["value"] not in ("claims", "canvas"):
+            raise ValueError("memberships_source must be 'claims' or 'canvas'")
+        return str(proposal["value"])
+
+    membership_claim = Unicode(
+        "groups",
+        config=True,
+        help="""The claim (a name, or a dotted path such as ``ext.memberships``) whose values
+        carry course memberships, e.g. ``groups`` or ``eduperson_entitlement``.""",
+    )
+    membership_patterns = List(
+        Unicode(),
+        default_value=[BERKELEY_PATTERN],
+        config=True,
+        help=r"""Regular expressions, each naming the parts ``course`` and ``role``, matched
+        against the whole of each claim value. The default reads Berkeley's Canvas-derived
+        ``course::1524699::enrollment_type::ta``; for eduPersonEntitlement URNs use e.g.
+        ``urn:mace:campus\.edu:course:(?P<course>[^:]+):(?P<role>[^:]+)``. The ``course``
+        part is looked up among the catalog's course keys, then its slugs.""",
+    )
+    role_map = Dict(
+        config=True,
+        help="""Maps the provider's role names (case, spaces, ``-`` and ``_`` ignored) to
+        ``student``, ``ta`` or ``instructor``; a name mapped to None is ignored. The default
+        knows Canvas's types (teacher, ta, student, observer, designer, and their
+        ``...Enrollment`` forms).""",
+    )
+
+    @default("role_map")
+    def _default_role_map(self) -> dict[str, str | None]:
+        from .memberships import DEFAULT_ROLE_MAP
+
+        return dict(DEFAULT_ROLE_MAP)
+
+    admin_claim = Unicode(
+        "groups",
+        config=True,
+        help="The claim (name or dotted path) whose values can make someone an administrator.",
+    )
+    admin_values = Set(
+        Unicode(),
+        config=True,
+        help="""Values of ``admin_claim`` that make their holder a hub administrator.
+        Administrators come from these only, never from course membership.""",
+    )
+    allow_unenrolled = Bool(
+        False,
+        config=True,
+        help="""Let people in no catalog course log in (to the general environment).
+        Otherwise they get a page saying they are in no course on this hub this term.""",
+    )
+
+    # -- Canvas -------------------------------------------------------------------------------
+    canvas_url = Unicode(
+        "",
+        config=True,
+        help="Canvas's base URL (e.g. ``https://bcourses.berkeley.edu``) for ``canvas``.",
+    )
+    canvas_timeout = Float(10.0, config=True, help="Seconds for each Canvas API request.")
+    canvas_max_pages = Integer(
+        20, config=True, help="At most this many pages of 100 courses are read from Canvas."
+    )
+
+    # -- upstream settings campushub relies on --------------------------------------------------
     @default("scope")
     def _default_scope(self) -> list[str]:
         return ["openid", "profile", "email"]
@@ -70,21 +226,215 @@ class CampusAuthenticator(GenericOAuthenticator):
     def _default_login_service(self) -> str:
         return "campus single sign-on"
 
+    @default("manage_groups")
+    def _default_manage_groups(self) -> bool:
+        return True
+
+    @default("manage_roles")
+    def _default_manage_roles(self) -> bool:
+        return True
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.catalog = self._load_catalog()
+        try:
+            self.rules = MembershipRules.build(self.membership_patterns, self.role_map)
+        except ClaimPatternError as error:
+            raise ValueError(f"CampusAuthenticator: {error}") from None
+        self.id_token_verifier: IdTokenVerifier | None = None
         if self.issuer:
             document = fetch_discovery(self.issuer, self.discovery_timeout)
-            # Explicit configuration wins over discovery.
             for trait, key in (
                 ("authorize_url", "authorization_endpoint"),
                 ("token_url", "token_endpoint"),
                 ("userdata_url", "userinfo_endpoint"),
+                ("jwks_url", "jwks_uri"),
             ):
-                if not self.trait_has_value(trait) or not getattr(self, trait):
+                if not getattr(self, trait):  # explicit configuration wins over discovery
                     setattr(self, trait, document[key])
             self.log.info(
-                "Campus identity provider %s: authorize %s, token %s",
+                "Campus identity provider %s: authorize %s, token %s, keys %s",
                 self.issuer,
                 self.authorize_url,
                 self.token_url,
+                self.jwks_url,
             )
+        if self.verify_id_token:
+            if not (self.issuer and self.jwks_url):
+                raise ValueError(
+                    "CampusAuthenticator: verifying id_tokens needs `issuer` (and its JWKS);"
+                    " set `verify_id_token = False` only for a provider without id_tokens"
+                )
+            self.id_token_verifier = IdTokenVerifier(
+                issuer=self.issuer,
+                audience=self.client_id,
+                jwks_uri=self.jwks_url,
+                fetch_json=self._fetch_json,
+                leeway=self.id_token_leeway,
+            )
+        if self.memberships_source == "canvas" and not self.canvas_url:
+            raise ValueError("CampusAuthenticator: memberships_source 'canvas' needs canvas_url")
+
+    def _load_catalog(self) -> Catalog:
+        if not self.catalog_path:
+            raise ValueError("CampusAuthenticator.catalog_path must name the course catalog")
+        try:
+            catalog = load_catalog(self.catalog_path)
+        except CatalogError as error:
+            raise ValueError(str(error)) from None
+        self.log.info(
+            "Catalog %s: term %s, %d course(s)",
+            self.catalog_path,
+            catalog.term.name,
+            len(catalog.courses),
+        )
+        return catalog
+
+    async def _fetch_json(self, url: str) -> Any:
+        try:
+            return await self.httpfetch(url, "fetching the provider's keys", method="GET")
+        except Exception as error:  # any failure to read the keys refuses the login
+            raise IdTokenError(f"the provider's keys at {url} cannot be read: {error}") from None
+
+    def today(self) -> date:
+        """The date in the catalog's time zone, which decides whether the term is open."""
+        return datetime.now(self.catalog.timezone).date()
+
+    # -- roles the authenticator manages -----------------------------------------------------------
+    async def load_managed_roles(self) -> list[dict[str, Any]]:
+        """One role per course for its TAs and one for its instructors (see memberships)."""
+        return staff_roles(self.catalog)
+
+    # -- hooks of the upstream flow ------------------------------------------------------------
+    async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """Exchange the code (upstream), then verify the id_token before anything trusts it."""
+        token_info: dict[str, Any] = await super().get_token_info(handler, params)
+        if self.id_token_verifier is not None:
+            nonce = None
+            if isinstance(handler, OAuthCallbackHandler):
+                state = _deserialize_state(handler.get_argument("state", ""))
+                nonce = nonce_for(handler.settings["cookie_secret"], str(state.get("state_id")))
+            try:
+                claims = await self.id_token_verifier.verify(token_info.get("id_token"), nonce)
+            except IdTokenError as error:
+                self.log.warning("Refused a login: %s", error)
+                raise HTTPError(403, f"Sign-in refused: {error}.") from None
+            token_info[f"{AUTH_STATE_KEY}_id_token_sub"] = claims["sub"]
+        return token_info
+
+    def user_info_to_username(self, user_info: dict[str, Any]) -> str:
+        """The configured claim, trimmed and lowercased; refused if it is not a safe name."""
+        raw = super().user_info_to_username(user_info)
+        username = str(raw).strip().lower()
+        if not _USERNAME.match(username):
+            raise HTTPError(
+                403,
+                "Sign-in refused: the identity provider's"
+                f" {self.username_claim!r} claim is not a usable username.",
+            )
+        return username
+
+    async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
+        """Memberships, groups, roles and admin status, from the claims or from Canvas."""
+        auth_state = auth_model["auth_state"]
+        user_info = auth_state.get(self.user_auth_state_key) or {}
+        expected_sub = auth_state.get("token_response", {}).get(f"{AUTH_STATE_KEY}_id_token_sub")
+        if expected_sub is not None and user_info.get("sub") not in (None, expected_sub):
+            # OpenID Connect Core 5.3.2: userinfo must describe the id_token's subject.
+            raise HTTPError(403, "Sign-in refused: userinfo and id_token name different people.")
+        today = self.today()
+        if self.memberships_source == "canvas":
+            courses = await self._canvas_courses(auth_state["access_token"], auth_model["name"])
+            memberships = memberships_from_canvas(courses, self.rules, self.catalog, today)
+        else:
+            values = claim_values(user_info, self.membership_claim)
+            memberships = memberships_from_claims(values, self.rules, self.catalog, today)
+        auth_state[AUTH_STATE_KEY] = {"memberships": memberships}
+        auth_model["roles"] = [{"name": name} for name in user_roles(memberships)]
+        if not auth_model.get("admin"):
+            admin_claims = set(claim_values(user_info, self.admin_claim))
+            auth_model["admin"] = bool(admin_claims & self.admin_values)
+        shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(memberships.items()))
+        self.log.info(
+            "%s -> %s%s",
+            auth_model["name"],
+            shown or "no course",
+            " [administrator]" if auth_model["admin"] else "",
+        )
+        return auth_model
+
+    async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
+        """The course groups of the memberships found by :meth:`update_auth_model`."""
+        memberships = (auth_state.get(AUTH_STATE_KEY) or {}).get("memberships", {})
+        return course_groups(memberships)
+
+    async def check_allowed(self, username: str, auth_model: dict[str, Any] | None) -> bool:
+        """Members of a catalog course and administrators; others only if allowed."""
+        if auth_model is None:
+            return True
+        memberships = (auth_model["auth_state"].get(AUTH_STATE_KEY) or {}).get("memberships")
+        if memberships or auth_model.get("admin") or username in self.allowed_users:
+            return True
+        if self.allow_unenrolled:
+            return True
+        term = self.catalog.term
+        raise HTTPError(
+            403,
+            f"You are signed in as {username}, but you are not in any course on this hub"
+            f" for the term {term.name} ({term.starts} to {term.ends}). If you have just"
+            " enrolled, your campus systems may take a few hours to catch up; otherwise ask"
+            " your course's instructor to add you.",
+        )
+
+    # -- Canvas ------------------------------------------------------------------------------------
+    async def _canvas_courses(self, access_token: str, username: str) -> list[Any]:
+        """The person's active Canvas courses with their enrollments, all pages.
+
+        On any failure the login stops with a page that says so; the person's groups and
+        roles in the hub stay as they were.
+        """
+        base = urllib.parse.urlsplit(self.canvas_url)
+        url: str | None = f"{self.canvas_url.rstrip('/')}/api/v1/courses?" + urllib.parse.urlencode(
+            {"enrollment_state": "active", "per_page": "100"}
+        )
+        courses: list[Any] = []
+        pages = 0
+        while url and pages < self.canvas_max_pages:
+            request = HTTPRequest(
+                url,
+                method="GET",
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+                request_timeout=self.canvas_timeout,
+                connect_timeout=self.canvas_timeout,
+            )
+            try:
+                response = await self.http_client.fetch(request)
+                page = json.loads(response.body)
+            except (HTTPClientError, OSError, ValueError) as error:
+                self.log.error("Canvas courses of %s: %s", username, error)
+                raise HTTPError(
+                    503,
+                    "Canvas did not answer with your courses, so sign-in stopped here; your"
+                    " courses on this hub are unchanged. Please try again in a minute.",
+                ) from None
+            if not isinstance(page, list):
+                raise HTTPError(503, "Canvas answered with something other than a course list.")
+            courses.extend(page)
+            pages += 1
+            url = next_link(response.headers.get("Link", ""), base)
+        return courses
+
+
+def next_link(header: str, base: urllib.parse.SplitResult) -> str | None:
+    """The ``rel="next"`` URL of a Link header, only if it stays on Canvas's own host."""
+    for part in header.split(","):
+        if 'rel="next"' not in part:
+            continue
+        match = re.search(r"<([^>]+)>", part)
+        if not match:
+            return None
+        target = urllib.parse.urlsplit(match.group(1))
+        if (target.scheme, target.netloc) == (base.scheme, base.netloc):
+            return match.group(1)
+        return None
+    return None

@@ -12,6 +12,7 @@ and stops everything it started.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import textwrap
@@ -28,6 +29,8 @@ from campushub.demo import launch
 from campushub.demo.login import login
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The tests talk to 127.0.0.1 only; a proxy configured for the machine must not intercept it.
+os.environ.update(launch.LOOPBACK_NO_PROXY)
 
 
 @dataclass
@@ -151,13 +154,14 @@ def hub(
             """
         )
     )
+    public_port, hub_port, proxy_api_port = launch.free_ports(3)
     settings = launch.HubSettings(
         state_dir=campus_dir / "hub",
         catalog=catalog,
         issuer=identity_provider.url,
-        public_port=launch.free_port(),
-        hub_port=launch.free_port(),
-        proxy_api_port=launch.free_port(),
+        public_port=public_port,
+        hub_port=hub_port,
+        proxy_api_port=proxy_api_port,
     )
     process = launch.start_hub(settings, campus_dir / "logs", config=config)
     running = Hub(process, settings, token)

@@ -27,7 +27,7 @@ def test_student_logs_in_through_the_identity_provider(hub):
     user = hub.api("GET", "/users/ada").json()
     assert user["name"] == "ada"
     assert user["admin"] is False
-    assert "course::1524699::enrollment_type::student" in user["groups"]
+    assert sorted(user["groups"]) == ["course:data8", "course:data8:students"]
 
 
 def test_member_of_the_admin_group_is_an_administrator(hub):

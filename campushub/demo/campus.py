@@ -37,13 +37,14 @@ def run(state_dir: Path, port: int = 8000, fresh: bool = False) -> int:
         started.append(idp)
 
         say("starting JupyterHub with configurable-http-proxy")
+        public_port, hub_port, proxy_api_port = launch.free_ports(3, preferred=port)
         settings = launch.HubSettings(
             state_dir=state_dir,
             catalog=catalog,
             issuer=idp.url,
-            public_port=launch.free_port(port),
-            hub_port=launch.free_port(),
-            proxy_api_port=launch.free_port(),
+            public_port=public_port,
+            hub_port=hub_port,
+            proxy_api_port=proxy_api_port,
         )
         hub = launch.start_hub(settings, log_dir)
         started.append(hub)

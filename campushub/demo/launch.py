@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -35,22 +36,46 @@ DEMO_REPO_NAME = "course-materials.git"
 # The demo catalog names the demo git server by this address; the launcher rewrites it.
 DEMO_GIT_PLACEHOLDER = "http://127.0.0.1:8900/"
 ADMIN_GROUP = "campushub-admins"
+# The demo people carry memberships in both forms a campus sends: Berkeley's Canvas-derived
+# values and eduPersonEntitlement-style URNs (which name the course slug directly).
+DEMO_MEMBERSHIP_PATTERNS = [
+    r"course::(?P<course>[^:]+)::enrollment_type::(?P<role>[^:]+)",
+    r"urn:mace:campus\.example\.edu:course:(?P<course>[^:]+):(?P<role>[^:]+)",
+]
 
 
 class StartError(RuntimeError):
     """A part of the local campus did not start; the message carries its log's tail."""
 
 
+# Everything here talks to 127.0.0.1; a proxy configured for the machine must not intercept it.
+LOOPBACK_NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
 def free_port(preferred: int | None = None) -> int:
     """Return ``preferred`` if nothing listens there, else a free port chosen by the OS."""
-    for port in ([preferred] if preferred else []) + [0]:
-        with socket.socket() as sock:
+    return free_ports(1, preferred)[0]
+
+
+def free_ports(count: int, preferred: int | None = None) -> list[int]:
+    """``count`` distinct free ports (the first ``preferred`` if free), held open together
+    while they are chosen so that they cannot collide with each other."""
+    sockets: list[socket.socket] = []
+    try:
+        for port in ([preferred] if preferred else []) + [0] * count:
+            if len(sockets) == count:
+                break
+            sock = socket.socket()
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
+                sock.close()
                 continue
-            return int(sock.getsockname()[1])
-    raise StartError("no free port on 127.0.0.1")
+            sockets.append(sock)
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @dataclass
@@ -61,6 +86,8 @@ class Process:
     popen: subprocess.Popen[bytes]
     log_path: Path
     url: str
+    # Pid files of processes it starts in sessions of their own (the hub's proxy).
+    pid_files: tuple[Path, ...] = ()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -72,16 +99,24 @@ class Process:
     def running(self) -> bool:
         return self.popen.poll() is None
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """Ask the process to stop (SIGTERM), then kill its whole process group if needed."""
+    def stop(self, timeout: float = 40.0) -> None:
+        """Ask the process to stop (SIGTERM) and wait, then kill what is left.
+
+        The hub stops its servers and proxy itself on SIGTERM, which can take a while; if it
+        has to be killed, its process group (children in the same session) and the processes
+        named by its pid files go too.
+        """
         if self.running():
             self.popen.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
-        # Children that outlived their parent (a proxy, a git backend) go with the group.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(5)
+        for pid_file in self.pid_files:
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+                pid_file.unlink()
 
 
 def start_process(
@@ -94,6 +129,7 @@ def start_process(
     timeout: float = 60.0,
     url: str | None = None,
     any_answer: bool = False,
+    pid_files: tuple[Path, ...] = (),
 ) -> Process:
     """Start ``argv`` in its own process group and wait until ``ready_url`` answers 200.
 
@@ -111,7 +147,7 @@ def start_process(
             cwd=cwd,
             start_new_session=True,
         )
-    process = Process(name, popen, log_path, url or ready_url)
+    process = Process(name, popen, log_path, url or ready_url, pid_files)
     try:
         wait_until_ready(process, ready_url, timeout, any_answer)
     except BaseException:
@@ -132,20 +168,26 @@ def wait_until_ready(process: Process, url: str, timeout: float, any_answer: boo
                 f" ready; the end of {process.log_path}:\n{process.log_tail()}"
             )
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+            with _LOOPBACK.open(url, timeout=2) as response:
+                answered = response.status == 200
         except urllib.error.HTTPError as error:
-            if any_answer and error.code < 500:
-                return
+            answered = any_answer and error.code < 500
             last_error = f"HTTP {error.code}"
         except (OSError, urllib.error.URLError) as error:
-            last_error = str(error)
+            answered, last_error = False, str(error)
+        if answered:
+            if process.running():  # not some other server that holds the port
+                return
+            continue  # the next round reports the exit
         time.sleep(0.1)  # polling interval, not a wait for readiness
     raise StartError(
         f"{process.name} did not answer at {url} within {timeout:.0f} s ({last_error});"
         f" the end of {process.log_path}:\n{process.log_tail()}"
     )
+
+
+# Readiness polls go straight to 127.0.0.1, whatever proxy the environment names.
+_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # -- the identity provider ---------------------------------------------------------------------
@@ -178,7 +220,7 @@ def start_identity_provider(
     for person in people:
         argv += ["--user-claims", json.dumps(person_claims(person))]
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env = {**os.environ, **LOOPBACK_NO_PROXY, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
     return start_process(
         "identity-provider",
         argv,
@@ -282,6 +324,7 @@ class HubSettings:
     proxy_api_port: int
     client_id: str = "campushub-local"
     client_secret: str = "campushub-local-secret"  # the development provider accepts any
+    auth_refresh_age: int = 300
 
     @property
     def public_url(self) -> str:
@@ -292,6 +335,7 @@ class HubSettings:
         bin_dir = str(Path(sys.executable).parent)
         return {
             **os.environ,
+            **LOOPBACK_NO_PROXY,
             "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
             "CAMPUSHUB_MODE": "local",
             "CAMPUSHUB_CATALOG": str(self.catalog),
@@ -302,8 +346,20 @@ class HubSettings:
             "CAMPUSHUB_OIDC_ISSUER": self.issuer,
             "CAMPUSHUB_OIDC_CLIENT_ID": self.client_id,
             "CAMPUSHUB_OIDC_CLIENT_SECRET": self.client_secret,
-            "CAMPUSHUB_ADMIN_GROUPS": ADMIN_GROUP,
+            "CAMPUSHUB_ADMIN_VALUES": ADMIN_GROUP,
+            "CAMPUSHUB_MEMBERSHIP_PATTERNS": json.dumps(DEMO_MEMBERSHIP_PATTERNS),
+            "CAMPUSHUB_AUTH_REFRESH_AGE": str(self.auth_refresh_age),
+            "JUPYTERHUB_CRYPT_KEY": self.crypt_key(),
         }
+
+    def crypt_key(self) -> str:
+        """The key that encrypts auth_state, made once per state folder."""
+        path = self.state_dir / "crypt_key"
+        if not path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32))
+        return path.read_text().strip()
 
 
 def start_hub(
@@ -321,4 +377,5 @@ def start_hub(
         cwd=settings.state_dir,
         timeout=timeout,
         url=settings.public_url,
+        pid_files=(settings.state_dir / "jupyterhub-proxy.pid",),
     )
