@@ -28,7 +28,14 @@ mode = env.get("CAMPUSHUB_MODE") or (
 if mode not in ("kubernetes", "local"):
     sys.exit(f"campushub: CAMPUSHUB_MODE={mode!r} must be 'kubernetes' or 'local'")
 
-# -- the course catalog -------------------------------------------------------------------------
+required = ["CAMPUSHUB_OIDC_ISSUER", "CAMPUSHUB_OIDC_CLIENT_ID", "CAMPUSHUB_OIDC_CLIENT_SECRET"]
+if mode == "kubernetes":
+    required += ["CAMPUSHUB_CATALOG", "CAMPUSHUB_PUBLIC_URL"]
+missing = [name for name in required if not env.get(name)]
+if missing:
+    sys.exit(f"campushub: the hub will not start: set {', '.join(missing)} (see the README)")
+
+# -- the course catalog: loaded once here, handed to the plugins ---------------------------------
 catalog_path = env.get("CAMPUSHUB_CATALOG") or str(
     Path(__file__).parent / "campushub" / "demo" / "courses.yaml"
 )
@@ -45,16 +52,9 @@ print(
 )
 
 # -- who may log in: campus single sign-on -------------------------------------------------------
-required = ["CAMPUSHUB_OIDC_ISSUER", "CAMPUSHUB_OIDC_CLIENT_ID", "CAMPUSHUB_OIDC_CLIENT_SECRET"]
-if mode == "kubernetes":
-    required += ["CAMPUSHUB_CATALOG", "CAMPUSHUB_PUBLIC_URL"]
-missing = [name for name in required if not env.get(name)]
-if missing:
-    sys.exit(f"campushub: the hub will not start: set {', '.join(missing)} (see the README)")
-
 public_url = env.get("CAMPUSHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 c.JupyterHub.authenticator_class = "campus"
-c.CampusAuthenticator.catalog_path = catalog_path
+c.CampusAuthenticator.catalog = catalog
 c.CampusAuthenticator.issuer = env["CAMPUSHUB_OIDC_ISSUER"]
 c.CampusAuthenticator.client_id = env["CAMPUSHUB_OIDC_CLIENT_ID"]
 c.CampusAuthenticator.client_secret = env["CAMPUSHUB_OIDC_CLIENT_SECRET"]

@@ -26,11 +26,12 @@ import urllib.request
 from datetime import date, datetime
 from typing import Any
 
+from jupyterhub.roles import get_default_roles
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, _deserialize_state
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.web import HTTPError
-from traitlets import Bool, Dict, Float, Integer, List, Set, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Instance, Integer, List, Set, Unicode, default, validate
 
 from .catalog import Catalog, CatalogError, load_catalog
 from .idtoken import IdTokenError, IdTokenVerifier, nonce_for
@@ -138,7 +139,15 @@ class CampusAuthenticator(GenericOAuthenticator):
         "",
         config=True,
         help="""The course catalog (``courses.yaml``). Its course ``keys`` map the identity
-        provider's course identifiers to course slugs; its term says when memberships count.""",
+        provider's course identifiers to course slugs; its term says when memberships count.
+        Not read when ``catalog`` is given.""",
+    )
+    catalog = Instance(
+        Catalog,
+        allow_none=True,
+        config=True,
+        help="""The loaded catalog; the reference configuration loads it once and passes it
+        to the authenticator and spawner. If None, ``catalog_path`` is loaded.""",
     )
     memberships_source = Unicode(
         "claims",
@@ -199,7 +208,9 @@ class CampusAuthenticator(GenericOAuthenticator):
         False,
         config=True,
         help="""Let people in no catalog course log in (to the general environment).
-        Otherwise they get a page saying they are in no course on this hub this term.""",
+        Otherwise they get a page saying they are in no course on this hub this term.
+        Who may log in is decided here and by ``allowed_users``/``blocked_users``;
+        upstream's ``allow_all``, ``allowed_groups`` and ``allowed_scopes`` do not apply.""",
     )
 
     # -- Canvas -------------------------------------------------------------------------------
@@ -236,7 +247,8 @@ class CampusAuthenticator(GenericOAuthenticator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.catalog = self._load_catalog()
+        if self.catalog is None:
+            self.catalog = self._load_catalog()
         try:
             self.rules = MembershipRules.build(self.membership_patterns, self.role_map)
         except ClaimPatternError as error:
@@ -274,6 +286,15 @@ class CampusAuthenticator(GenericOAuthenticator):
             )
         if self.memberships_source == "canvas" and not self.canvas_url:
             raise ValueError("CampusAuthenticator: memberships_source 'canvas' needs canvas_url")
+        if self.admin_groups:
+            raise ValueError(
+                "CampusAuthenticator: administrators come from admin_claim/admin_values, not"
+                " from groups (which are course groups here); unset admin_groups"
+            )
+        # Full definitions of every role a login can name, so syncing roles at login never
+        # meets an undefined one (JupyterHub would warn that it has no scopes).
+        self._role_definitions = {role["name"]: role for role in get_default_roles()}
+        self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
 
     def _load_catalog(self) -> Catalog:
         if not self.catalog_path:
@@ -309,9 +330,11 @@ class CampusAuthenticator(GenericOAuthenticator):
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
         """Exchange the code (upstream), then verify the id_token before anything trusts it."""
         token_info: dict[str, Any] = await super().get_token_info(handler, params)
-        if self.id_token_verifier is not None:
+        login = isinstance(handler, OAuthCallbackHandler)
+        # A refresh-token exchange may return no id_token (OpenID Connect Core 12.2).
+        if self.id_token_verifier is not None and (login or token_info.get("id_token")):
             nonce = None
-            if isinstance(handler, OAuthCallbackHandler):
+            if login:
                 state = _deserialize_state(handler.get_argument("state", ""))
                 nonce = nonce_for(handler.settings["cookie_secret"], str(state.get("state_id")))
             try:
@@ -350,10 +373,12 @@ class CampusAuthenticator(GenericOAuthenticator):
             values = claim_values(user_info, self.membership_claim)
             memberships = memberships_from_claims(values, self.rules, self.catalog, today)
         auth_state[AUTH_STATE_KEY] = {"memberships": memberships}
-        auth_model["roles"] = [{"name": name} for name in user_roles(memberships)]
         if not auth_model.get("admin"):
             admin_claims = set(claim_values(user_info, self.admin_claim))
             auth_model["admin"] = bool(admin_claims & self.admin_values)
+        # manage_roles replaces every role a login does not name, `admin` included.
+        roles = user_roles(memberships) + (["admin"] if auth_model["admin"] else [])
+        auth_model["roles"] = [dict(self._role_definitions[name]) for name in roles]
         shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(memberships.items()))
         self.log.info(
             "%s -> %s%s",
@@ -362,6 +387,19 @@ class CampusAuthenticator(GenericOAuthenticator):
             " [administrator]" if auth_model["admin"] else "",
         )
         return auth_model
+
+    async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
+        """Refresh memberships (upstream flow). If the membership source is down (503),
+        keep the person's current groups and roles rather than lock them out; if the
+        refresh is refused, ask for a new login."""
+        try:
+            return await super().refresh_user(user, handler, **kwargs)
+        except HTTPError as error:
+            if error.status_code != 503:  # refused (e.g. a bad id_token): sign in again
+                self.log.warning("Refreshing %s refused (%s); new login needed", user.name, error)
+                return False
+            self.log.warning("Refreshing %s failed (%s); keeping memberships", user.name, error)
+            return True
 
     async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
         """The course groups of the memberships found by :meth:`update_auth_model`."""
@@ -418,10 +456,27 @@ class CampusAuthenticator(GenericOAuthenticator):
                     " courses on this hub are unchanged. Please try again in a minute.",
                 ) from None
             if not isinstance(page, list):
-                raise HTTPError(503, "Canvas answered with something other than a course list.")
+                self.log.error("Canvas courses of %s: not a list from %s", username, url)
+                raise HTTPError(
+                    503,
+                    "Canvas answered with something other than a course list, so sign-in"
+                    " stopped here; your courses on this hub are unchanged.",
+                )
             courses.extend(page)
             pages += 1
-            url = next_link(response.headers.get("Link", ""), base)
+            link = response.headers.get("Link", "")
+            url = next_link(link, base)
+            if url is None and 'rel="next"' in link:
+                self.log.error("Canvas courses of %s: refused next page in %r", username, link)
+                raise HTTPError(
+                    503,
+                    "Canvas pointed elsewhere for the rest of your courses, so sign-in stopped"
+                    " here; your courses on this hub are unchanged.",
+                )
+        if url:
+            self.log.warning(
+                "Canvas courses of %s: stopped after %d pages (canvas_max_pages)", username, pages
+            )
         return courses
 
 

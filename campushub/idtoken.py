@@ -2,11 +2,13 @@
 
 oauthenticator does not verify id_token signatures; campushub does, with PyJWT. The
 provider's keys (JWKS) are fetched once and fetched again when a token names a key id that
-is not known yet (the provider rotated its keys), at most once per ``refetch_interval``.
+is not known yet (the provider rotated its keys), at most once per ``refetch_interval``; logins
+that arrive while a fetch is under way wait for it rather than fetching too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -58,10 +60,15 @@ class IdTokenVerifier:
         self.refetch_interval = refetch_interval
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._refresh_lock = asyncio.Lock()
 
     async def _refresh_keys(self) -> None:
         document = await self.fetch_json(self.jwks_uri)
         try:
+            if not isinstance(document, dict):
+                raise TypeError(
+                    f"expected a JSON object with 'keys', got {type(document).__name__}"
+                )
             key_set = jwt.PyJWKSet.from_dict(document)
         except (jwt.PyJWKSetError, jwt.InvalidKeyError, TypeError, KeyError) as error:
             message = f"the provider's keys at {self.jwks_uri} are unusable: {error}"
@@ -70,10 +77,14 @@ class IdTokenVerifier:
         self._fetched_at = time.monotonic()
 
     async def _key_for(self, key_id: str) -> jwt.PyJWK:
-        if key_id not in self._keys and (
-            time.monotonic() - self._fetched_at >= self.refetch_interval
-        ):
-            await self._refresh_keys()
+        if key_id not in self._keys:
+            # One fetch at a time: concurrent logins with a new kid share it, and find it
+            # recent (or the key present) once they hold the lock.
+            async with self._refresh_lock:
+                if key_id not in self._keys and (
+                    time.monotonic() - self._fetched_at >= self.refetch_interval
+                ):
+                    await self._refresh_keys()
         if key_id in self._keys:
             return self._keys[key_id]
         if key_id == "" and len(self._keys) == 1:  # a provider with one key may omit kid
@@ -86,7 +97,7 @@ class IdTokenVerifier:
             raise IdTokenError("the provider returned no usable id_token")
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as error:
+        except jwt.InvalidTokenError as error:  # DecodeError, and a non-text kid or bad crit
             raise IdTokenError(f"the id_token is malformed: {error}") from None
         algorithm = header.get("alg")
         if algorithm not in ALGORITHMS:
@@ -129,6 +140,7 @@ def unverified_claims(token: str) -> dict[str, Any]:
     """The payload of a JWT without any check (for log messages about refused tokens)."""
     try:
         payload = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
         return {}
+    return claims if isinstance(claims, dict) else {}

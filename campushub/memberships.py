@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from typing import Any, Final
 
 from .catalog import Catalog
@@ -84,6 +85,8 @@ class MembershipRules:
             compiled.append(regex)
         mapping = dict(DEFAULT_ROLE_MAP if role_map is None else role_map)
         for name, role in mapping.items():
+            if not isinstance(name, str):
+                raise ClaimPatternError(f"role map: {name!r} -> {role!r}; a role name must be text")
             if role is not None and role not in MEMBER_ROLES:
                 raise ClaimPatternError(
                     f"role map: {name!r} -> {role!r}; a role must be one of"
@@ -101,14 +104,19 @@ def _role_key(name: str) -> str:
 
 
 def claim_values(claims: Mapping[str, Any], claim: str) -> list[str]:
-    """The text values of ``claim`` (a name or a dotted path) in ``claims``.
+    """The text values of ``claim`` in ``claims``: the claim of that whole name if there is
+    one, else a dotted path (``ext.memberships``) into nested claims.
 
     A single text value counts as a list of one; anything that is not text is skipped, so
     a hostile or broken claim yields fewer memberships, never an error.
     """
     value: Any = claims
-    for part in claim.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(claims, Mapping) and claim in claims:
+        # A whole name first: namespaced claims such as https://campus.edu/groups hold dots.
+        value = claims[claim]
+    else:
+        for part in claim.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple):
@@ -135,13 +143,15 @@ def memberships_from_claims(
     if not catalog.term.is_open(today):
         return {}
     memberships: dict[str, str] = {}
-    for value in values:
-        if len(value) > MAX_VALUE_LENGTH:
+    for value in islice(values, MAX_CLAIM_VALUES):
+        if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
             continue
         for pattern in rules.patterns:
             match = pattern.fullmatch(value)
             if match is None:
                 continue
+            if match["course"] is None or match["role"] is None:  # an optional part, absent
+                break
             course = catalog.course_for_key(match["course"]) or catalog.course(match["course"])
             role = rules.member_role(match["role"])
             if course is not None and role is not None:

@@ -62,7 +62,7 @@ def parse_memory(value: object) -> int:
             raise ValueError(f"{show(value)} bytes is implausibly large")
         # A YAML float such as 1e400 is infinite; int() of it would raise OverflowError.
         if value < 0 or not math.isfinite(value) or value != int(value):
-            raise ValueError(f"{value!r} is not a whole, non-negative number of bytes")
+            raise ValueError(f"{show(value)} is not a whole, non-negative number of bytes")
         return int(value)
     text = value.strip()
     match = _QUANTITY.match(text) if text == value else None
@@ -73,7 +73,7 @@ def parse_memory(value: object) -> int:
         if not math.isfinite(number) or number > _MAX_BYTES:
             raise ValueError(f"{show(value)} is too large to be a quantity")
         if number != int(number):
-            raise ValueError(f"{value!r} is not a whole number of bytes")
+            raise ValueError(f"{show(value)} is not a whole number of bytes")
         return int(number)
     raise ValueError(f"{show(value)} is not a quantity{_memory_hint(value)}")
 
@@ -167,28 +167,33 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 
-def check_label_value(value: str) -> None:
-    """Raise ``ValueError`` unless ``value`` is a valid Kubernetes label value."""
+def check_label_value(value: str) -> str:
+    """Return ``value`` if it is a valid Kubernetes label value, else raise ``ValueError``."""
     if len(value) > 63 or (value and not _LABEL_NAME.match(value)):
         raise ValueError(
-            f"{value!r} is not a valid Kubernetes label value "
+            f"{show(value)} is not a valid Kubernetes label value "
             "(at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"
         )
+    return value
 
 
-def check_label_key(key: str) -> None:
-    """Raise ``ValueError`` unless ``key`` is a valid Kubernetes label key (``prefix/name``)."""
+def check_label_key(key: str) -> str:
+    """Return ``key`` if it is a valid Kubernetes label key (``prefix/name``), else raise
+    ``ValueError``."""
     prefix, slash, name = key.rpartition("/")
     if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):  # "/x" too
-        raise ValueError(f"{key!r} has a prefix that is not a DNS subdomain")
+        raise ValueError(f"{show(key)} has a prefix that is not a DNS subdomain")
     if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-        raise ValueError(f"{key!r} is not a valid Kubernetes label key")
+        raise ValueError(f"{show(key)} is not a valid Kubernetes label key")
+    return key
 
 
-def check_dns_name(value: str) -> None:
-    """Raise ``ValueError`` unless ``value`` can name a Kubernetes object (RFC 1123 label)."""
+def check_dns_name(value: str) -> str:
+    """Return ``value`` if it can name a Kubernetes object (an RFC 1123 label), else raise
+    ``ValueError``."""
     if len(value) > 63 or not _DNS_LABEL.match(value):
         raise ValueError(
-            f"{value!r} is not a valid Kubernetes name "
+            f"{show(value)} is not a valid Kubernetes name "
             "(lowercase letters, digits and '-', at most 63, starting and ending alphanumeric)"
         )
+    return value

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from .units import show
+
 Path = tuple[str | int, ...]
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -196,7 +198,8 @@ class _Builder:
                 if event.anchor not in self.anchors:
                     # Also a recursive alias: its anchor is defined only once it is complete.
                     raise YamlSyntaxError(
-                        f"not valid YAML: *{event.anchor} refers to no anchor defined before it",
+                        f"not valid YAML: *{_shown(event.anchor)} refers to no anchor"
+                        " defined before it",
                         line,
                     )
                 value, size = self.anchors[event.anchor]
@@ -253,7 +256,7 @@ class _Builder:
         tag = self.scalar_tag(event) if isinstance(event, yaml.ScalarEvent) else None
         frame.key, frame.skip = "", True
         if tag not in _TEXTUAL_TAGS:
-            shown = f" {event.value!r}" if isinstance(event, yaml.ScalarEvent) else ""
+            shown = f" {show(event.value)}" if isinstance(event, yaml.ScalarEvent) else ""
             message = f"has a key{shown} that is not plain text (quote it to use it as text)"
             doc.problems.append((frame.path, message, line))
             if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
@@ -289,7 +292,7 @@ class _Builder:
             if tag == "tag:yaml.org,2002:float":
                 return float(text)
         except ValueError:
-            doc.problems.append((path, f"{text!r} is not a number", doc.line_of(path)))
+            doc.problems.append((path, f"{show(text)} is not a number", doc.line_of(path)))
             doc.dropped.add(path)
             return None
         doc.problems.append((path, _tag_message(tag), doc.line_of(path)))
@@ -313,8 +316,17 @@ class _Builder:
 
 
 def _tag_message(tag: str) -> str:
-    shown = tag.replace("tag:yaml.org,2002:", "!!", 1)
+    shown = _shown(tag.replace("tag:yaml.org,2002:", "!!", 1))
     return f"uses the YAML tag {shown}; a catalog holds plain values only, so remove the tag"
+
+
+_PLAIN_NAME = re.compile(r"^[!-~]{1,60}$")
+
+
+def _shown(name: str) -> str:
+    """A tag or anchor name as written, or quoted and cut if long or unusual: a tag may
+    decode %0A to a line break, which must not start a forged line of output."""
+    return name if _PLAIN_NAME.match(name) else show(name)
 
 
 # Mappings and lists may carry only their plain tags: ``!!python/object``, ``!!set``,

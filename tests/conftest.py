@@ -135,8 +135,17 @@ TEST_SERVICE = "campushub-tests"
 
 
 @pytest.fixture(scope="module")
+def hub_options() -> dict[str, Any]:
+    """Extra HubSettings for a module's hub; a module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def hub(
-    campus_dir: Path, identity_provider: IdentityProvider, git_server: GitServer
+    campus_dir: Path,
+    identity_provider: IdentityProvider,
+    git_server: GitServer,
+    hub_options: dict[str, Any],
 ) -> Iterator[Hub]:
     catalog = launch.write_catalog(campus_dir / "courses.yaml", git_server.url)
     token = secrets.token_hex(24)
@@ -149,7 +158,8 @@ def hub(
             c.JupyterHub.services.append({{"name": {TEST_SERVICE!r}, "api_token": {token!r}}})
             c.JupyterHub.load_roles.append(
                 {{"name": {TEST_SERVICE!r}, "scopes": ["admin:users", "admin:servers",
-                  "admin:groups", "read:roles", "proxy"], "services": [{TEST_SERVICE!r}]}}
+                  "admin:groups", "read:roles", "proxy", "tokens", "access:servers"],
+                  "services": [{TEST_SERVICE!r}]}}
             )
             """
         )
@@ -162,6 +172,7 @@ def hub(
         public_port=public_port,
         hub_port=hub_port,
         proxy_api_port=proxy_api_port,
+        **hub_options,
     )
     process = launch.start_hub(settings, campus_dir / "logs", config=config)
     running = Hub(process, settings, token)

@@ -8,7 +8,11 @@ import requests
 
 
 class LoginError(RuntimeError):
-    """The login did not end with a hub session."""
+    """The login did not end with a hub session; ``response`` is the page it ended on."""
+
+    def __init__(self, message: str, response: requests.Response | None = None) -> None:
+        super().__init__(message)
+        self.response = response
 
 
 def login(
@@ -24,8 +28,8 @@ def login(
     form = session.get(f"{hub_url}/hub/oauth_login?{query}", timeout=30)
     form.raise_for_status()
     if "/oauth2/authorize" not in form.url:
-        raise LoginError(f"expected the provider's authorize form, got {form.url}")
+        raise LoginError(f"expected the provider's authorize form, got {form.url}", form)
     page = session.post(form.url, data={"sub": sub}, timeout=60)
     if page.status_code >= 400 or not page.url.startswith(hub_url):
-        raise LoginError(f"login as {sub!r} ended at {page.url} with HTTP {page.status_code}")
+        raise LoginError(f"login as {sub!r} ended at {page.url} with HTTP {page.status_code}", page)
     return page

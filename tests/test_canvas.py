@@ -1,0 +1,163 @@
+"""Canvas as the source of memberships: pagination stays on Canvas, and a Canvas that does not
+answer stops the login cleanly with the person's courses unchanged.
+
+There is no Canvas stand-in: only the Kubernetes API may be faked. A Canvas that does not answer
+is a real socket on loopback that refuses connections or never replies.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tornado.web import HTTPError
+
+import campushub
+from campushub.auth import CampusAuthenticator, next_link
+
+DEMO_CATALOG = Path(campushub.__file__).parent / "demo" / "courses.yaml"
+CANVAS = urllib.parse.urlsplit("https://bcourses.berkeley.edu")
+PAGE_2 = "https://bcourses.berkeley.edu/api/v1/courses?page=2&per_page=100"
+
+
+# -- next_link -------------------------------------------------------------------------------------
+
+
+def test_next_link_follows_rel_next_on_canvas_itself() -> None:
+    header = (
+        '<https://bcourses.berkeley.edu/api/v1/courses?page=1&per_page=100>; rel="current",'
+        f'<{PAGE_2}>; rel="next",'
+        '<https://bcourses.berkeley.edu/api/v1/courses?page=1&per_page=100>; rel="first",'
+        '<https://bcourses.berkeley.edu/api/v1/courses?page=7&per_page=100>; rel="last"'
+    )
+    assert next_link(header, CANVAS) == PAGE_2
+
+
+def test_next_link_reads_a_header_with_spaces_and_only_a_next() -> None:
+    assert next_link(f' <{PAGE_2}> ;  rel="next" ', CANVAS) == PAGE_2
+
+
+def test_next_link_keeps_a_path_prefix_and_bookmark_pages() -> None:
+    base = urllib.parse.urlsplit("https://canvas.example.edu/lms")
+    url = "https://canvas.example.edu/lms/api/v1/courses?page=bookmark:WzEyMzRd&per_page=100"
+    assert next_link(f'<{url}>; rel="next"', base) == url
+
+
+def test_the_last_page_has_no_next_link() -> None:
+    header = (
+        f'<{PAGE_2}>; rel="current",'
+        '<https://bcourses.berkeley.edu/api/v1/courses?page=1&per_page=100>; rel="prev",'
+        f'<{PAGE_2}>; rel="last"'
+    )
+    assert next_link(header, CANVAS) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.com/api/v1/courses?page=2",
+        "http://bcourses.berkeley.edu/api/v1/courses?page=2",  # a downgrade to plain HTTP
+        "https://bcourses.berkeley.edu:8443/api/v1/courses?page=2",
+        "https://bcourses.berkeley.edu@evil.example.com/api/v1/courses?page=2",
+        "https://bcourses.berkeley.edu.evil.example.com/api/v1/courses?page=2",
+        "//evil.example.com/api/v1/courses?page=2",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+    ],
+)
+def test_next_link_ignores_other_hosts_and_schemes(url: str) -> None:
+    assert next_link(f'<{url}>; rel="next"', CANVAS) is None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "garbage",
+        'rel="next"',
+        f'{PAGE_2}; rel="next"',  # no angle brackets
+        f'<{PAGE_2}; rel="next"',  # unterminated
+        f"<{PAGE_2}>; rel=prev",
+        f"<{PAGE_2}>",
+        ",,,;;;<>",
+        '<>; rel="next"',
+    ],
+)
+def test_next_link_ignores_malformed_headers(header: str) -> None:
+    assert next_link(header, CANVAS) is None
+
+
+# -- _canvas_courses when Canvas does not answer ---------------------------------------------------
+
+
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A loopback port that is bound but not listening: every connection is refused.
+
+    Holding it bound keeps any other process from taking the port during the test.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections into its backlog and never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+def canvas_authenticator(port: int, **settings: object) -> CampusAuthenticator:
+    config: dict[str, object] = {
+        "catalog_path": str(DEMO_CATALOG),
+        "memberships_source": "canvas",
+        "canvas_url": f"http://127.0.0.1:{port}",
+        "verify_id_token": False,
+        "client_id": "x",
+        "client_secret": "y",
+        "authorize_url": "http://127.0.0.1:1/a",
+        "token_url": "http://127.0.0.1:1/t",
+        "userdata_url": "http://127.0.0.1:1/u",
+    }
+    return CampusAuthenticator(**{**config, **settings})
+
+
+def test_the_authenticator_is_built_without_any_network(refusing_port: int) -> None:
+    auth = canvas_authenticator(refusing_port)
+    assert auth.id_token_verifier is None
+    assert sorted(auth.catalog.courses) == ["data8", "physics77", "stat20"]
+    assert auth.memberships_source == "canvas"
+
+
+def test_canvas_as_the_source_needs_its_url() -> None:
+    with pytest.raises(ValueError, match="memberships_source 'canvas' needs canvas_url"):
+        canvas_authenticator(1, canvas_url="")
+
+
+def assert_clean_failure(error: pytest.ExceptionInfo[HTTPError]) -> None:
+    assert error.value.status_code == 503
+    message = error.value.log_message or ""
+    assert "Canvas did not answer" in message
+    assert "your courses on this hub are unchanged" in message
+
+
+async def test_a_canvas_that_refuses_connections_stops_the_login_cleanly(
+    refusing_port: int,
+) -> None:
+    auth = canvas_authenticator(refusing_port)
+    with pytest.raises(HTTPError) as error:
+        await auth._canvas_courses("token", "ada")
+    assert_clean_failure(error)
+
+
+async def test_a_canvas_that_never_answers_times_out_cleanly(silent_port: int) -> None:
+    auth = canvas_authenticator(silent_port, canvas_timeout=0.5)
+    with pytest.raises(HTTPError) as error:
+        await auth._canvas_courses("token", "ada")
+    assert_clean_failure(error)
