@@ -1,25 +1,16 @@
-# The two commands a newcomer needs; each sets up everything it uses on a fresh machine.
-#   make demo   start the local campus on 127.0.0.1 (Ctrl-C stops it)
-#   make test   run the test suite (real hub, proxy, identity provider, git server, chromium)
-VENV ?= .venv
-export VENV
+# Shortcuts for the README's two commands; each sets up everything it uses on a fresh machine.
+#   make demo   start the local campus on 127.0.0.1 (Ctrl-C stops it)   = scripts/demo.sh
+#   make test   run the test suite                                       = scripts/test.sh
+.PHONY: demo test lint docs
 
-.PHONY: demo test setup-demo setup-test lint docs
+demo:
+	@bash scripts/demo.sh $(DEMO_ARGS)
 
-demo: setup-demo
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/campushub demo
+test:
+	@bash scripts/test.sh $(PYTEST_ARGS)
 
-test: setup-test
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+lint:
+	bash scripts/setup.sh test && .venv/bin/ruff check . && .venv/bin/ruff format --check .
 
-setup-demo:
-	bash scripts/setup.sh demo
-
-setup-test:
-	bash scripts/setup.sh test
-
-lint: setup-test
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-
-docs: setup-test
-	$(VENV)/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html
+docs:
+	bash scripts/setup.sh test && .venv/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html

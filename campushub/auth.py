@@ -34,7 +34,7 @@ from tornado.web import HTTPError
 from traitlets import Bool, Dict, Float, Instance, Integer, List, Set, Unicode, default, validate
 
 from .catalog import Catalog, CatalogError, load_catalog
-from .idtoken import IdTokenError, IdTokenVerifier, nonce_for
+from .idtoken import IdTokenError, IdTokenVerifier, nonce_for, unverified_claims
 from .memberships import (
     ClaimPatternError,
     MembershipRules,
@@ -340,7 +340,9 @@ class CampusAuthenticator(GenericOAuthenticator):
             try:
                 claims = await self.id_token_verifier.verify(token_info.get("id_token"), nonce)
             except IdTokenError as error:
-                self.log.warning("Refused a login: %s", error)
+                token = token_info.get("id_token") or ""
+                claimed = unverified_claims(token).get("sub") if isinstance(token, str) else None
+                self.log.warning("Refused a login (claimed sub %r): %s", claimed, error)
                 raise HTTPError(403, f"Sign-in refused: {error}.") from None
             token_info[f"{AUTH_STATE_KEY}_id_token_sub"] = claims["sub"]
         return token_info

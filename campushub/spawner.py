@@ -1,16 +1,15 @@
 """Spawners: course environments on Kubernetes, and the same on local processes.
 
 ``CourseKubeSpawner`` runs servers as pods through KubeSpawner; ``CourseLocalSpawner`` runs
-them as local processes for the local campus and the test suite. Course-specific choices
-(image, resources, pool, data) are made by plain functions and applied by both; this module
-holds only the appliers.
+them as local processes for the local campus and the test suite. The course choices (image,
+resources, pool, data from the catalog) are to be made by plain functions and applied by
+both; until then both are their upstream spawners with campushub's defaults.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from kubespawner import KubeSpawner
@@ -25,7 +24,8 @@ class CourseLocalSpawner(SimpleLocalProcessSpawner):
     """Local processes for the local campus and the tests; never for production.
 
     Each person gets a home folder under ``home_dir_template``. The single-user server runs
-    with the hub's own Python, so it works without activating a virtualenv.
+    with the hub's own Python, so it works without activating a virtualenv (the hub's PATH
+    is kept, through ``env_keep``, so it finds the same git and nbgitpuller).
     """
 
     @default("cmd")
@@ -42,9 +42,3 @@ class CourseLocalSpawner(SimpleLocalProcessSpawner):
         if os.geteuid() == 0 and "--allow-root" not in args:
             args.append("--allow-root")
         return args
-
-    def get_env(self) -> dict[str, Any]:
-        env: dict[str, Any] = super().get_env()
-        # Keep the hub's PATH so the server finds the same jupyter, git and nbgitpuller.
-        env.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
-        return env

@@ -15,6 +15,11 @@ CHP_VERSION=${CHP_VERSION:-^5.0.1}
 
 say() { printf 'campushub setup: %s\n' "$*"; }
 
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  say "campushub needs Python 3.11 or newer as $PYTHON (set PYTHON=python3.11 to choose one)"
+  exit 1
+fi
+
 # -- system packages (only as root, only what is missing) --------------------------------------
 apt_missing=()
 command -v git >/dev/null || apt_missing+=(git)
