@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from campushub import pages
 from campushub.catalog import CatalogError, load_catalog
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
@@ -80,9 +81,17 @@ if env.get("JUPYTERHUB_CRYPT_KEY"):
     c.CampusAuthenticator.enable_auth_state = True
     c.CampusAuthenticator.auth_refresh_age = int(env.get("CAMPUSHUB_AUTH_REFRESH_AGE", "300"))
 
-# -- where servers run -----------------------------------------------------------------------------
+# -- where servers run: one named server per course ----------------------------------------------
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
+c.CourseSpawnerMixin.catalog = catalog
+c.JupyterHub.allow_named_servers = True
+# Course servers are named after courses, so this bounds the servers a person keeps (running
+# or stopped); it needs to cover the most courses one person takes.
+c.JupyterHub.named_server_limit_per_user = int(env.get("CAMPUSHUB_SERVERS_PER_PERSON", "8"))
+# The home page lists the person's courses with start, stop and open for each.
+c.JupyterHub.template_paths = [pages.TEMPLATES]
+c.JupyterHub.template_vars = pages.template_vars(catalog)
 
 if mode == "kubernetes":
     c.JupyterHub.spawner_class = "course-kube"

@@ -249,3 +249,21 @@ def user_roles(memberships: Mapping[str, str]) -> list[str]:
         if role in (TA, INSTRUCTOR):
             roles.append(staff_role_name(slug, role))
     return roles
+
+
+def memberships_from_groups(group_names: Iterable[str]) -> dict[str, str]:
+    """Memberships read back from JupyterHub groups (``course:<slug>:<role>s``).
+
+    The authenticator writes the groups at every login; the spawner reads them, so both
+    agree on who is in what without sharing code paths.
+    """
+    by_suffix = {suffix: role for role, suffix in ROLE_GROUP_SUFFIX.items()}
+    memberships: dict[str, str] = {}
+    for name in group_names:
+        prefix, _, rest = name.partition(GROUP_PREFIX)
+        slug, _, suffix = rest.rpartition(":")
+        role = by_suffix.get(suffix)
+        if prefix or not slug or role is None:
+            continue
+        memberships[slug] = _stronger(memberships.get(slug), role)
+    return memberships

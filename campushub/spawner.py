@@ -1,31 +1,198 @@
 """Spawners: course environments on Kubernetes, and the same on local processes.
 
-``CourseKubeSpawner`` runs servers as pods through KubeSpawner; ``CourseLocalSpawner`` runs
-them as local processes for the local campus and the test suite. The course choices (image,
-resources, pool, data from the catalog) are to be made by plain functions and applied by
-both; until then both are their upstream spawners with campushub's defaults.
+One policy, two appliers. :mod:`campushub.environments` decides what a server gets from
+(catalog, server name, person, time); ``CourseKubeSpawner`` applies that to a pod through
+KubeSpawner, ``CourseLocalSpawner`` to a local process for the local campus and the tests.
+
+A named server is a course server, named by the course's slug; the default server offers
+the person's own courses and the catalog's general environment. Anything else is refused
+with a 403 that says why, through the pages and the REST API alike.
 """
 
 from __future__ import annotations
 
+import html
+import importlib.util
 import os
 import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from kubespawner import KubeSpawner
-from traitlets import default
+from tornado.web import HTTPError
+from traitlets import Instance, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from .catalog import Catalog, CatalogError, load_catalog
+from .environments import HOME_MOUNT, NotAllowed, ServerPlan, Volume, choices, plan_server
+from .memberships import memberships_from_groups
 
 
-class CourseKubeSpawner(KubeSpawner):
-    """KubeSpawner for campushub: one pod per person and course."""
+class CourseSpawnerMixin(LoggingConfigurable):
+    """What both course spawners share: the catalog, the person's memberships, the plan."""
+
+    catalog = Instance(
+        Catalog,
+        allow_none=True,
+        config=True,
+        help="""The loaded course catalog (the reference configuration passes it);
+        if None, ``catalog_path`` is loaded.""",
+    )
+    catalog_path = Unicode(
+        "", config=True, help="The course catalog file, used when ``catalog`` is not given."
+    )
+
+    def course_catalog(self) -> Catalog:
+        if self.catalog is None:
+            if not self.catalog_path:
+                raise ValueError(f"{type(self).__name__} needs `catalog` or `catalog_path`")
+            try:
+                self.catalog = load_catalog(self.catalog_path)
+            except CatalogError as error:
+                raise ValueError(str(error)) from None
+        return self.catalog
+
+    def memberships(self) -> dict[str, str]:
+        """The server owner's courses, as the authenticator recorded them in groups."""
+        user = self.user  # type: ignore[attr-defined]
+        return memberships_from_groups(group.name for group in user.groups)
+
+    def server_plan(self, now: datetime | None = None) -> ServerPlan:
+        """Decide this server from the catalog; raise a 403 with the reason if not allowed."""
+        options = self.user_options or {}  # type: ignore[attr-defined]
+        choice = options.get("profile")
+        try:
+            return plan_server(
+                self.course_catalog(),
+                self.name,  # type: ignore[attr-defined]
+                self.user.name,  # type: ignore[attr-defined]
+                self.memberships(),
+                now or datetime.now(UTC),
+                choice if isinstance(choice, str) else None,
+            )
+        except NotAllowed as error:
+            refusal = HTTPError(403, str(error))
+            refusal.jupyterhub_message = str(error)  # shown as is on the hub's error page
+            raise refusal from None
+
+    def course_choices(self) -> list[Any]:
+        """The default server's choices for this person; a course server offers none."""
+        if self.name:  # type: ignore[attr-defined]
+            return []
+        return choices(self.course_catalog(), self.memberships())
+
+    def _start_plan(self) -> ServerPlan:
+        plan = self.server_plan()
+        self._plan = plan
+        self.log.info(plan.describe())
+        return plan
+
+    async def _plan_progress(self) -> AsyncIterator[dict[str, Any]]:
+        plan: ServerPlan | None = getattr(self, "_plan", None)
+        if plan is not None:
+            yield {"progress": 5, "message": plan.progress_message()}
 
 
-class CourseLocalSpawner(SimpleLocalProcessSpawner):
-    """Local processes for the local campus and the tests; never for production.
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
-    Each person gets a home folder under ``home_dir_template``. The single-user server runs
-    with the hub's own Python, so it works without activating a virtualenv (the hub's PATH
-    is kept, through ``env_keep``, so it finds the same git and nbgitpuller).
+
+def claim_volume(volume: Volume) -> dict[str, Any]:
+    """A pod volume backed by the volume's claim."""
+    return {"name": volume.name, "persistentVolumeClaim": {"claimName": volume.claim}}
+
+
+def volume_mount(volume: Volume) -> dict[str, Any]:
+    """The container's mount of ``volume``."""
+    mount: dict[str, Any] = {
+        "name": volume.name,
+        "mountPath": volume.mount_path,
+        "readOnly": volume.read_only,
+    }
+    if volume.sub_path:
+        mount["subPath"] = volume.sub_path
+    return mount
+
+
+class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
+    """KubeSpawner for campushub: each course server a pod built from the catalog."""
+
+    home_volume_claim = Unicode(
+        "home-nfs",
+        config=True,
+        help="""The ReadWriteMany claim (NFS, Filestore) holding every person's home, mounted
+        at /home/jovyan with subPath <username> in all of a person's servers, for courses
+        whose catalog ``home`` is ``shared``. Courses with ``home: per-course`` get a claim of
+        their own per person (``home-{user_server}``), which KubeSpawner creates.""",
+    )
+
+    @default("profile_list")
+    def _default_profile_list(self) -> Any:
+        def profiles(spawner: CourseKubeSpawner) -> list[dict[str, Any]]:
+            offered = spawner.course_choices()
+            return [
+                {
+                    "display_name": choice.display_name,
+                    "slug": choice.slug,
+                    "description": choice.description,
+                    "default": index == 0,
+                }
+                for index, choice in enumerate(offered)
+            ]
+
+        return profiles
+
+    def apply_plan(self, plan: ServerPlan) -> None:
+        """Set KubeSpawner's traits from the plan, before the pod manifest is built."""
+        self.image = plan.image.ref
+        self.cpu_guarantee, self.cpu_limit = plan.cpu.guarantee, plan.cpu.limit
+        self.mem_guarantee, self.mem_limit = plan.memory.guarantee, plan.memory.limit
+        self.node_selector = dict(plan.pool.node_selector)
+        self.tolerations = [dict(toleration) for toleration in plan.pool.tolerations]
+        self.environment = {**self.environment, **plan.env}
+        self.default_url = plan.default_url
+        self.extra_labels = {**self.extra_labels, **plan.labels}
+        self.extra_annotations = {**self.extra_annotations, **plan.annotations}
+        if plan.gpu:
+            self.extra_resource_limits = {"nvidia.com/gpu": str(plan.gpu)}
+            self.extra_resource_guarantees = {"nvidia.com/gpu": str(plan.gpu)}
+        # The home: one claim shared by all of a person's servers (subPath = username), or
+        # one claim per person and course that KubeSpawner creates.
+        self.storage_pvc_ensure = plan.home_per_course
+        if plan.home_per_course:
+            self.pvc_name_template = "home-{user_server}"
+            self.pvc_name = self._expand_user_properties(self.pvc_name_template)
+        home = (
+            Volume("home", self.pvc_name, HOME_MOUNT)
+            if plan.home_per_course
+            else Volume("home", self.home_volume_claim, HOME_MOUNT, sub_path=plan.username)
+        )
+        volumes = [claim_volume(volume) for volume in (home, *plan.volumes)]
+        mounts = [volume_mount(volume) for volume in (home, *plan.volumes)]
+        self.volumes, self.volume_mounts = volumes, mounts
+
+    async def start(self) -> Any:
+        self.apply_plan(self._start_plan())
+        return await super().start()
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        async for event in self._plan_progress():
+            yield event
+        async for event in super().progress():
+            yield event
+
+
+class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
+    """The same decisions applied to local processes; for the local campus and the tests.
+
+    Each person gets a home folder under ``home_dir_template`` and a working folder per
+    course inside it; the course's environment variables and default URL apply; the memory
+    and CPU limits are passed to the server as ``MEM_LIMIT``/``CPU_LIMIT`` (as JupyterHub's
+    local spawners do) but not enforced: a local process has no container to cap it. The
+    image is not used: local servers run the hub's own Python.
     """
 
     @default("cmd")
@@ -36,9 +203,54 @@ class CourseLocalSpawner(SimpleLocalProcessSpawner):
     def _default_default_url(self) -> str:
         return "/lab"
 
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        def form(spawner: CourseLocalSpawner) -> str:
+            offered = spawner.course_choices()
+            if not offered:
+                return ""
+            options = "\n".join(
+                f'<option value="{html.escape(c.slug)}"{" selected" if i == 0 else ""}>'
+                f"{html.escape(c.display_name)}: {html.escape(c.description)}</option>"
+                for i, c in enumerate(offered)
+            )
+            return (
+                '<label for="campushub-profile">Environment</label>\n'
+                f'<select class="form-control" id="campushub-profile" name="profile">\n'
+                f"{options}\n</select>"
+            )
+
+        return form
+
+    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
+        return {"profile": formdata.get("profile", [""])[0]}
+
+    def apply_plan(self, plan: ServerPlan) -> None:
+        """Environment, default URL, limits as hints, and a working folder per course."""
+        self.environment = {**self.environment, **plan.env}
+        self.default_url = plan.default_url
+        if plan.default_url.startswith("/rstudio") and not _importable("jupyter_rsession_proxy"):
+            # The course image would serve RStudio; this machine's Python cannot.
+            self.log.info("%s: no RStudio here, opening /lab instead", plan.server_name)
+            self.default_url = "/lab"
+        self.mem_guarantee, self.mem_limit = plan.memory.guarantee, plan.memory.limit
+        self.cpu_guarantee, self.cpu_limit = plan.cpu.guarantee, plan.cpu.limit
+        if plan.course is not None:
+            work_dir = Path(self.home_dir) / plan.course.slug
+            work_dir.mkdir(parents=True, exist_ok=True)
+            self.notebook_dir = str(work_dir)
+
     def get_args(self) -> list[str]:
         """Add ``--allow-root`` when the hub runs as root, as jupyter-server requires."""
         args: list[str] = super().get_args()
         if os.geteuid() == 0 and "--allow-root" not in args:
             args.append("--allow-root")
         return args
+
+    async def start(self) -> Any:
+        self.apply_plan(self._start_plan())
+        return await super().start()
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        async for event in self._plan_progress():
+            yield event

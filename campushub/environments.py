@@ -1,0 +1,237 @@
+"""Which environment a server gets: plain functions of (catalog, server name, person, time).
+
+A person's server is either a **course server**, named by the course's slug
+(``/user/alice/data8/``), or their **default server**, where they choose among their own
+courses and the catalog's general environment. Everything about it (image, CPU and memory,
+node pool, volumes, environment, labels, default URL, exam-time QoS) comes from the catalog
+here; the spawners only apply the resulting :class:`ServerPlan`.
+
+No JupyterHub, tornado or Kubernetes imports.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .catalog import Allocation, Catalog, Course, Image, OneOffEvent, Pool
+from .memberships import ROLE_GROUP_SUFFIX
+from .units import format_cpu, format_memory
+
+GENERAL = "general"  # the default server's choice of the catalog's general environment
+LABEL_PREFIX = "campushub.io"
+HOME_MOUNT = "/home/jovyan"
+
+
+class NotAllowed(Exception):
+    """A server this person may not have; the message is for them (shown with a 403)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """A volume to mount: a claim (PVC), where, whether read-only, and an optional subPath."""
+
+    name: str
+    claim: str
+    mount_path: str
+    read_only: bool = False
+    sub_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One entry of the default server's choice: a course of the person's, or general."""
+
+    slug: str
+    display_name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ServerPlan:
+    """Everything campushub decides about one server; the spawner applies it."""
+
+    username: str
+    server_name: str
+    course: Course | None  # None: the general environment
+    member_role: str | None
+    image: Image
+    pool: Pool
+    cpu: Allocation[float]
+    memory: Allocation[int]
+    gpu: int
+    exam: bool
+    default_url: str
+    env: Mapping[str, str]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    volumes: tuple[Volume, ...]
+    home_per_course: bool
+
+    @property
+    def title(self) -> str:
+        return self.course.title if self.course else "the general environment"
+
+    def describe(self) -> str:
+        """The log line a person may later ask about."""
+        what = self.course.slug if self.course else GENERAL
+        return (
+            f"{self.username} -> {what}: image {self.image.ref},"
+            f" memory {format_memory(self.memory.guarantee)}/{format_memory(self.memory.limit)},"
+            f" cpu {format_cpu(self.cpu.guarantee)}/{format_cpu(self.cpu.limit)},"
+            f" pool {self.pool.name}{', exam (guaranteed)' if self.exam else ''}"
+        )
+
+    def progress_message(self) -> str:
+        """What the spawn page says: ``Starting DATA 8 (python 2026.08) on pool standard``."""
+        tag = self.image.ref.rpartition(":")[2] if ":" in self.image.ref else "latest"
+        return f"Starting {self.title} ({self.image.name} {tag}) on pool {self.pool.name}"
+
+
+def choices(catalog: Catalog, memberships: Mapping[str, str]) -> list[Choice]:
+    """What the default server offers this person: their own courses, then general."""
+    offered = []
+    for slug in sorted(memberships):
+        course = catalog.course(slug)
+        if course is not None:
+            offered.append(
+                Choice(
+                    slug,
+                    course.title,
+                    f"{course.image.name} environment, up to"
+                    f" {format_memory(course.memory.limit)} of memory",
+                )
+            )
+    general = catalog.defaults.image
+    offered.append(
+        Choice(GENERAL, "General environment", f"{general.name}, for work outside a course")
+    )
+    return offered
+
+
+def exam_in_progress(course: Course, now: datetime, catalog: Catalog) -> bool:
+    """True while one of the course's exam entries is running (in the catalog's time zone)."""
+    local = now.astimezone(catalog.timezone)
+    for entry in course.schedule:
+        if not entry.exam:
+            continue
+        days = (
+            [entry.on]
+            if isinstance(entry, OneOffEvent)
+            else [local.date(), local.date() - timedelta(days=1)]
+        )
+        for day in days:
+            if not isinstance(entry, OneOffEvent) and (
+                day.weekday() not in entry.weekdays
+                or day in entry.skip
+                or day in catalog.term.holidays
+                or (entry.starts and day < entry.starts)
+                or (entry.ends and day > entry.ends)
+                or not catalog.term.is_open(day)
+            ):
+                continue
+            start = datetime.combine(day, entry.at, tzinfo=catalog.timezone)
+            if start <= local < start + entry.duration:
+                return True
+    return False
+
+
+def plan_server(
+    catalog: Catalog,
+    server_name: str,
+    username: str,
+    memberships: Mapping[str, str],
+    now: datetime,
+    choice: str | None = None,
+) -> ServerPlan:
+    """Decide ``username``'s server ``server_name`` ('' for the default server).
+
+    Raises :class:`NotAllowed` for a server name that is not a course, a course the person
+    is not in, or a default-server choice that is not offered to them.
+    """
+    if server_name:
+        course = catalog.course(server_name)
+        if course is None:
+            raise NotAllowed(
+                f"{server_name!r} is not a course on this hub. Each named server is a course"
+                " server named after its course; yours are: "
+                + (", ".join(sorted(memberships)) or "none this term")
+                + "."
+            )
+        if server_name not in memberships:
+            raise NotAllowed(
+                f"You are not in {course.title} ({course.slug}) this term, so you cannot start"
+                " its environment. If you should be, ask the course's instructor to check"
+                " your enrollment."
+            )
+        return _plan(catalog, course, server_name, username, memberships[server_name], now)
+    chosen = choice or GENERAL
+    if chosen == GENERAL:
+        return _plan(catalog, None, server_name, username, None, now)
+    offered = {entry.slug for entry in choices(catalog, memberships)}
+    if chosen not in offered:
+        raise NotAllowed(
+            f"{chosen!r} is not one of your choices: " + ", ".join(sorted(offered)) + "."
+        )
+    return _plan(catalog, catalog.courses[chosen], server_name, username, memberships[chosen], now)
+
+
+def _plan(
+    catalog: Catalog,
+    course: Course | None,
+    server_name: str,
+    username: str,
+    member_role: str | None,
+    now: datetime,
+) -> ServerPlan:
+    defaults = catalog.defaults
+    source = course or defaults
+    image = course.image if course else defaults.image
+    cpu, memory = source.cpu, source.memory
+    exam = course is not None and exam_in_progress(course, now, catalog)
+    if exam:  # Guaranteed QoS: nothing to take away from anyone mid-exam
+        cpu = Allocation(cpu.limit, cpu.limit)
+        memory = Allocation(memory.limit, memory.limit)
+    env = {
+        "CAMPUSHUB_TERM": catalog.term.name,
+        "CAMPUSHUB_LANGUAGE": image.language,
+        "CAMPUSHUB_COURSE": course.slug if course else "",
+        "CAMPUSHUB_ROLE": member_role or "",
+    }
+    labels = {
+        f"{LABEL_PREFIX}/course": course.slug if course else GENERAL,
+        f"{LABEL_PREFIX}/term": catalog.term.name,
+        f"{LABEL_PREFIX}/role": member_role or "none",
+        f"{LABEL_PREFIX}/pool": source.pool.name,
+        f"{LABEL_PREFIX}/exam": "true" if exam else "false",
+    }
+    annotations = {f"{LABEL_PREFIX}/title": course.title if course else "General environment"}
+    volumes: list[Volume] = []
+    home_per_course = source.home == "per-course"
+    if course is not None:
+        env.update(course.env)
+        if course.shared is not None:
+            read_only = ROLE_GROUP_SUFFIX[member_role or "student"] in course.shared.readonly_for
+            volumes.append(
+                Volume("course-data", course.shared.volume, course.shared.path, read_only)
+            )
+    return ServerPlan(
+        username=username,
+        server_name=server_name,
+        course=course,
+        member_role=member_role,
+        image=image,
+        pool=source.pool,
+        cpu=cpu,
+        memory=memory,
+        gpu=source.gpu,
+        exam=exam,
+        default_url=course.default_url if course else image.default_url,
+        env=types.MappingProxyType(env),
+        labels=types.MappingProxyType(labels),
+        annotations=types.MappingProxyType(annotations),
+        volumes=tuple(volumes),
+        home_per_course=home_per_course,
+    )

@@ -1,0 +1,48 @@
+"""The hub's pages: "your courses" on the home page, through JupyterHub's template hooks.
+
+``TEMPLATES`` goes into ``JupyterHub.template_paths``; :func:`course_rows` is a per-person
+``JupyterHub.template_vars`` entry. The template extends the hub's own ``home.html`` and
+reuses its rows and buttons, so the hub's own script starts and stops course servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from .catalog import Catalog
+from .memberships import memberships_from_groups
+
+TEMPLATES = str(Path(__file__).parent / "templates")
+
+
+def course_rows(catalog: Catalog, user: Any) -> list[dict[str, Any]]:
+    """One row per course of ``user``: title, role, environment, and the server's state."""
+    if user is None:
+        return []
+    memberships = memberships_from_groups(group.name for group in user.groups)
+    rows = []
+    for slug, role in sorted(memberships.items()):
+        course = catalog.course(slug)
+        if course is None:
+            continue
+        spawner = user.spawners[slug] if slug in user.orm_spawners else None
+        rows.append(
+            {
+                "slug": slug,
+                "title": course.title,
+                "role": role,
+                "environment": f"{course.image.name} ({course.image.ref.rpartition(':')[2]})",
+                "active": bool(spawner and spawner.active),
+                "ready": bool(spawner and spawner.ready),
+                "url": user.server_url(slug),
+            }
+        )
+    return rows
+
+
+def template_vars(catalog: Catalog) -> dict[str, Callable[[Any], Any]]:
+    """The ``JupyterHub.template_vars`` campushub's home page needs."""
+    return {"campushub_courses": partial(course_rows, catalog)}

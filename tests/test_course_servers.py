@@ -1,0 +1,121 @@
+"""Course servers on the real hub with the local spawner: one named server per course.
+
+A student starts /user/<name>/<course>/ and gets that course's environment and default
+URL; a non-member and a server name that is not a course get a 403 that says why, through
+the REST API and the pages; the default server offers only the person's own courses; the
+home page lists the person's courses (in a real browser).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+
+def start(hub, name: str, server: str = "", **options) -> requests.Response:
+    path = f"/users/{name}/servers/{server}" if server else f"/users/{name}/server"
+    return hub.api("POST", path, json=options or None)
+
+
+def test_student_starts_a_course_server_with_its_environment(hub):
+    session = hub.login("grace")
+    response = start(hub, "grace", "stat20")
+    assert response.status_code in (201, 202), response.text
+    hub.wait_for_server("grace", "stat20")
+
+    home = hub.settings.state_dir / "homes" / "grace"
+    assert (home / "stat20").is_dir()  # a working folder per person and course
+    # stat20 is an R course whose image opens RStudio; with no RStudio on this machine the
+    # local spawner opens JupyterLab instead, in the course's folder.
+    lab = session.get(f"{hub.url}/user/grace/stat20/", timeout=60)
+    assert lab.url.startswith(f"{hub.url}/user/grace/stat20/lab"), lab.url
+    environment = server_environment(hub, "grace", "stat20")
+    assert environment["CAMPUSHUB_COURSE"] == "stat20"
+    assert environment["CAMPUSHUB_LANGUAGE"] == "r"
+    assert environment["CAMPUSHUB_ROLE"] == "student"
+    assert environment["CAMPUSHUB_TERM"] == "2026-27"
+    assert environment["MEM_LIMIT"] == str(1024**3)  # stat20 inherits the 1Gi limit
+    assert hub.api("DELETE", "/users/grace/servers/stat20").status_code in (202, 204)
+
+
+def server_environment(hub, name: str, server: str) -> dict[str, str]:
+    """The environment of the running server process, read from /proc by its pid."""
+    state = hub.api("GET", f"/users/{name}")
+    pid = state.json()["servers"][server]["state"]["pid"]
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_python_course_server_opens_jupyterlab_with_its_limits(hub):
+    session = hub.login("ada")
+    assert start(hub, "ada", "data8").status_code in (201, 202)
+    hub.wait_for_server("ada", "data8")
+    lab = session.get(f"{hub.url}/user/ada/data8/", timeout=60)
+    assert lab.url.startswith(f"{hub.url}/user/ada/data8/lab")
+    environment = server_environment(hub, "ada", "data8")
+    assert environment["CAMPUSHUB_COURSE"] == "data8"
+    assert environment["MEM_LIMIT"] == str(1024**3)
+    assert environment["CPU_LIMIT"] == "2.0"
+    assert hub.api("DELETE", "/users/ada/servers/data8").status_code in (202, 204)
+
+
+def test_non_member_is_refused_with_the_reason_through_the_api(hub):
+    hub.login("alan")  # stat20 only
+    response = start(hub, "alan", "data8")
+    assert response.status_code == 403
+    assert "You are not in DATA 8" in response.json()["message"]
+    assert "data8" not in hub.api("GET", "/users/alan").json()["servers"]
+
+
+def test_server_name_that_is_not_a_course_is_refused(hub):
+    hub.login("alan")
+    response = start(hub, "alan", "myproject")
+    assert response.status_code == 403
+    assert "'myproject' is not a course on this hub" in response.json()["message"]
+
+
+def test_non_member_is_refused_with_the_reason_through_the_pages(hub):
+    session = hub.login("alan")
+    page = session.get(f"{hub.url}/hub/spawn/alan/data8", timeout=60)
+    assert page.status_code == 403
+    assert "You are not in DATA 8" in page.text
+
+
+def test_default_server_offers_only_the_persons_courses(hub):
+    session = hub.login("grace")
+    form = session.get(f"{hub.url}/hub/spawn", timeout=60)
+    assert form.status_code == 200
+    assert 'value="data8"' in form.text and 'value="stat20"' in form.text
+    assert 'value="general"' in form.text
+    assert 'value="physics77"' not in form.text
+
+
+def test_default_server_refuses_a_choice_the_form_would_not_offer(hub):
+    hub.login("grace")
+    response = start(hub, "grace", profile="physics77")
+    assert response.status_code == 403
+    assert "'physics77' is not one of your choices" in response.json()["message"]
+
+
+@pytest.mark.browser
+def test_home_page_lists_the_persons_courses_with_start(hub, browser):
+    hub.login("tom")
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{hub.url}/hub/home")
+    page.get_by_role("button", name="tom", exact=True).click()
+    page.wait_for_url(f"{hub.url}/hub/home")
+    rows = page.locator("#campushub-courses tr.campushub-course")
+    assert rows.count() == 1
+    assert "DATA 8: Foundations of Data Science" in rows.first.inner_text()
+    assert "ta" in rows.first.inner_text()
+    page.locator("#start-data8").click()
+    page.wait_for_url(f"{hub.url}/user/tom/data8/**", timeout=120_000)
+    page.goto(f"{hub.url}/hub/home")
+    page.locator("#open-data8").wait_for()
+    page.locator("#stop-data8").click()
+    page.locator("#start-data8").wait_for(timeout=60_000)
+    context.close()
