@@ -29,7 +29,10 @@ mode = env.get("CAMPUSHUB_MODE") or (
 if mode not in ("kubernetes", "local"):
     sys.exit(f"campushub: CAMPUSHUB_MODE={mode!r} must be 'kubernetes' or 'local'")
 
-required = ["CAMPUSHUB_OIDC_ISSUER", "CAMPUSHUB_OIDC_CLIENT_ID", "CAMPUSHUB_OIDC_CLIENT_SECRET"]
+canvas_url = env.get("CAMPUSHUB_CANVAS_URL", "").rstrip("/")
+required = ["CAMPUSHUB_OIDC_CLIENT_ID", "CAMPUSHUB_OIDC_CLIENT_SECRET"]
+if not canvas_url:
+    required.append("CAMPUSHUB_OIDC_ISSUER")
 if mode == "kubernetes":
     required += ["CAMPUSHUB_CATALOG", "CAMPUSHUB_PUBLIC_URL"]
 missing = [name for name in required if not env.get(name)]
@@ -56,7 +59,19 @@ print(
 public_url = env.get("CAMPUSHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 c.JupyterHub.authenticator_class = "campus"
 c.CampusAuthenticator.catalog = catalog
-c.CampusAuthenticator.issuer = env["CAMPUSHUB_OIDC_ISSUER"]
+if canvas_url:
+    # bCourses/Canvas as the OAuth provider: plain OAuth 2 (no id_token); memberships come
+    # from Canvas's REST API with the person's own token.
+    c.CampusAuthenticator.memberships_source = "canvas"
+    c.CampusAuthenticator.canvas_url = canvas_url
+    c.CampusAuthenticator.verify_id_token = False
+    c.CampusAuthenticator.authorize_url = f"{canvas_url}/login/oauth2/auth"
+    c.CampusAuthenticator.token_url = f"{canvas_url}/login/oauth2/token"
+    c.CampusAuthenticator.userdata_url = f"{canvas_url}/api/v1/users/self"
+    c.CampusAuthenticator.username_claim = env.get("CAMPUSHUB_USERNAME_CLAIM", "login_id")
+    c.CampusAuthenticator.scope = []
+else:
+    c.CampusAuthenticator.issuer = env["CAMPUSHUB_OIDC_ISSUER"]
 c.CampusAuthenticator.client_id = env["CAMPUSHUB_OIDC_CLIENT_ID"]
 c.CampusAuthenticator.client_secret = env["CAMPUSHUB_OIDC_CLIENT_SECRET"]
 c.CampusAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"

@@ -291,8 +291,8 @@ class CampusAuthenticator(GenericOAuthenticator):
                 "CampusAuthenticator: administrators come from admin_claim/admin_values, not"
                 " from groups (which are course groups here); unset admin_groups"
             )
-        # Full definitions of every role a login can name, so syncing roles at login never
-        # meets an undefined one (JupyterHub would warn that it has no scopes).
+        # Full definitions of every role a login can name, so syncing them never meets an
+        # undefined one (JupyterHub would warn that it has no scopes).
         self._role_definitions = {role["name"]: role for role in get_default_roles()}
         self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
 
@@ -378,7 +378,7 @@ class CampusAuthenticator(GenericOAuthenticator):
         if not auth_model.get("admin"):
             admin_claims = set(claim_values(user_info, self.admin_claim))
             auth_model["admin"] = bool(admin_claims & self.admin_values)
-        # manage_roles replaces every role a login does not name, `admin` included.
+        # manage_roles replaces every role a login does not name, `user` and `admin` included.
         roles = user_roles(memberships) + (["admin"] if auth_model["admin"] else [])
         auth_model["roles"] = [dict(self._role_definitions[name]) for name in roles]
         shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(memberships.items()))
@@ -391,17 +391,20 @@ class CampusAuthenticator(GenericOAuthenticator):
         return auth_model
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
-        """Refresh memberships (upstream flow). If the membership source is down (503),
-        keep the person's current groups and roles rather than lock them out; if the
-        refresh is refused, ask for a new login."""
+        """Refresh memberships (upstream flow). If the identity provider or Canvas is down,
+        keep the person's current groups and roles rather than fail their requests; if the
+        refresh is refused (e.g. a bad id_token), ask for a new login."""
         try:
             return await super().refresh_user(user, handler, **kwargs)
         except HTTPError as error:
-            if error.status_code != 503:  # refused (e.g. a bad id_token): sign in again
+            if error.status_code != 503:
                 self.log.warning("Refreshing %s refused (%s); new login needed", user.name, error)
                 return False
-            self.log.warning("Refreshing %s failed (%s); keeping memberships", user.name, error)
-            return True
+            reason: Exception = error
+        except (HTTPClientError, OSError) as error:  # the provider is down or erring
+            reason = error
+        self.log.warning("Refreshing %s failed (%s); keeping memberships", user.name, reason)
+        return True
 
     async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
         """The course groups of the memberships found by :meth:`update_auth_model`."""

@@ -6,7 +6,13 @@ needs no network access: no intersphinx, no remote assets.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import campushub
+
+# Local extensions: `traitsref` renders configuration references from the classes' traits.
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "campushub"
 author = "campushub contributors"
@@ -17,6 +23,7 @@ version = release
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
+    "traitsref",
 ]
 
 source_suffix = {".md": "markdown"}

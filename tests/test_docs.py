@@ -1,21 +1,30 @@
-"""The documentation builds cleanly and stays true to the catalog code it describes."""
+"""The documentation builds cleanly and stays true to the code it describes: the catalog, the
+configuration settings and the sign-on examples."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from traitlets import HasTraits, TraitType
+from traitlets.config import Config
 
+from campushub.auth import CampusAuthenticator
 from campushub.catalog import SCHEMA, CatalogError, parse_catalog
 from campushub.cli import check
+from campushub.memberships import staff_roles
 from campushub.yamlsource import read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 CATALOG_PAGE = DOCS / "reference" / "catalog.md"
+SIGN_ON_PAGE = DOCS / "operators" / "authentication.md"
 
 
 def fenced_blocks(text: str, opener: str) -> list[str]:
@@ -24,17 +33,142 @@ def fenced_blocks(text: str, opener: str) -> list[str]:
     return [match.group(1) for match in pattern.finditer(text)]
 
 
-def test_docs_build_without_warnings(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class DocsBuild:
+    """One Sphinx build of docs/ with warnings as errors, shared by this module's tests."""
+
+    returncode: int
+    output: str
+    html: Path
+
+    def page(self, name: str) -> str:
+        """The built HTML of ``name`` (such as ``reference/configuration``); the build must
+        have succeeded."""
+        assert self.returncode == 0, f"sphinx-build failed ({self.returncode}):\n{self.output}"
+        return (self.html / f"{name}.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def docs_build(tmp_path_factory: pytest.TempPathFactory) -> DocsBuild:
+    out = tmp_path_factory.mktemp("docs")
     command = [
         *(sys.executable, "-m", "sphinx"),
         *("-W", "--keep-going", "-q", "-b", "html"),
-        *("-d", str(tmp_path / "doctrees")),
-        *(str(DOCS), str(tmp_path / "html")),
+        *("-d", str(out / "doctrees")),
+        *(str(DOCS), str(out / "html")),
     ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"sphinx-build failed ({result.returncode}):\n{output}"
-    assert (tmp_path / "html" / "reference" / "catalog.html").exists()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    return DocsBuild(result.returncode, result.stdout + result.stderr, out / "html")
+
+
+def test_docs_build_without_warnings(docs_build: DocsBuild) -> None:
+    assert docs_build.returncode == 0, (
+        f"sphinx-build failed ({docs_build.returncode}):\n{docs_build.output}"
+    )
+    for page in ("reference/catalog", "reference/configuration", "operators/authentication"):
+        assert (docs_build.html / f"{page}.html").exists(), f"{page} was not built"
+
+
+class ElementsById(HTMLParser):
+    """The tag and text of every element of a page that carries an id."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: dict[str, tuple[str, str]] = {}
+        self._open: list[tuple[str, str | None, list[str]]] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"br", "hr", "img", "input", "link", "meta", "source", "wbr"}:
+            return
+        self._open.append((tag, dict(attrs).get("id"), []))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._open:
+            open_tag, element_id, text = self._open.pop()
+            if element_id:
+                self.elements[element_id] = (open_tag, "".join(text).strip())
+            if self._open:
+                self._open[-1][2].extend(text)
+            if open_tag == tag:
+                return
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self._open[-1][2].append(data)
+
+
+def campushub_config_traits(cls: type[HasTraits]) -> set[str]:
+    """Config traits defined by ``cls`` or by the campushub classes it inherits from."""
+    return {
+        name
+        for klass in cls.__mro__
+        if klass.__module__.split(".")[0] == "campushub"
+        for name, value in vars(klass).items()
+        if isinstance(value, TraitType) and value.metadata.get("config")
+    }
+
+
+def test_configuration_reference_lists_every_authenticator_setting(
+    docs_build: DocsBuild,
+) -> None:
+    elements = ElementsById(docs_build.page("reference/configuration")).elements
+    settings = sorted(CampusAuthenticator.class_own_traits(config=True))
+    assert settings, "CampusAuthenticator has no config traits to check"
+    missing = [
+        name
+        for name in settings
+        if elements.get(f"campushub.auth.CampusAuthenticator.{name}") != ("dt", name)
+    ]
+    assert not missing, f"the configuration reference lacks CampusAuthenticator.{missing}"
+
+
+@pytest.mark.parametrize(
+    "class_path", ["campushub.spawner.CourseKubeSpawner", "campushub.spawner.CourseLocalSpawner"]
+)
+def test_configuration_reference_lists_every_spawner_setting(
+    docs_build: DocsBuild, class_path: str
+) -> None:
+    module_name, _, class_name = class_path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    elements = ElementsById(docs_build.page("reference/configuration")).elements
+    missing = [
+        name
+        for name in sorted(campushub_config_traits(cls))
+        if elements.get(f"{class_path}.{name}") != ("dt", name)
+    ]
+    assert not missing, f"the configuration reference lacks {class_name}.{missing}"
+
+
+def test_sign_on_page_links_every_setting_it_names(docs_build: DocsBuild) -> None:
+    page = docs_build.page("operators/authentication")
+    named = re.findall(r"<code class=\"xref py py-attr[^\"]*\">", page)
+    linked = re.findall(r"<a [^>]*>\s*<code class=\"xref py py-attr[^\"]*\">", page)
+    assert named, "the sign-on page links no setting"
+    assert len(linked) == len(named), "a {py:attr} role on the sign-on page resolves to nothing"
+
+
+def test_sign_on_examples_set_only_real_settings() -> None:
+    page = SIGN_ON_PAGE.read_text(encoding="utf-8")
+    examples = fenced_blocks(page, "python")
+    assert len(examples) >= 5
+    settings = CampusAuthenticator.class_traits(config=True)
+    for example in examples:
+        config = Config()
+        exec(compile(example, "authentication.md", "exec"), {"c": config})
+        assert set(config) <= {"CampusAuthenticator"}, example
+        unknown = sorted(set(config.get("CampusAuthenticator", {})) - set(settings))
+        assert not unknown, f"not CampusAuthenticator settings: {unknown}\n{example}"
+
+
+def test_sign_on_examples_use_only_documented_environment_variables() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = SIGN_ON_PAGE.read_text(encoding="utf-8")
+    used = set(re.findall(r"\b(CAMPUSHUB_[A-Z_]+|JUPYTERHUB_[A-Z_]+)", page))
+    assert used
+    undocumented = sorted(name for name in used if f"`{name}`" not in readme)
+    assert not undocumented, f"the README's table does not list {undocumented}"
 
 
 @pytest.mark.parametrize("section", sorted(SCHEMA))
@@ -96,3 +230,18 @@ def test_problem_example_shows_what_check_and_the_hub_report(
     with pytest.raises(CatalogError) as raised:
         parse_catalog(bad_catalog, "courses.yaml")
     assert f"{raised.value}\n" == shown_output(page, "courses.yaml: 9 problem(s)")
+
+
+def test_sign_on_page_shows_the_staff_roles_campushub_defines() -> None:
+    page = SIGN_ON_PAGE.read_text(encoding="utf-8")
+    demo = parse_catalog(
+        (ROOT / "campushub" / "demo" / "courses.yaml").read_text(encoding="utf-8"), "demo"
+    )
+    roles = [role for role in staff_roles(demo) if role["name"].startswith("course-data8-")]
+    assert len(roles) == 2
+    for role in roles:
+        name = role["name"].replace("data8", "<slug>")
+        section = page.split(f"- `{name}`", 1)[1].split("\n- ", 1)[0]
+        for scope in role["scopes"]:
+            shown = scope.replace(":data8:", ":<slug>:")
+            assert f"`{shown}`" in section, f"{name}: the sign-on page does not show {shown}"

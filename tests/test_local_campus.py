@@ -43,8 +43,9 @@ def test_logged_out_visitor_is_sent_straight_to_campus_sign_on(hub, identity_pro
 
 def test_started_server_answers_through_the_proxy(hub):
     session = hub.login("grace")
-    start = session.get(f"{hub.url}/hub/spawn", timeout=60)
-    assert start.status_code == 200
+    # The default server offers grace's courses and the general environment.
+    started = hub.api("POST", "/users/grace/server", json={"profile": "general"})
+    assert started.status_code in (201, 202), started.text
     hub.wait_for_server("grace")
 
     lab = session.get(f"{hub.url}/user/grace/lab", timeout=60)
@@ -117,6 +118,9 @@ def test_student_signs_in_with_a_browser_and_opens_the_pulled_notebook(hub, git_
     page.goto(launch.pull_link(hub.url, git_server.demo_repo_url))
     # The hub sends the browser to the identity provider, where the person is chosen.
     page.get_by_role("button", name="alan", exact=True).click()
+    # The default server asks which environment; alan's course and the general one.
+    page.locator("select#campushub-profile").select_option("general")
+    page.get_by_role("button", name="Start").click()
     page.wait_for_url(f"{hub.url}/user/alan/lab/**", timeout=120_000)
     tab = page.locator(".lm-TabBar-tabLabel", has_text="lab01.ipynb").first
     tab.wait_for(timeout=120_000)
