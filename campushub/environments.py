@@ -14,7 +14,7 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from .catalog import Allocation, Catalog, Course, Image, OneOffEvent, Pool
 from .memberships import ROLE_GROUP_SUFFIX
@@ -114,6 +114,7 @@ def choices(catalog: Catalog, memberships: Mapping[str, str]) -> list[Choice]:
 def exam_in_progress(course: Course, now: datetime, catalog: Catalog) -> bool:
     """True while one of the course's exam entries is running (in the catalog's time zone)."""
     local = now.astimezone(catalog.timezone)
+    instant = now.astimezone(UTC)
     for entry in course.schedule:
         if not entry.exam:
             continue
@@ -132,8 +133,11 @@ def exam_in_progress(course: Course, now: datetime, catalog: Catalog) -> bool:
                 or not catalog.term.is_open(day)
             ):
                 continue
-            start = datetime.combine(day, entry.at, tzinfo=catalog.timezone)
-            if start <= local < start + entry.duration:
+            # Starts at local wall time; lasts its duration in elapsed time. Compared in UTC:
+            # datetimes sharing a time zone add and compare by wall clock, so on a
+            # daylight-saving day a 3h exam would last 2h or 4h.
+            start = datetime.combine(day, entry.at, tzinfo=catalog.timezone).astimezone(UTC)
+            if start <= instant < start + entry.duration:
                 return True
     return False
 

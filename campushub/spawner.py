@@ -11,11 +11,12 @@ with a 403 that says why, through the pages and the REST API alike.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib.util
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from kubespawner import KubeSpawner
 from tornado.web import HTTPError
-from traitlets import Instance, Unicode, default
+from traitlets import Bool, Instance, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .catalog import Catalog, CatalogError, load_catalog
@@ -100,20 +101,37 @@ def _importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def literal(text: str) -> str:
+    """``text`` escaped for a spawner trait that is expanded with ``str.format``.
+
+    KubeSpawner formats env values, labels, annotations and volumes, and JupyterHub formats
+    ``default_url``, with ``{username}`` and the like; catalog text (a title, an env value
+    holding JSON) is literal, and an unescaped brace would fail the spawn.
+    """
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _literals(mapping: Mapping[str, str]) -> dict[str, str]:
+    return {key: literal(value) for key, value in mapping.items()}
+
+
 def claim_volume(volume: Volume) -> dict[str, Any]:
     """A pod volume backed by the volume's claim."""
-    return {"name": volume.name, "persistentVolumeClaim": {"claimName": volume.claim}}
+    return {
+        "name": literal(volume.name),
+        "persistentVolumeClaim": {"claimName": literal(volume.claim)},
+    }
 
 
 def volume_mount(volume: Volume) -> dict[str, Any]:
     """The container's mount of ``volume``."""
     mount: dict[str, Any] = {
-        "name": volume.name,
-        "mountPath": volume.mount_path,
+        "name": literal(volume.name),
+        "mountPath": literal(volume.mount_path),
         "readOnly": volume.read_only,
     }
     if volume.sub_path:
-        mount["subPath"] = volume.sub_path
+        mount["subPath"] = literal(volume.sub_path)
     return mount
 
 
@@ -152,10 +170,10 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         self.mem_guarantee, self.mem_limit = plan.memory.guarantee, plan.memory.limit
         self.node_selector = dict(plan.pool.node_selector)
         self.tolerations = [dict(toleration) for toleration in plan.pool.tolerations]
-        self.environment = {**self.environment, **plan.env}
-        self.default_url = plan.default_url
-        self.extra_labels = {**self.extra_labels, **plan.labels}
-        self.extra_annotations = {**self.extra_annotations, **plan.annotations}
+        self.environment = {**self.environment, **_literals(plan.env)}
+        self.default_url = literal(plan.default_url)
+        self.extra_labels = {**self.extra_labels, **_literals(plan.labels)}
+        self.extra_annotations = {**self.extra_annotations, **_literals(plan.annotations)}
         if plan.gpu:
             self.extra_resource_limits = {"nvidia.com/gpu": str(plan.gpu)}
             self.extra_resource_guarantees = {"nvidia.com/gpu": str(plan.gpu)}
@@ -185,15 +203,51 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
             yield event
 
 
+def memory_cgroup_parent() -> tuple[Path, str] | None:
+    """The hub's own memory cgroup, if this machine has one the hub may create children in:
+    (folder, name of the limit file) for cgroup v2 or v1, else None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        v2 = Path("/sys/fs/cgroup") / path.lstrip("/")
+        if controllers == "" and "memory" in _read(v2 / "cgroup.subtree_control"):
+            return v2, "memory.max"
+        if "memory" in controllers.split(","):
+            v1 = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            if (v1 / "memory.limit_in_bytes").exists():
+                return v1, "memory.limit_in_bytes"
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
     """The same decisions applied to local processes; for the local campus and the tests.
 
     Each person gets a home folder under ``home_dir_template`` and a working folder per
     course inside it; the course's environment variables and default URL apply; the memory
-    and CPU limits are passed to the server as ``MEM_LIMIT``/``CPU_LIMIT`` (as JupyterHub's
-    local spawners do) but not enforced: a local process has no container to cap it. The
-    image is not used: local servers run the hub's own Python.
+    limit is enforced with a memory cgroup of the server's own where the machine allows the
+    hub to create one (``memory_cgroup``), and passed to the server as ``MEM_LIMIT``/
+    ``CPU_LIMIT`` as JupyterHub's local spawners do. The image is not used: local servers
+    run the hub's own Python.
     """
+
+    memory_cgroup = Bool(
+        True,
+        config=True,
+        help="""Cap each server's memory (kernels included) at the plan's limit with a memory
+        cgroup of its own, created under the hub's cgroup (v2 ``memory.max`` or v1
+        ``memory.limit_in_bytes``) where the operating system lets the hub do so; otherwise
+        the limit is only reported to the server.""",
+    )
 
     @default("cmd")
     def _default_cmd(self) -> list[str]:
@@ -227,8 +281,8 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
 
     def apply_plan(self, plan: ServerPlan) -> None:
         """Environment, default URL, limits as hints, and a working folder per course."""
-        self.environment = {**self.environment, **plan.env}
-        self.default_url = plan.default_url
+        self.environment = {**self.environment, **plan.env}  # not formatted here
+        self.default_url = literal(plan.default_url)
         if plan.default_url.startswith("/rstudio") and not _importable("jupyter_rsession_proxy"):
             # The course image would serve RStudio; this machine's Python cannot.
             self.log.info("%s: no RStudio here, opening /lab instead", plan.server_name)
@@ -240,6 +294,45 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
             work_dir.mkdir(parents=True, exist_ok=True)
             self.notebook_dir = str(work_dir)
 
+    def _prepare_memory_cgroup(self, plan: ServerPlan) -> None:
+        """Create the server's memory cgroup with its limit; the process joins it at start."""
+        self._cgroup: Path | None = None
+        parent = memory_cgroup_parent() if self.memory_cgroup else None
+        if parent is None:
+            if self.memory_cgroup:
+                self.log.info("%s: no memory cgroup available; limit not enforced", self._log_name)
+            return
+        folder, limit_file = parent
+        cgroup = folder / f"campushub-{self.user.name}-{self.name or 'default'}"
+        try:
+            cgroup.mkdir(exist_ok=True)
+            (cgroup / limit_file).write_text(str(plan.memory.limit))
+        except OSError as error:
+            self.log.info("%s: cannot cap memory with %s: %s", self._log_name, cgroup, error)
+            return
+        self._cgroup = cgroup
+
+    def make_preexec_fn(self, name: str) -> Any:
+        """Upstream's preparation, then join the server's memory cgroup before exec."""
+        prepare = super().make_preexec_fn(name)
+        cgroup = getattr(self, "_cgroup", None)
+        procs = str(cgroup / "cgroup.procs") if cgroup else None
+
+        def preexec() -> None:
+            prepare()
+            if procs:
+                with contextlib.suppress(OSError), open(procs, "w") as handle:
+                    handle.write(str(os.getpid()))
+
+        return preexec
+
+    async def stop(self, now: bool = False) -> None:
+        await super().stop(now=now)
+        cgroup = getattr(self, "_cgroup", None)
+        if cgroup is not None:
+            with contextlib.suppress(OSError):
+                cgroup.rmdir()  # only succeeds once every process in it has ended
+
     def get_args(self) -> list[str]:
         """Add ``--allow-root`` when the hub runs as root, as jupyter-server requires."""
         args: list[str] = super().get_args()
@@ -248,7 +341,9 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
         return args
 
     async def start(self) -> Any:
-        self.apply_plan(self._start_plan())
+        plan = self._start_plan()
+        self.apply_plan(plan)
+        self._prepare_memory_cgroup(plan)
         return await super().start()
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:

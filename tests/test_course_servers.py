@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from campushub.spawner import memory_cgroup_parent
+
 
 def start(hub, name: str, server: str = "", **options) -> requests.Response:
     path = f"/users/{name}/servers/{server}" if server else f"/users/{name}/server"
@@ -58,6 +60,12 @@ def test_python_course_server_opens_jupyterlab_with_its_limits(hub):
     assert environment["CAMPUSHUB_COURSE"] == "data8"
     assert environment["MEM_LIMIT"] == str(1024**3)
     assert environment["CPU_LIMIT"] == "2.0"
+    parent = memory_cgroup_parent()
+    if parent is not None:  # where the machine allows it, the limit is enforced
+        pid = hub.api("GET", "/users/ada").json()["servers"]["data8"]["state"]["pid"]
+        assert "campushub-ada-data8" in Path(f"/proc/{pid}/cgroup").read_text()
+        cgroup = parent[0] / "campushub-ada-data8"
+        assert int((cgroup / parent[1]).read_text()) == 1024**3
     assert hub.api("DELETE", "/users/ada/servers/data8").status_code in (202, 204)
 
 
