@@ -19,6 +19,7 @@ from pathlib import Path
 
 from campushub import pages
 from campushub.catalog import CatalogError, load_catalog
+from campushub.spawner import course_server_guard
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
@@ -103,7 +104,11 @@ c.CourseSpawnerMixin.catalog = catalog
 c.JupyterHub.allow_named_servers = True
 # Course servers are named after courses, so this bounds the servers a person keeps (running
 # or stopped); it needs to cover the most courses one person takes.
-c.JupyterHub.named_server_limit_per_user = int(env.get("CAMPUSHUB_SERVERS_PER_PERSON", "8"))
+# The limit comes with a guard that refuses a name that is not one of the person's courses
+# before the hub records it (so refusals never use up the limit).
+c.JupyterHub.named_server_limit_per_user = course_server_guard(
+    catalog, int(env.get("CAMPUSHUB_SERVERS_PER_PERSON", "8"))
+)
 # The home page lists the person's courses with start, stop and open for each.
 c.JupyterHub.template_paths = [pages.TEMPLATES]
 c.JupyterHub.template_vars = pages.template_vars(catalog)

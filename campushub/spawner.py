@@ -12,16 +12,18 @@ with a 403 that says why, through the pages and the REST API alike.
 from __future__ import annotations
 
 import contextlib
+import copy
 import html
 import importlib.util
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
+from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from tornado.web import HTTPError
 from traitlets import Bool, Instance, Unicode, default
@@ -75,9 +77,7 @@ class CourseSpawnerMixin(LoggingConfigurable):
                 choice if isinstance(choice, str) else None,
             )
         except NotAllowed as error:
-            refusal = HTTPError(403, str(error))
-            refusal.jupyterhub_message = str(error)  # shown as is on the hub's error page
-            raise refusal from None
+            raise refusal(error) from None
 
     def course_choices(self) -> list[Any]:
         """The default server's choices for this person; a course server offers none."""
@@ -95,6 +95,37 @@ class CourseSpawnerMixin(LoggingConfigurable):
         plan: ServerPlan | None = getattr(self, "_plan", None)
         if plan is not None:
             yield {"progress": 5, "message": plan.progress_message()}
+
+
+def refusal(error: NotAllowed) -> HTTPError:
+    """A 403 whose message the hub's error page and REST API show as is."""
+    http_error = HTTPError(403, str(error))
+    http_error.jupyterhub_message = str(error)
+    return http_error
+
+
+def course_server_guard(catalog: Catalog, limit: int) -> Callable[[Any], Awaitable[int]]:
+    """``JupyterHub.named_server_limit_per_user`` that also refuses, before the hub records
+    anything, a named server that is not one of its owner's courses.
+
+    JupyterHub asks for the limit (with the request's handler) before it creates a named
+    server's entry; a refusal later, in the spawner, would leave a stopped entry behind that
+    counts against the limit. The spawner still checks, as the policy's last word.
+    """
+
+    async def guard(handler: Any) -> int:
+        args = [arg for arg in getattr(handler, "path_args", ()) if arg is not None]
+        if len(args) >= 2 and args[1]:
+            owner = handler.find_user(args[0])
+            if owner is not None and args[1] not in owner.orm_spawners:
+                memberships = memberships_from_groups(group.name for group in owner.groups)
+                try:
+                    plan_server(catalog, args[1], owner.name, memberships, datetime.now(UTC))
+                except NotAllowed as error:
+                    raise refusal(error) from None
+        return limit
+
+    return guard
 
 
 def _importable(module: str) -> bool:
@@ -147,6 +178,33 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         their own per person (``home-{user_server}``), which KubeSpawner creates.""",
     )
 
+    home_storage_capacity = Unicode(
+        "10Gi",
+        config=True,
+        help="""Size of each per-course home claim (``home: per-course``), unless
+        ``storage_capacity`` is set.""",
+    )
+
+    @default("delete_pvc")
+    def _default_delete_pvc(self) -> bool:
+        # Removing a course server must not delete a student's work with it.
+        return False
+
+    # The traits apply_plan merges into, as configured (e.g. by zero-to-jupyterhub), kept
+    # from the first plan so a reused spawner does not carry one course's settings to another.
+    _configured: dict[str, Any] | None = None
+    _MERGED = (
+        "node_selector",
+        "tolerations",
+        "environment",
+        "extra_labels",
+        "extra_annotations",
+        "extra_resource_limits",
+        "extra_resource_guarantees",
+        "volumes",
+        "volume_mounts",
+    )
+
     @default("profile_list")
     def _default_profile_list(self) -> Any:
         def profiles(spawner: CourseKubeSpawner) -> list[dict[str, Any]]:
@@ -163,34 +221,66 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
 
         return profiles
 
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        # KubeSpawner renders its form even for an empty profile list, and JupyterHub shows
+        # any non-empty form: a course server, with nothing to choose, would get a blank one.
+        async def form(spawner: CourseKubeSpawner) -> str:
+            offered = spawner.profile_list
+            if callable(offered):
+                offered = await maybe_future(offered(spawner))
+            offered = spawner._sorted_dict_values(offered)
+            return spawner._render_options_form(offered) if offered else ""
+
+        return form
+
     def apply_plan(self, plan: ServerPlan) -> None:
-        """Set KubeSpawner's traits from the plan, before the pod manifest is built."""
+        """Set KubeSpawner's traits from the plan, before the pod manifest is built.
+
+        Settings configured elsewhere (zero-to-jupyterhub's user-node tolerations, extra
+        volumes, labels) are kept; the plan's are added, and win where both set a key.
+        """
+        if self._configured is None:
+            self._configured = {name: copy.deepcopy(getattr(self, name)) for name in self._MERGED}
+        base = self._configured
         self.image = plan.image.ref
         self.cpu_guarantee, self.cpu_limit = plan.cpu.guarantee, plan.cpu.limit
         self.mem_guarantee, self.mem_limit = plan.memory.guarantee, plan.memory.limit
-        self.node_selector = dict(plan.pool.node_selector)
-        self.tolerations = [dict(toleration) for toleration in plan.pool.tolerations]
-        self.environment = {**self.environment, **_literals(plan.env)}
+        self.node_selector = {**base["node_selector"], **plan.pool.node_selector}
+        pool_tolerations = [dict(toleration) for toleration in plan.pool.tolerations]
+        self.tolerations = [
+            *(t for t in base["tolerations"] if t not in pool_tolerations),
+            *pool_tolerations,
+        ]
+        self.environment = {**base["environment"], **_literals(plan.env)}
         self.default_url = literal(plan.default_url)
-        self.extra_labels = {**self.extra_labels, **_literals(plan.labels)}
-        self.extra_annotations = {**self.extra_annotations, **_literals(plan.annotations)}
-        if plan.gpu:
-            self.extra_resource_limits = {"nvidia.com/gpu": str(plan.gpu)}
-            self.extra_resource_guarantees = {"nvidia.com/gpu": str(plan.gpu)}
+        self.extra_labels = {**base["extra_labels"], **_literals(plan.labels)}
+        self.extra_annotations = {**base["extra_annotations"], **_literals(plan.annotations)}
+        gpu = {"nvidia.com/gpu": str(plan.gpu)} if plan.gpu else {}
+        self.extra_resource_limits = {**base["extra_resource_limits"], **gpu}
+        self.extra_resource_guarantees = {**base["extra_resource_guarantees"], **gpu}
         # The home: one claim shared by all of a person's servers (subPath = username), or
         # one claim per person and course that KubeSpawner creates.
         self.storage_pvc_ensure = plan.home_per_course
         if plan.home_per_course:
             self.pvc_name_template = "home-{user_server}"
             self.pvc_name = self._expand_user_properties(self.pvc_name_template)
+            self.storage_capacity = self.storage_capacity or self.home_storage_capacity
         home = (
             Volume("home", self.pvc_name, HOME_MOUNT)
             if plan.home_per_course
             else Volume("home", self.home_volume_claim, HOME_MOUNT, sub_path=plan.username)
         )
-        volumes = [claim_volume(volume) for volume in (home, *plan.volumes)]
-        mounts = [volume_mount(volume) for volume in (home, *plan.volumes)]
-        self.volumes, self.volume_mounts = volumes, mounts
+        ours = (home, *plan.volumes)
+        # Configured mounts at the same paths (a chart's own home volume) give way to ours.
+        taken = {volume.mount_path for volume in ours}
+        kept_mounts = [m for m in base["volume_mounts"] if m.get("mountPath") not in taken]
+        dropped = {m.get("name") for m in base["volume_mounts"]} - {
+            m.get("name") for m in kept_mounts
+        }
+        kept_volumes = [v for v in base["volumes"] if v.get("name") not in dropped]
+        self.volumes = [*kept_volumes, *(claim_volume(volume) for volume in ours)]
+        self.volume_mounts = [*kept_mounts, *(volume_mount(volume) for volume in ours)]
 
     async def start(self) -> Any:
         self.apply_plan(self._start_plan())

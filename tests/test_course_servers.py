@@ -75,6 +75,9 @@ def test_non_member_is_refused_with_the_reason_through_the_api(hub):
     assert response.status_code == 403
     assert "You are not in DATA 8" in response.json()["message"]
     assert "data8" not in hub.api("GET", "/users/alan").json()["servers"]
+    # Refused before the hub recorded anything: no stopped entry uses up alan's limit.
+    everything = hub.api("GET", "/users/alan?include_stopped_servers=1").json()["servers"]
+    assert "data8" not in everything
 
 
 def test_server_name_that_is_not_a_course_is_refused(hub):

@@ -1,5 +1,5 @@
 """The documentation builds cleanly and stays true to the code it describes: the catalog, the
-configuration settings and the sign-on examples."""
+configuration settings, the sign-on examples and the course servers' pods."""
 
 from __future__ import annotations
 
@@ -8,23 +8,31 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import kubespawner.spawner
 import pytest
+import yaml
+from kubernetes_asyncio.client import ApiClient
 from traitlets import HasTraits, TraitType
 from traitlets.config import Config
 
 from campushub.auth import CampusAuthenticator
-from campushub.catalog import SCHEMA, CatalogError, parse_catalog
+from campushub.catalog import SCHEMA, Catalog, CatalogError, parse_catalog
 from campushub.cli import check
-from campushub.memberships import staff_roles
+from campushub.memberships import ROLE_GROUP_SUFFIX, staff_roles
+from campushub.spawner import CourseKubeSpawner
 from campushub.yamlsource import read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 CATALOG_PAGE = DOCS / "reference" / "catalog.md"
 SIGN_ON_PAGE = DOCS / "operators" / "authentication.md"
+COURSE_SERVERS_PAGE = DOCS / "operators" / "course-servers.md"
 
 
 def fenced_blocks(text: str, opener: str) -> list[str]:
@@ -65,7 +73,12 @@ def test_docs_build_without_warnings(docs_build: DocsBuild) -> None:
     assert docs_build.returncode == 0, (
         f"sphinx-build failed ({docs_build.returncode}):\n{docs_build.output}"
     )
-    for page in ("reference/catalog", "reference/configuration", "operators/authentication"):
+    for page in (
+        "reference/catalog",
+        "reference/configuration",
+        "operators/authentication",
+        "operators/course-servers",
+    ):
         assert (docs_build.html / f"{page}.html").exists(), f"{page} was not built"
 
 
@@ -179,14 +192,20 @@ def test_catalog_reference_names_every_key(section: str) -> None:
     assert not missing, f"docs/reference/catalog.md does not describe {section} keys {missing}"
 
 
-def test_every_key_example_is_a_valid_catalog() -> None:
+def every_key_example() -> str:
+    """The catalog reference's complete example catalog, which uses every key."""
     page = CATALOG_PAGE.read_text(encoding="utf-8")
     examples = [block for block in fenced_blocks(page, "yaml") if block.startswith("term:")]
     assert len(examples) == 1, "expected one complete catalog example in a ```yaml block"
-    catalog = parse_catalog(examples[0], "every-key example")
+    return examples[0]
+
+
+def test_every_key_example_is_a_valid_catalog() -> None:
+    example = every_key_example()
+    catalog = parse_catalog(example, "every-key example")
     assert len(catalog.courses) >= 3
     used: set[str] = set()
-    pending = [read_yaml(examples[0]).data]
+    pending = [read_yaml(example).data]
     while pending:
         value = pending.pop()
         if isinstance(value, dict):
@@ -245,3 +264,87 @@ def test_sign_on_page_shows_the_staff_roles_campushub_defines() -> None:
         for scope in role["scopes"]:
             shown = scope.replace(":data8:", ":<slug>:")
             assert f"`{shown}`" in section, f"{name}: the sign-on page does not show {shown}"
+
+
+def test_course_servers_page_names_every_course_setting() -> None:
+    page = COURSE_SERVERS_PAGE.read_text(encoding="utf-8")
+    required, optional = SCHEMA["course"]
+    missing = sorted(key for key in required | optional if f"`{key}`" not in page)
+    assert not missing, f"docs/operators/course-servers.md does not describe course keys {missing}"
+
+
+# The first line of each pod example on the course servers page: whose server it is and when.
+POD_EXAMPLE = re.compile(
+    r"# (?P<user>[a-z0-9]+), an? (?P<role>student|ta|instructor) of (?P<course>[a-z0-9-]+),"
+    r" on (?P<day>\d{4}-\d\d-\d\d) at (?P<at>\d\d:\d\d)\n"
+)
+
+
+async def pod_manifest(
+    catalog: Catalog, user: str, role: str, course: str, now: datetime
+) -> dict[str, Any]:
+    """The pod KubeSpawner's own code builds for ``user``'s server ``course``, as the API
+    would receive it (camelCase keys, no empty fields)."""
+    groups = [f"course:{course}", f"course:{course}:{ROLE_GROUP_SUFFIX[role]}"]
+    spawner = CourseKubeSpawner(
+        _mock=True,
+        user=SimpleNamespace(
+            name=user,
+            id=1,
+            url=f"/user/{user}/",
+            groups=[SimpleNamespace(name=group) for group in groups],
+        ),
+        orm_spawner=SimpleNamespace(name=course, server=None, state=None, user_options=None),
+        hub=SimpleNamespace(
+            public_host="",
+            url="http://hub:8081/hub/",
+            base_url="/hub/",
+            api_url="http://hub:8081/hub/api",
+        ),
+        catalog=catalog,
+    )
+    spawner.user_options = {}
+    spawner.apply_plan(spawner.server_plan(now))
+    pod = await spawner.get_pod_manifest()
+    async with ApiClient() as api:
+        manifest: dict[str, Any] = api.sanitize_for_serialization(pod)
+    return manifest
+
+
+def shown_in(shown: Any, real: Any) -> bool:
+    """True when ``shown`` is part of ``real``: every key shown has the value shown (itself
+    compared this way), and every list item shown matches some item of the real list."""
+    if isinstance(shown, dict):
+        return isinstance(real, dict) and all(
+            key in real and shown_in(value, real[key]) for key, value in shown.items()
+        )
+    if isinstance(shown, list):
+        return isinstance(real, list) and all(
+            any(shown_in(item, candidate) for candidate in real) for item in shown
+        )
+    return type(shown) is type(real) and shown == real
+
+
+async def test_pod_examples_are_what_kubespawner_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No cluster: KubeSpawner would load a kubeconfig and make an API client as it is made.
+    monkeypatch.setattr(kubespawner.spawner, "load_config", lambda **_: None)
+    monkeypatch.setattr(kubespawner.spawner, "shared_client", lambda *_, **__: None)
+    catalog = parse_catalog(every_key_example(), "every-key example")
+    page = COURSE_SERVERS_PAGE.read_text(encoding="utf-8")
+    examples = [block for block in fenced_blocks(page, "yaml") if POD_EXAMPLE.match(block)]
+    assert len(examples) >= 3, "expected the course servers page's pod examples"
+    for example in examples:
+        who = POD_EXAMPLE.match(example)
+        assert who is not None
+        now = datetime.fromisoformat(f"{who['day']}T{who['at']}").replace(tzinfo=catalog.timezone)
+        real = await pod_manifest(catalog, who["user"], who["role"], who["course"], now)
+        shown = yaml.safe_load(example)
+        assert shown_in(shown, real), f"not what KubeSpawner builds:\n{example}\n{real}"
+        # Where an example lists volumes or mounts, it lists all of them.
+        shown_spec = shown.get("spec", {})
+        shown_container = (shown_spec.get("containers") or [{}])[0]
+        for listed, built in (
+            (shown_spec.get("volumes"), real["spec"]["volumes"]),
+            (shown_container.get("volumeMounts"), real["spec"]["containers"][0]["volumeMounts"]),
+        ):
+            assert listed is None or len(listed) == len(built), f"not every volume:\n{example}"
