@@ -112,7 +112,10 @@ def choices(catalog: Catalog, memberships: Mapping[str, str]) -> list[Choice]:
 
 
 def exam_in_progress(course: Course, now: datetime, catalog: Catalog) -> bool:
-    """True while one of the course's exam entries is running (in the catalog's time zone)."""
+    """True from the pool's lead time before one of the course's exams until it ends.
+
+    Servers start before an exam; one started during the lead time is already Guaranteed.
+    """
     local = now.astimezone(catalog.timezone)
     instant = now.astimezone(UTC)
     for entry in course.schedule:
@@ -121,7 +124,7 @@ def exam_in_progress(course: Course, now: datetime, catalog: Catalog) -> bool:
         days = (
             [entry.on]
             if isinstance(entry, OneOffEvent)
-            else [local.date(), local.date() - timedelta(days=1)]
+            else [local.date() + timedelta(days=offset) for offset in (-1, 0, 1)]
         )
         for day in days:
             if not isinstance(entry, OneOffEvent) and (
@@ -137,7 +140,7 @@ def exam_in_progress(course: Course, now: datetime, catalog: Catalog) -> bool:
             # datetimes sharing a time zone add and compare by wall clock, so on a
             # daylight-saving day a 3h exam would last 2h or 4h.
             start = datetime.combine(day, entry.at, tzinfo=catalog.timezone).astimezone(UTC)
-            if start <= instant < start + entry.duration:
+            if start - course.pool.lead <= instant < start + entry.duration:
                 return True
     return False
 

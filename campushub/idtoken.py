@@ -63,6 +63,9 @@ class IdTokenVerifier:
         self._refresh_lock = asyncio.Lock()
 
     async def _refresh_keys(self) -> None:
+        # Counted from the attempt, so a provider whose keys cannot be read is asked again
+        # only after refetch_interval, not once per waiting login.
+        self._fetched_at = time.monotonic()
         document = await self.fetch_json(self.jwks_uri)
         try:
             if not isinstance(document, dict):
@@ -74,7 +77,6 @@ class IdTokenVerifier:
             message = f"the provider's keys at {self.jwks_uri} are unusable: {error}"
             raise IdTokenError(message) from None
         self._keys = {key.key_id or "": key for key in key_set.keys}
-        self._fetched_at = time.monotonic()
 
     async def _key_for(self, key_id: str) -> jwt.PyJWK:
         if key_id not in self._keys:

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import html
 import importlib.util
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -115,14 +116,19 @@ def course_server_guard(catalog: Catalog, limit: int) -> Callable[[Any], Awaitab
 
     async def guard(handler: Any) -> int:
         args = [arg for arg in getattr(handler, "path_args", ()) if arg is not None]
-        if len(args) >= 2 and args[1]:
-            owner = handler.find_user(args[0])
-            if owner is not None and args[1] not in owner.orm_spawners:
-                memberships = memberships_from_groups(group.name for group in owner.groups)
-                try:
-                    plan_server(catalog, args[1], owner.name, memberships, datetime.now(UTC))
-                except NotAllowed as error:
-                    raise refusal(error) from None
+        names = [args[1]] if len(args) >= 2 and args[1] else []
+        if handler.request.method == "PATCH":  # a rename names the new server in its body
+            with contextlib.suppress(ValueError, AttributeError):
+                names.append(json.loads(handler.request.body or b"{}").get("name") or "")
+        owner = handler.find_user(args[0]) if args else None
+        for name in names:
+            if owner is None or not isinstance(name, str) or name in owner.orm_spawners:
+                continue
+            memberships = memberships_from_groups(group.name for group in owner.groups)
+            try:
+                plan_server(catalog, name, owner.name, memberships, datetime.now(UTC))
+            except NotAllowed as error:
+                raise refusal(error) from None
         return limit
 
     return guard
@@ -209,11 +215,12 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
     def _default_profile_list(self) -> Any:
         def profiles(spawner: CourseKubeSpawner) -> list[dict[str, Any]]:
             offered = spawner.course_choices()
+            # KubeSpawner's form template does not escape: catalog text is escaped here.
             return [
                 {
-                    "display_name": choice.display_name,
+                    "display_name": html.escape(choice.display_name),
                     "slug": choice.slug,
-                    "description": choice.description,
+                    "description": html.escape(choice.description),
                     "default": index == 0,
                 }
                 for index, choice in enumerate(offered)
@@ -369,9 +376,17 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
         return {"profile": formdata.get("profile", [""])[0]}
 
+    _configured: dict[str, Any] | None = None
+
     def apply_plan(self, plan: ServerPlan) -> None:
-        """Environment, default URL, limits as hints, and a working folder per course."""
-        self.environment = {**self.environment, **plan.env}  # not formatted here
+        """Environment, default URL, limits, and a working folder per course."""
+        if self._configured is None:  # as configured, so one choice never leaks into the next
+            self._configured = {
+                "environment": dict(self.environment),
+                "notebook_dir": self.notebook_dir,
+            }
+        self.environment = {**self._configured["environment"], **plan.env}
+        self.notebook_dir = self._configured["notebook_dir"]  # not formatted here
         self.default_url = literal(plan.default_url)
         if plan.default_url.startswith("/rstudio") and not _importable("jupyter_rsession_proxy"):
             # The course image would serve RStudio; this machine's Python cannot.
@@ -393,7 +408,8 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
                 self.log.info("%s: no memory cgroup available; limit not enforced", self._log_name)
             return
         folder, limit_file = parent
-        cgroup = folder / f"campushub-{self.user.name}-{self.name or 'default'}"
+        # ':' appears in neither usernames nor course slugs, so names cannot collide.
+        cgroup = folder / f"campushub:{self.user.name}:{self.name}"
         try:
             cgroup.mkdir(exist_ok=True)
             (cgroup / limit_file).write_text(str(plan.memory.limit))

@@ -61,10 +61,12 @@ def test_python_course_server_opens_jupyterlab_with_its_limits(hub):
     assert environment["MEM_LIMIT"] == str(1024**3)
     assert environment["CPU_LIMIT"] == "2.0"
     parent = memory_cgroup_parent()
-    if parent is not None:  # where the machine allows it, the limit is enforced
+    if parent is None:
+        pytest.skip("no memory cgroup on this machine: the limit is reported, not enforced")
+    else:  # where the machine allows it, the limit is enforced
         pid = hub.api("GET", "/users/ada").json()["servers"]["data8"]["state"]["pid"]
-        assert "campushub-ada-data8" in Path(f"/proc/{pid}/cgroup").read_text()
-        cgroup = parent[0] / "campushub-ada-data8"
+        assert "campushub:ada:data8" in Path(f"/proc/{pid}/cgroup").read_text()
+        cgroup = parent[0] / "campushub:ada:data8"
         assert int((cgroup / parent[1]).read_text()) == 1024**3
     assert hub.api("DELETE", "/users/ada/servers/data8").status_code in (202, 204)
 
@@ -122,7 +124,7 @@ def test_home_page_lists_the_persons_courses_with_start(hub, browser):
     rows = page.locator("#campushub-courses tr.campushub-course")
     assert rows.count() == 1
     assert "DATA 8: Foundations of Data Science" in rows.first.inner_text()
-    assert "ta" in rows.first.inner_text()
+    assert rows.first.locator("td").nth(1).inner_text().strip() == "ta"
     page.locator("#start-data8").click()
     page.wait_for_url(f"{hub.url}/user/tom/data8/**", timeout=120_000)
     page.goto(f"{hub.url}/hub/home")

@@ -275,7 +275,8 @@ def test_gpu_course_gets_its_gpu_pool_and_resources(catalog):
 @pytest.mark.parametrize(
     ("now", "exam"),
     [
-        (local(2026, 12, 14, 7, 59, 59), False),  # just before
+        (local(2026, 12, 14, 7, 44, 59), False),  # before the pool's lead time (15m)
+        (local(2026, 12, 14, 7, 45), True),  # servers started in the lead time count
         (local(2026, 12, 14, 8, 0), True),  # starts
         (local(2026, 12, 14, 10, 59, 59), True),
         (local(2026, 12, 14, 11, 0), False),  # 3h later: over
@@ -320,7 +321,8 @@ def test_a_meeting_that_is_not_an_exam_keeps_normal_guarantees(catalog):
         (local(2026, 9, 15, 14, 0), True),  # a Tuesday in term
         (local(2026, 9, 15, 15, 19), True),
         (local(2026, 9, 15, 15, 20), False),  # 1h20m later
-        (local(2026, 9, 15, 13, 59), False),
+        (local(2026, 9, 15, 13, 44), False),  # before the lead time
+        (local(2026, 9, 15, 13, 50), True),  # in the lead time
         (local(2026, 9, 16, 14, 30), False),  # a Wednesday
         (local(2026, 10, 13, 14, 30), False),  # a skipped Tuesday
         (local(2026, 11, 10, 14, 30), False),  # a holiday Tuesday
@@ -352,8 +354,8 @@ def test_weekly_exam_running_past_midnight_and_its_date_range(catalog, now, exam
     [
         # 2026-11-01: clocks go back at 02:00 PDT. The 3h exam starts at 00:30 PDT
         # (07:30 UTC) and ends 3 elapsed hours later, at 02:30 PST (10:30 UTC).
-        (datetime(2026, 11, 1, 7, 29, tzinfo=UTC), False),
-        (datetime(2026, 11, 1, 7, 30, tzinfo=UTC), True),
+        (datetime(2026, 11, 1, 7, 14, tzinfo=UTC), False),  # before the 15m lead time
+        (datetime(2026, 11, 1, 7, 15, tzinfo=UTC), True),
         (local(2026, 11, 1, 1, 30, fold=0), True),  # 01:30 PDT
         (local(2026, 11, 1, 1, 30, fold=1), True),  # 01:30 PST, an hour later
         (local(2026, 11, 1, 2, 15), True),

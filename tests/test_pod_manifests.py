@@ -383,7 +383,8 @@ async def test_exam_window_gives_guaranteed_qos(make_spawner):
 
 
 async def test_outside_the_exam_window_qos_is_burstable(make_spawner):
-    for now in (datetime(2026, 12, 14, 7, 59, tzinfo=LA), datetime(2026, 12, 14, 11, 0, tzinfo=LA)):
+    # Before the pool's lead time (15m) ahead of the exam, and after it.
+    for now in (datetime(2026, 12, 14, 7, 44, tzinfo=LA), datetime(2026, 12, 14, 11, 0, tzinfo=LA)):
         pod = await pod_of(make_spawner("ada", "data8"), now=now)
         resources = notebook(pod)["resources"]
         assert resources["requests"] == {"cpu": 0.05, "memory": GiB}
