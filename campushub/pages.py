@@ -43,6 +43,31 @@ def course_rows(catalog: Catalog, user: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def other_servers(catalog: Catalog, user: Any) -> list[dict[str, Any]]:
+    """The person's named servers that are not one of their courses now (a course they left,
+    a past term's): listed so they can be stopped and deleted, freeing the per-person limit."""
+    if user is None:
+        return []
+    memberships = memberships_from_groups(group.name for group in user.groups)
+    rows = []
+    for name in sorted(user.orm_spawners):
+        if not name or name in memberships:
+            continue
+        spawner = user.spawners[name]
+        course = catalog.course(name)
+        rows.append(
+            {
+                "name": name,
+                "title": course.title if course else "not a course this term",
+                "active": bool(spawner.active),
+            }
+        )
+    return rows
+
+
 def template_vars(catalog: Catalog) -> dict[str, Callable[[Any], Any]]:
     """The ``JupyterHub.template_vars`` campushub's home page needs."""
-    return {"campushub_courses": partial(course_rows, catalog)}
+    return {
+        "campushub_courses": partial(course_rows, catalog),
+        "campushub_other_servers": partial(other_servers, catalog),
+    }

@@ -132,3 +132,26 @@ def test_home_page_lists_the_persons_courses_with_start(hub, browser):
     page.locator("#stop-data8").click()
     page.locator("#start-data8").wait_for(timeout=60_000)
     context.close()
+
+
+def test_home_page_offers_to_delete_servers_of_courses_left(hub, identity_provider):
+    from campushub.demo.launch import demo_people, person_claims
+
+    grace = next(person for person in demo_people() if person["sub"] == "grace")
+    hub.login("grace")
+    assert start(hub, "grace", "stat20").status_code in (201, 202)
+    hub.wait_for_server("grace", "stat20")
+    assert hub.api("DELETE", "/users/grace/servers/stat20").status_code in (202, 204)
+
+    claims = person_claims(grace)
+    claims["groups"] = ["course::1524699::enrollment_type::student"]  # left stat20
+    identity_provider.set_claims("grace", claims)
+    try:
+        session = hub.login("grace")
+        home = session.get(f"{hub.url}/hub/home", timeout=30).text
+        courses, _, others = home.partition('id="campushub-other-servers"')
+        assert 'data-server-name="data8"' in courses
+        assert 'data-server-name="stat20"' in others
+        assert 'id="delete-stat20"' in others
+    finally:
+        identity_provider.set_claims("grace", person_claims(grace))
