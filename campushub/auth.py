@@ -294,6 +294,12 @@ class CampusAuthenticator(GenericOAuthenticator):
         # Full definitions of every role a login can name, so syncing them never meets an
         # undefined one (JupyterHub would warn that it has no scopes).
         self._role_definitions = {role["name"]: role for role in get_default_roles()}
+        # The hub's extra_user_scopes (e.g. access to the links service) are part of the
+        # `user` role; syncing it without them would take them from everyone at each login.
+        extra = sorted(getattr(self.parent, "extra_user_scopes", None) or ())
+        if extra:
+            user_role = self._role_definitions["user"]
+            user_role["scopes"] = [*user_role["scopes"], *extra]
         self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
 
     def _load_catalog(self) -> Catalog:
@@ -330,7 +336,11 @@ class CampusAuthenticator(GenericOAuthenticator):
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
         """Exchange the code (upstream), then verify the id_token before anything trusts it."""
         token_info: dict[str, Any] = await super().get_token_info(handler, params)
-        login = isinstance(handler, OAuthCallbackHandler)
+        # A login exchanges a code; a refresh (even one run while a callback is handled)
+        # exchanges a refresh token, whose id_token carries no nonce.
+        login = isinstance(handler, OAuthCallbackHandler) and (
+            params.get("grant_type") == "authorization_code"
+        )
         # A refresh-token exchange may return no id_token (OpenID Connect Core 12.2).
         if self.id_token_verifier is not None and (login or token_info.get("id_token")):
             nonce = None
