@@ -73,6 +73,10 @@ def check_catalog(document: YamlDocument, source: str = "<string>") -> Catalog:
     return catalog
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # control characters other than tab
+_WHITESPACE = re.compile(r"\s")
+
+
 class _Bad:
     """Marks a value that already produced a problem, so nothing downstream repeats it."""
 
@@ -182,7 +186,7 @@ class _Checker:
 
     def text(self, value: Any, path: Path, allow_empty: bool = False) -> str | _Bad:
         if isinstance(value, str) and (value.strip() or allow_empty):
-            if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+            if _CONTROL.search(value):
                 return self.problem(path, f"{show(value)} contains control characters")
             return value
         if value is None or isinstance(value, str):
@@ -748,7 +752,7 @@ def _http_url(url: str) -> str:
         or not port_ok
         or parts.scheme not in ("http", "https")
         or not parts.hostname
-        or any(ch.isspace() for ch in url)
+        or _WHITESPACE.search(url)
     ):
         raise ValueError(
             f"{show(url)} is not an http(s) URL (try https://github.com/org/ or a repository)"
