@@ -22,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,9 @@ class Process:
     url: str
     # Pid files of processes it starts in sessions of their own (the hub's proxy).
     pid_files: tuple[Path, ...] = ()
+    # Text in the environment of processes it starts in sessions of their own (the hub's
+    # servers and their kernels): whatever still carries it after the stop is ended too.
+    environment_marker: bytes | None = None
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -117,6 +120,22 @@ class Process:
             with contextlib.suppress(OSError, ValueError):
                 os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
                 pid_file.unlink()
+        if self.environment_marker:
+            for pid in processes_with(self.environment_marker):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def processes_with(marker: bytes) -> list[int]:
+    """Processes (other than this one) whose environment contains ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+    return found
 
 
 def start_process(
@@ -130,6 +149,7 @@ def start_process(
     url: str | None = None,
     any_answer: bool = False,
     pid_files: tuple[Path, ...] = (),
+    environment_marker: bytes | None = None,
 ) -> Process:
     """Start ``argv`` in its own process group and wait until ``ready_url`` answers 200.
 
@@ -147,7 +167,7 @@ def start_process(
             cwd=cwd,
             start_new_session=True,
         )
-    process = Process(name, popen, log_path, url or ready_url, pid_files)
+    process = Process(name, popen, log_path, url or ready_url, pid_files, environment_marker)
     try:
         wait_until_ready(process, ready_url, timeout, any_answer)
     except BaseException:
@@ -325,6 +345,8 @@ class HubSettings:
     client_id: str = "campushub-local"
     client_secret: str = "campushub-local-secret"  # the development provider accepts any
     auth_refresh_age: int = 300
+    # The links service's port (a hub-managed service on 127.0.0.1).
+    links_port: int = field(default_factory=free_port)
 
     @property
     def public_url(self) -> str:
@@ -350,6 +372,7 @@ class HubSettings:
             "CAMPUSHUB_MEMBERSHIP_PATTERNS": json.dumps(DEMO_MEMBERSHIP_PATTERNS),
             "CAMPUSHUB_AUTH_REFRESH_AGE": str(self.auth_refresh_age),
             "JUPYTERHUB_CRYPT_KEY": self.crypt_key(),
+            "CAMPUSHUB_LINKS_PORT": str(self.links_port),
         }
 
     def crypt_key(self) -> str:
@@ -378,4 +401,5 @@ def start_hub(
         timeout=timeout,
         url=settings.public_url,
         pid_files=(settings.state_dir / "jupyterhub-proxy.pid",),
+        environment_marker=f"JUPYTERHUB_API_URL=http://127.0.0.1:{settings.hub_port}/".encode(),
     )
