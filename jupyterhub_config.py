@@ -85,11 +85,10 @@ c.CampusAuthenticator.membership_claim = env.get("CAMPUSHUB_MEMBERSHIP_CLAIM", "
 if env.get("CAMPUSHUB_MEMBERSHIP_PATTERNS"):
     c.CampusAuthenticator.membership_patterns = json.loads(env["CAMPUSHUB_MEMBERSHIP_PATTERNS"])
 # Administrators: holders of these values of the admin claim, never course staff as such.
+# No default: pick a value people cannot give themselves (not a self-service group name).
 c.CampusAuthenticator.admin_claim = env.get("CAMPUSHUB_ADMIN_CLAIM", "groups")
 c.CampusAuthenticator.admin_values = {
-    value.strip()
-    for value in env.get("CAMPUSHUB_ADMIN_VALUES", "campushub-admins").split(",")
-    if value.strip()
+    value.strip() for value in env.get("CAMPUSHUB_ADMIN_VALUES", "").split(",") if value.strip()
 }
 # Memberships are synced again at each refresh of a login, which needs the tokens kept
 # (encrypted) in auth_state: set JUPYTERHUB_CRYPT_KEY (openssl rand -hex 32).
