@@ -129,3 +129,51 @@ else:
     c.JupyterHub.cookie_secret_file = str(state_dir / "jupyterhub_cookie_secret")
     c.JupyterHub.spawner_class = "course-local"
     c.CourseLocalSpawner.home_dir_template = str(state_dir / "homes" / "{username}")
+
+# -- services: the links service (campushub.services.links) -------------------------------------
+# Course staff make short links to course material at /services/links/; opening one starts the
+# person's course server and pulls the material with nbgitpuller. The hub starts it; it listens
+# on CAMPUSHUB_LINKS_URL (in a cluster, an address the proxy reaches, such as http://hub:10101)
+# or on 127.0.0.1:CAMPUSHUB_LINKS_PORT, and keeps its database in CAMPUSHUB_LINKS_STATE_DIR
+# (SQLite) unless CAMPUSHUB_LINKS_DB_URL names another (PostgreSQL).
+links_state_dir = env.get("CAMPUSHUB_LINKS_STATE_DIR") or (
+    str(Path(env.get("CAMPUSHUB_STATE_DIR", ".campushub-state")).resolve() / "links")
+    if mode == "local"
+    else "/srv/jupyterhub/links"
+)
+links_environment = {
+    "CAMPUSHUB_CATALOG": catalog_path,
+    "CAMPUSHUB_LINKS_STATE_DIR": links_state_dir,
+}
+if env.get("CAMPUSHUB_LINKS_DB_URL"):
+    links_environment["CAMPUSHUB_LINKS_DB_URL"] = env["CAMPUSHUB_LINKS_DB_URL"]
+c.JupyterHub.services.append(
+    {
+        "name": "links",
+        "url": env.get("CAMPUSHUB_LINKS_URL")
+        or f"http://127.0.0.1:{env.get('CAMPUSHUB_LINKS_PORT', '10101')}",
+        "command": [
+            sys.executable,
+            "-m",
+            "campushub.services.links.app",
+            f"--public-url={public_url}",
+        ],
+        "environment": links_environment,
+        "display": True,
+        "info": {"description": "Make links that open course material in a course's server"},
+        # An admin-run service that everyone uses: no "authorize this application" page. It may
+        # read the person's own model (their courses, and whether they administer the hub).
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": ["read:users!user"],
+    }
+)
+# Its own token only reads who the instructors of each course are (for "whom to ask").
+c.JupyterHub.load_roles.append(
+    {
+        "name": "links-service",
+        "description": "The links service: read each course's instructors group",
+        "scopes": [f"read:groups!group=course:{slug}:instructors" for slug in catalog.courses],
+        "services": ["links"],
+    }
+)
+c.JupyterHub.extra_user_scopes = ["access:services!service=links"]

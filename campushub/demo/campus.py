@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from ..services.links.demo import demo_link
 from . import launch
 
 
@@ -46,9 +47,11 @@ def run(state_dir: Path, port: int = 8000, fresh: bool = False) -> int:
             hub_port=hub_port,
             proxy_api_port=proxy_api_port,
         )
+        # The links service keeps its database in <state>/links (the reference config).
+        link_id = demo_link(state_dir / "links", catalog, git.url + launch.DEMO_REPO_NAME)
         hub = launch.start_hub(settings, log_dir)
         started.append(hub)
-        print(banner(hub.url, idp.url, git.url, catalog, log_dir, people), flush=True)
+        print(banner(hub.url, idp.url, git.url, catalog, log_dir, people, link_id), flush=True)
         while all(process.running() for process in started):
             time.sleep(0.5)
         stopped = next(process for process in started if not process.running())
@@ -66,10 +69,24 @@ def run(state_dir: Path, port: int = 8000, fresh: bool = False) -> int:
 
 
 def banner(
-    hub_url: str, idp_url: str, git_url: str, catalog: Path, log_dir: Path, people: list[dict]
+    hub_url: str,
+    idp_url: str,
+    git_url: str,
+    catalog: Path,
+    log_dir: Path,
+    people: list[dict],
+    link_id: str = "",
 ) -> str:
     """What a newcomer needs: where to go and whom to log in as."""
     rows = "\n".join(f"    {person['sub']:<8} {person['role']}" for person in people)
+    short = (
+        "  The demo link for data8: log in as ada, and it starts her data8 server, pulls the\n"
+        "  course material with nbgitpuller and opens it in JupyterLab:\n"
+        f"    {hub_url}/services/links/l/{link_id}\n"
+        f"  Course staff (ines) make such links at {hub_url}/services/links/\n\n"
+        if link_id
+        else ""
+    )
     return f"""
   The local campus is running.
 
@@ -78,7 +95,7 @@ def banner(
   People (the subject to pick, and who they are):
 {rows}
 
-  The demo course material, pulled by nbgitpuller and opened in JupyterLab:
+{short}  The same material through a plain nbgitpuller link (opens your own server):
     {launch.pull_link(hub_url, git_url + launch.DEMO_REPO_NAME)}
 
   Identity provider  {idp_url}

@@ -1,0 +1,1 @@
+"""Hub-managed services of campushub, each a small tornado app authenticated with HubOAuth."""

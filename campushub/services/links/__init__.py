@@ -1,0 +1,1 @@
+"""The links service: course-aware nbgitpuller links (see ``app``, ``rules``, ``store``)."""

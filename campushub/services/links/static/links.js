@@ -1,0 +1,33 @@
+// Copy buttons: copy the button's data-copy text, and say so on the button.
+(function () {
+  "use strict";
+  function fallbackCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "absolute";
+    area.style.left = "-9999px";
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand("copy"); } finally { document.body.removeChild(area); }
+  }
+  function copied(button) {
+    var label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(function () { button.textContent = label; }, 1500);
+  }
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var text = button.getAttribute("data-copy");
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(
+          function () { copied(button); },
+          function () { fallbackCopy(text); copied(button); }
+        );
+      } else {
+        fallbackCopy(text);
+        copied(button);
+      }
+    });
+  });
+})();
