@@ -1,0 +1,234 @@
+"""Sizing pools from the schedule: the lead-time window, people x guarantees against a node's
+CPU and memory (limits during exams), one slot per person for ``user`` pools, calendar counts
+(the largest wins) and the pool's min..max. No hub, no Kubernetes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from campushub.catalog import Catalog, parse_catalog
+from campushub.demand import PoolTarget, plan_pools
+from campushub.schedule import Occurrence, occurrences
+
+LA = ZoneInfo("America/Los_Angeles")
+MONDAY = datetime(2026, 9, 14, tzinfo=LA)  # a teaching Monday
+
+CATALOG_YAML = """\
+term:
+  name: 2026-27
+  starts: 2026-08-19
+  ends: 2027-05-14
+timezone: America/Los_Angeles
+images:
+  python: {ref: "ghcr.io/campushub/python:2026.08"}
+pools:
+  standard:
+    node: {cpu: 8, memory: 64Gi}
+    min: 1
+    max: 50
+    lead: 20m
+  slots:
+    node: {cpu: 4, memory: 16Gi}
+    min: 2
+    max: 100
+    lead: 30m
+    unit: user
+  idle:
+    node: {cpu: 4, memory: 16Gi}
+    min: 3
+    max: 5
+defaults:
+  image: python
+  pool: standard
+  cpu: {guarantee: 0.05, limit: 2}
+  memory: {guarantee: 512Mi, limit: 1Gi}
+courses:
+  data8:
+    title: DATA 8
+    memory: {guarantee: 1Gi, limit: 2Gi}
+    cpu: {guarantee: 0.05, limit: 0.5}
+    schedule:
+      - {every: [mon, wed, fri], at: "10:00", for: 50m, expect: 800}
+  compute:
+    title: Heavy computing
+    cpu: {guarantee: 1, limit: 2}
+    memory: {guarantee: 512Mi, limit: 1Gi}
+    schedule:
+      - {every: [tue], at: "10:00", for: 1h, expect: 100}
+  stat20:
+    title: STAT 20
+    memory: {guarantee: 512Mi, limit: 1Gi}
+    schedule:
+      - {every: [mon], at: "10:10", for: 1h, expect: 128}
+  midterm:
+    title: Midterm course
+    memory: {guarantee: 1Gi, limit: 2Gi}
+    cpu: {guarantee: 0.05, limit: 0.5}
+    schedule:
+      - {on: 2026-09-14, at: "10:15", for: 2h, expect: 256, exam: true}
+      - {on: 2026-09-16, at: "14:00", for: 2h, expect: 256}
+  lab:
+    title: Lab sections
+    pool: slots
+    schedule:
+      - {every: [mon], at: "13:00", for: 2h, expect: 24}
+      - {every: [mon], at: "13:20", for: 1h, expect: 30}
+      - {every: [wed], at: "13:00", for: 2h, expect: 500}
+"""
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return parse_catalog(CATALOG_YAML)
+
+
+def plan_at(
+    catalog: Catalog, at: datetime, extra_counts: dict[str, int] | None = None
+) -> dict[str, PoolTarget]:
+    day = occurrences(catalog, at - timedelta(days=1), at + timedelta(days=1))
+    return plan_pools(catalog, day, at, extra_counts)
+
+
+def only(catalog: Catalog, source: str, at: datetime) -> list[Occurrence]:
+    day = occurrences(catalog, at - timedelta(days=1), at + timedelta(days=1))
+    return [o for o in day if o.source == source]
+
+
+def test_lead_time_counts_an_event_19_minutes_ahead_not_21(catalog: Catalog) -> None:
+    lecture = only(catalog, "data8 weekly mon/wed/fri 10:00", MONDAY.replace(hour=10))
+    assert len(lecture) == 1
+    ahead_19 = plan_pools(catalog, lecture, MONDAY.replace(hour=9, minute=41))["standard"]
+    ahead_21 = plan_pools(catalog, lecture, MONDAY.replace(hour=9, minute=39))["standard"]
+    assert [r.occurrence for r in ahead_19.reasons] == lecture
+    assert ahead_19.replicas == 13  # 800 x 1Gi / 64Gi = 12.5
+    assert ahead_21.reasons == ()
+    assert ahead_21.replicas == 1
+    # Running until its end, not after.
+    running = plan_pools(catalog, lecture, MONDAY.replace(hour=10, minute=49))["standard"]
+    over = plan_pools(catalog, lecture, MONDAY.replace(hour=10, minute=50))["standard"]
+    assert (len(running.reasons), len(over.reasons)) == (1, 0)
+
+
+def test_memory_decides_when_it_needs_more_nodes(catalog: Catalog) -> None:
+    lecture = only(catalog, "data8 weekly mon/wed/fri 10:00", MONDAY.replace(hour=10))
+    target = plan_pools(catalog, lecture, MONDAY.replace(hour=10))["standard"]
+    # CPU 800 x 0.05 = 40 cores / 8 = 5 nodes; memory 800Gi / 64Gi = 12.5 -> 13 nodes.
+    assert (target.replicas, target.need, target.clamped) == (13, 13, False)
+    assert "= 5 node(s)" in target.why
+    assert "= 13 node(s)" in target.why
+    assert "memory decides" in target.why
+    assert target.reasons[0].share == pytest.approx(12.5)
+
+
+def test_cpu_decides_when_it_needs_more_nodes(catalog: Catalog) -> None:
+    tuesday = MONDAY + timedelta(days=1, hours=10)
+    target = plan_at(catalog, tuesday)["standard"]
+    # CPU 100 x 1 = 100 cores / 8 = 12.5 -> 13 nodes; memory 50Gi / 64Gi -> 1 node.
+    assert target.replicas == 13
+    assert "CPU decides" in target.why
+    assert [r.occurrence.course for r in target.reasons] == ["compute"]
+
+
+def test_an_exam_is_sized_by_limits(catalog: Catalog) -> None:
+    exam = only(catalog, "midterm exam 2026-09-14 10:15", MONDAY.replace(hour=10))
+    review = only(catalog, "midterm event 2026-09-16 14:00", MONDAY + timedelta(days=2))
+    at_exam = plan_pools(catalog, exam, exam[0].starts)["standard"]
+    at_review = plan_pools(catalog, review, review[0].starts)["standard"]
+    # Exam: 256 x 0.5 = 128 cores / 8 = 16 nodes; 256 x 2Gi = 512Gi / 64Gi = 8 nodes.
+    assert at_exam.replicas == 16
+    assert (at_exam.reasons[0].cpu, at_exam.reasons[0].memory) == (0.5, 2 * 2**30)
+    # Not an exam: 256 x 0.05 = 12.8 cores -> 2 nodes; 256Gi / 64Gi = 4 nodes.
+    assert at_review.replicas == 4
+
+
+def test_overlapping_courses_and_an_exam_in_one_pool_add_up(catalog: Catalog) -> None:
+    target = plan_at(catalog, MONDAY.replace(hour=10))["standard"]
+    # At 10:00: data8 (running), stat20 at 10:10 and the exam at 10:15 (within the lead).
+    assert [r.occurrence.course for r in target.reasons] == ["data8", "stat20", "midterm"]
+    # CPU: 40 + 6.4 + 128 = 174.4 cores / 8 = 21.8 -> 22 nodes.
+    # Memory: 800Gi + 64Gi + 512Gi = 1376Gi / 64Gi = 21.5 -> 22 nodes.
+    assert target.replicas == 22
+    assert sum(r.share for r in target.reasons) == pytest.approx(12.5 + 1 + 16)
+    # Later the lecture has ended; stat20 and the exam remain.
+    later = plan_at(catalog, MONDAY.replace(hour=11))["standard"]
+    assert [r.occurrence.course for r in later.reasons] == ["stat20", "midterm"]
+    assert later.replicas == 17  # CPU 134.4 / 8 = 16.8 -> 17
+
+
+def test_a_user_pool_holds_one_slot_per_person(catalog: Catalog) -> None:
+    target = plan_at(catalog, MONDAY.replace(hour=13))["slots"]
+    # Both lab meetings: one running, one starting in 20 minutes (lead 30m).
+    assert (target.replicas, target.need, target.clamped) == (54, 54, False)
+    assert "54 people expected" in target.why
+    assert [r.share for r in target.reasons] == [24.0, 30.0]
+    wednesday = plan_at(catalog, MONDAY + timedelta(days=2, hours=13))["slots"]
+    assert (wednesday.replicas, wednesday.need, wednesday.clamped) == (100, 500, True)
+    assert "max 100" in wednesday.why
+
+
+def test_a_pool_with_no_events_sits_at_its_min(catalog: Catalog) -> None:
+    targets = plan_at(catalog, MONDAY.replace(hour=3))
+    assert set(targets) == {"standard", "slots", "idle"}
+    for name, low in (("standard", 1), ("slots", 2), ("idle", 3)):
+        target = targets[name]
+        assert (target.replicas, target.need, target.reasons) == (low, 0, ())
+        assert target.clamped
+        assert "no events" in target.why
+        assert f"min {low}" in target.why
+
+
+def test_clamped_to_max(catalog: Catalog) -> None:
+    big = Occurrence(
+        "data8",
+        "standard",
+        datetime(2026, 9, 14, 17, tzinfo=UTC),
+        datetime(2026, 9, 14, 18, tzinfo=UTC),
+        5000,
+        False,
+        "test",
+    )
+    target = plan_pools(catalog, [big], big.starts)["standard"]
+    assert (target.replicas, target.need, target.clamped) == (50, 79, True)  # 5000Gi / 64Gi
+
+
+def test_calendar_counts_raise_the_need_and_the_largest_wins(catalog: Catalog) -> None:
+    at = MONDAY.replace(hour=3)
+    targets = plan_at(catalog, at, {"idle": 4, "standard": 60, "slots": 1, "nowhere": 9})
+    assert (targets["idle"].replicas, targets["idle"].need, targets["idle"].clamped) == (
+        4,
+        4,
+        False,
+    )
+    assert targets["idle"].requested == 4
+    assert "at least 4" in targets["idle"].why
+    # Above the max: still clamped.
+    assert (targets["standard"].replicas, targets["standard"].clamped) == (50, True)
+    # Below the min: the min.
+    assert targets["slots"].replicas == 2
+    # When the events need more than the calendar asks, the events win.
+    lecture = plan_at(catalog, MONDAY.replace(hour=10), {"standard": 5})["standard"]
+    assert (lecture.replicas, lecture.requested) == (22, 5)
+    assert "no more than the events need" in lecture.why
+
+
+def test_occurrences_of_unknown_pools_are_ignored_and_time_must_be_aware(
+    catalog: Catalog,
+) -> None:
+    stray = Occurrence(
+        "ghost",
+        "nowhere",
+        datetime(2026, 9, 14, 17, tzinfo=UTC),
+        datetime(2026, 9, 14, 18, tzinfo=UTC),
+        10,
+        False,
+        "feed",
+    )
+    targets = plan_pools(catalog, [stray], stray.starts)
+    assert set(targets) == {"standard", "slots", "idle"}
+    assert all(t.reasons == () for t in targets.values())
+    with pytest.raises(ValueError, match="aware"):
+        plan_pools(catalog, [], datetime(2026, 9, 14, 10))
