@@ -34,7 +34,6 @@ import shlex
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -69,18 +68,11 @@ def start_campus(root: Path) -> tuple[list[launch.Process], launch.HubSettings, 
     started.append(idp)
     catalog = launch.write_catalog(root / "courses.yaml", git.url)
     token = secrets.token_hex(24)
-    config = root / "jupyterhub_config.py"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            load_subconfig({str(launch.reference_config())!r})
-            c.JupyterHub.services.append({{"name": {BENCH_SERVICE!r}, "api_token": {token!r}}})
-            c.JupyterHub.load_roles.append(
-                {{"name": {BENCH_SERVICE!r}, "scopes": ["admin:users", "admin:servers",
-                  "tokens"], "services": [{BENCH_SERVICE!r}]}}
-            )
-            """
-        )
+    config = launch.write_hub_config(
+        root / "jupyterhub_config.py",
+        BENCH_SERVICE,
+        token,
+        ["admin:users", "admin:servers", "tokens"],
     )
     public_port, hub_port, proxy_api_port = launch.free_ports(3)
     settings = launch.HubSettings(

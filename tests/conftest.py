@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -132,6 +131,15 @@ def git_server(campus_dir: Path) -> Iterator[GitServer]:
 
 
 TEST_SERVICE = "campushub-tests"
+TEST_SCOPES = (
+    "admin:users",
+    "admin:servers",
+    "admin:groups",
+    "read:roles",
+    "proxy",
+    "tokens",
+    "access:servers",
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,20 +157,12 @@ def hub(
 ) -> Iterator[Hub]:
     catalog = launch.write_catalog(campus_dir / "courses.yaml", git_server.url)
     token = secrets.token_hex(24)
-    config = campus_dir / "jupyterhub_config.py"
     # The reference configuration, plus one service whose token the tests use for the API.
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            load_subconfig({str(launch.reference_config())!r})
-            c.JupyterHub.services.append({{"name": {TEST_SERVICE!r}, "api_token": {token!r}}})
-            c.JupyterHub.load_roles.append(
-                {{"name": {TEST_SERVICE!r}, "scopes": ["admin:users", "admin:servers",
-                  "admin:groups", "read:roles", "proxy", "tokens", "access:servers"],
-                  "services": [{TEST_SERVICE!r}]}}
-            )
-            """
-        )
+    config = launch.write_hub_config(
+        campus_dir / "jupyterhub_config.py",
+        TEST_SERVICE,
+        token,
+        TEST_SCOPES,
     )
     public_port, hub_port, proxy_api_port = launch.free_ports(3)
     settings = launch.HubSettings(

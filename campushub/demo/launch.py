@@ -385,6 +385,18 @@ class HubSettings:
         return path.read_text().strip()
 
 
+def write_hub_config(path: Path, service: str, token: str, scopes: Iterable[str]) -> Path:
+    """A hub configuration: the reference one, plus an API service ``service`` holding
+    ``scopes`` with ``token`` (for the tests and benchmarks that drive the hub's API)."""
+    role = {"name": service, "scopes": sorted(scopes), "services": [service]}
+    path.write_text(
+        f"load_subconfig({str(reference_config())!r})\n"
+        f"c.JupyterHub.services.append({{'name': {service!r}, 'api_token': {token!r}}})\n"
+        f"c.JupyterHub.load_roles.append({role!r})\n"
+    )
+    return path
+
+
 def start_hub(
     settings: HubSettings, log_dir: Path, config: Path | None = None, timeout: float = 90.0
 ) -> Process:
