@@ -177,3 +177,32 @@ c.JupyterHub.load_roles.append(
     }
 )
 c.JupyterHub.extra_user_scopes = ["access:services!service=links"]
+
+# -- services: the idle culler (jupyterhub-idle-culler, configured, not rewritten) ---------------
+# Stops servers (course servers included) idle for CAMPUSHUB_CULL_TIMEOUT seconds, checking every
+# CAMPUSHUB_CULL_EVERY seconds. Stopping keeps a course server's record and its files; people
+# are never deleted. Its role holds only what culling needs: list people, read their servers'
+# activity, stop servers.
+cull_timeout = int(env.get("CAMPUSHUB_CULL_TIMEOUT", "3600"))
+if cull_timeout > 0:
+    c.JupyterHub.services.append(
+        {
+            "name": "idle-culler",
+            "command": [
+                sys.executable,
+                "-m",
+                "jupyterhub_idle_culler",
+                f"--timeout={cull_timeout}",
+                f"--cull-every={int(env.get('CAMPUSHUB_CULL_EVERY', '300'))}",
+                "--concurrency=10",
+            ],
+        }
+    )
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "idle-culler",
+            "description": "Stop idle servers",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": ["idle-culler"],
+        }
+    )

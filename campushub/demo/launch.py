@@ -347,6 +347,8 @@ class HubSettings:
     auth_refresh_age: int = 300
     # The links service's port (a hub-managed service on 127.0.0.1).
     links_port: int = field(default_factory=free_port)
+    # More CAMPUSHUB_* variables (e.g. CAMPUSHUB_CULL_TIMEOUT), set last.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def public_url(self) -> str:
@@ -373,6 +375,7 @@ class HubSettings:
             "CAMPUSHUB_AUTH_REFRESH_AGE": str(self.auth_refresh_age),
             "JUPYTERHUB_CRYPT_KEY": self.crypt_key(),
             "CAMPUSHUB_LINKS_PORT": str(self.links_port),
+            **self.extra_env,
         }
 
     def crypt_key(self) -> str:
