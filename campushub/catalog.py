@@ -127,7 +127,7 @@ class WeeklyMeeting:
     weekdays: tuple[int, ...]  # 0 = Monday, as date.weekday()
     at: time
     duration: timedelta
-    expect: int
+    expect: int | None  # None: the scaler uses enrollment x attendance
     exam: bool = False
     starts: date | None = None
     ends: date | None = None
@@ -141,7 +141,7 @@ class OneOffEvent:
     on: date
     at: time
     duration: timedelta
-    expect: int
+    expect: int | None  # None: the scaler uses enrollment x attendance
     exam: bool = False
 
 
@@ -307,10 +307,10 @@ SCHEMA: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     ),
     "shared": (frozenset({"volume"}), frozenset({"path", "readonly_for"})),
     "weekly": (
-        frozenset({"every", "at", "for", "expect"}),
-        frozenset({"exam", "from", "until", "skip"}),
+        frozenset({"every", "at", "for"}),
+        frozenset({"expect", "exam", "from", "until", "skip"}),
     ),
-    "oneoff": (frozenset({"on", "at", "for", "expect"}), frozenset({"exam"})),
+    "oneoff": (frozenset({"on", "at", "for"}), frozenset({"expect", "exam"})),
 }
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$")

@@ -665,7 +665,10 @@ class _Checker:
         duration = self.parsed(section.get("for"), (*path, "for"), parse_duration)
         if isinstance(duration, timedelta) and not timedelta(0) < duration <= timedelta(hours=24):
             duration = self.problem((*path, "for"), "must be more than 0 and at most 24h")
-        expect = self.integer(section.get("expect"), (*path, "expect"))
+        # No `expect`: the scaler counts the course's enrollment times its attendance ratio.
+        expect = (
+            self.integer(section["expect"], (*path, "expect")) if "expect" in section else None
+        )
         exam = self.boolean(section.get("exam", False), (*path, "exam"))
         if not weekly:
             on = self.in_term(section.get("on"), (*path, "on"))

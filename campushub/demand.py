@@ -8,23 +8,64 @@
   memory; whichever resource needs more nodes decides;
 - unit ``user``: one placeholder per person expected.
 
-A calendar event may ask for at least a count (``extra_counts``; the largest wins, as in
-Berkeley's scaler). The result is always clamped to the pool's ``min``..``max``, and each
+The people expected are an entry's ``expect``, or the course's enrollment (from the hub's
+groups) times an attendance ratio. A calendar feed event (:class:`Request`) asks for at least
+a count while it runs and the pool's lead time before (the largest wins, as in Berkeley's
+scaler). The result is always clamped to the pool's ``min``..``max``, and each
 :class:`PoolTarget` says why in words.
+
+``plan_span`` gives the same plan over a span (the next week, say) as the moments a pool's
+target changes, by sweeping the events in start order rather than planning minute by minute.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 from .catalog import Allocation, Catalog, Pool
 from .schedule import Occurrence
 from .units import format_cpu, format_duration, format_memory
 
-__all__ = ["PoolTarget", "Reason", "plan_pools"]
+__all__ = ["DEFAULT_ATTENDANCE", "PoolTarget", "Reason", "Request", "plan_pools", "plan_span"]
+
+DEFAULT_ATTENDANCE = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A calendar feed event: at least ``count`` placeholders in ``pool`` while it runs
+    (from the pool's lead time before ``starts`` until ``ends``)."""
+
+    pool: str
+    count: int
+    starts: datetime
+    ends: datetime
+    source: str
+
+    def running_or_starting(self, at: datetime, lead: timedelta) -> bool:
+        return self.starts - lead <= at < self.ends
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """How to count the people of entries without ``expect``: enrolled x attendance."""
+
+    enrollment: Mapping[str, int]
+    attendance: float = DEFAULT_ATTENDANCE
+
+    def people(self, occurrence: Occurrence) -> int:
+        if occurrence.expect is not None:
+            return occurrence.expect
+        enrolled = self.enrollment.get(occurrence.course, 0)
+        # round first: 100 x 0.9 is 90.00000000000001 in floating point, not 91 people.
+        return math.ceil(round(enrolled * self.attendance, 6))
+
+
+_NO_ENROLLMENT = Expected({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,41 +100,105 @@ def plan_pools(
     catalog: Catalog,
     occurrences: Iterable[Occurrence],
     at: datetime,
-    extra_counts: Mapping[str, int] | None = None,
+    requests: Iterable[Request] = (),
+    *,
+    enrollment: Mapping[str, int] | None = None,
+    attendance: float = DEFAULT_ATTENDANCE,
 ) -> dict[str, PoolTarget]:
     """The target of every pool in ``catalog`` at ``at`` (time-zone aware).
 
-    ``occurrences`` usually come from :func:`campushub.schedule.occurrences`; those of pools
-    the catalog does not have are ignored, as are ``extra_counts`` for such pools (the feed
-    reader lists them as skipped events).
+    ``occurrences`` usually come from :func:`campushub.schedule.occurrences` and ``requests``
+    from calendar feeds; those of pools the catalog does not have are ignored (the feed reader
+    lists such events as skipped). Entries without ``expect`` count ``enrollment[course]`` x
+    ``attendance`` people.
     """
     if at.tzinfo is None:
         raise ValueError("plan_pools() needs a time-zone aware datetime")
     instant = at.astimezone(UTC)
+    expected = Expected(enrollment or {}, attendance)
     counted: dict[str, list[Occurrence]] = {name: [] for name in catalog.pools}
     for occurrence in occurrences:
         pool = catalog.pools.get(occurrence.pool)
         if pool is not None and occurrence.running_or_starting(instant, pool.lead):
             counted[pool.name].append(occurrence)
-    extra = extra_counts or {}
+    asked: dict[str, int] = {}
+    for request in requests:
+        pool = catalog.pools.get(request.pool)
+        if pool is not None and request.running_or_starting(instant, pool.lead):
+            asked[pool.name] = max(asked.get(pool.name, 0), request.count)
     return {
-        name: _plan_pool(catalog, pool, counted[name], extra.get(name))
+        name: _plan_pool(catalog, pool, counted[name], asked.get(name), expected)
         for name, pool in catalog.pools.items()
     }
 
 
+def plan_span(
+    catalog: Catalog,
+    occurrences: Iterable[Occurrence],
+    requests: Iterable[Request],
+    start: datetime,
+    end: datetime,
+    *,
+    enrollment: Mapping[str, int] | None = None,
+    attendance: float = DEFAULT_ATTENDANCE,
+) -> dict[str, list[tuple[datetime, PoolTarget]]]:
+    """Each pool's targets over ``[start, end)`` as ``(moment, target)`` steps: the target at
+    ``start``, then one step at each moment the number of replicas changes.
+
+    The same answer as :func:`plan_pools` at every minute, found by a sweep: a target can
+    only change when an event enters its lead-time window or ends.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("plan_span() needs time-zone aware datetimes")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    expected = Expected(enrollment or {}, attendance)
+    items: dict[str, list[Occurrence | Request]] = {name: [] for name in catalog.pools}
+    for item in (*occurrences, *requests):
+        if item.pool in items:
+            items[item.pool].append(item)
+    steps: dict[str, list[tuple[datetime, PoolTarget]]] = {}
+    for name, pool in catalog.pools.items():
+        pending = sorted(items[name], key=lambda item: item.starts)
+        moments = {start}
+        for item in pending:
+            for moment in (item.starts - pool.lead, item.ends):
+                if start < moment < end:
+                    moments.add(moment)
+        active: list[Occurrence | Request] = []
+        cursor = 0
+        pool_steps: list[tuple[datetime, PoolTarget]] = []
+        for moment in sorted(moments):
+            while cursor < len(pending) and pending[cursor].starts - pool.lead <= moment:
+                active.append(pending[cursor])
+                cursor += 1
+            active = [item for item in active if item.ends > moment]
+            counted = [item for item in active if isinstance(item, Occurrence)]
+            counts = [item.count for item in active if isinstance(item, Request)]
+            target = _plan_pool(catalog, pool, counted, max(counts, default=None), expected)
+            if not pool_steps or pool_steps[-1][1].replicas != target.replicas:
+                pool_steps.append((moment, target))
+        steps[name] = pool_steps
+    return steps
+
+
 def _plan_pool(
-    catalog: Catalog, pool: Pool, counted: list[Occurrence], requested: int | None
+    catalog: Catalog,
+    pool: Pool,
+    counted: list[Occurrence],
+    requested: int | None,
+    expected: Expected = _NO_ENROLLMENT,
 ) -> PoolTarget:
     lead = format_duration(pool.lead)
     if pool.unit == "user":
+        people = [expected.people(o) for o in counted]
         reasons = tuple(
-            Reason(o, o.expect, *_per_person(catalog, o), float(o.expect)) for o in counted
+            Reason(o, n, *_per_person(catalog, o), float(n))
+            for o, n in zip(counted, people, strict=True)
         )
-        from_events = sum(o.expect for o in counted)
+        from_events = sum(people)
         sizing = f"{from_events} people expected, one placeholder each"
     else:
-        reasons, from_events, sizing = _size_in_nodes(catalog, pool, counted)
+        reasons, from_events, sizing = _size_in_nodes(catalog, pool, counted, expected)
     if counted:
         listed = "; ".join(
             f"{r.occurrence.source} ({r.people} people, {r.share:.2f})"
@@ -135,7 +240,7 @@ def _per_person(catalog: Catalog, occurrence: Occurrence) -> tuple[float, int]:
 
 
 def _size_in_nodes(
-    catalog: Catalog, pool: Pool, counted: list[Occurrence]
+    catalog: Catalog, pool: Pool, counted: list[Occurrence], expected: Expected
 ) -> tuple[tuple[Reason, ...], int, str]:
     # Exact fractions: 800 x 0.05 cores / 8 cores is 5 nodes, not 5.000000000000001 -> 6.
     node_cpu = Fraction(str(pool.node_cpu))
@@ -145,12 +250,13 @@ def _size_in_nodes(
     reasons = []
     for occurrence in counted:
         cpu, memory = _per_person(catalog, occurrence)
-        cpu_need = occurrence.expect * Fraction(str(cpu))
-        memory_need = occurrence.expect * Fraction(memory)
+        people = expected.people(occurrence)
+        cpu_need = people * Fraction(str(cpu))
+        memory_need = people * Fraction(memory)
         total_cpu += cpu_need
         total_memory += memory_need
         share = max(cpu_need / node_cpu, memory_need / node_memory)
-        reasons.append(Reason(occurrence, occurrence.expect, cpu, memory, float(share)))
+        reasons.append(Reason(occurrence, people, cpu, memory, float(share)))
     nodes_for_cpu = _ceil(total_cpu / node_cpu)
     nodes_for_memory = _ceil(total_memory / node_memory)
     need = max(nodes_for_cpu, nodes_for_memory)

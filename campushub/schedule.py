@@ -31,7 +31,7 @@ class Occurrence:
     pool: str
     starts: datetime
     ends: datetime
-    expect: int
+    expect: int | None  # None: enrollment x attendance (see campushub.demand)
     exam: bool
     source: str
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campushub.catalog import Catalog, parse_catalog
-from campushub.demand import PoolTarget, plan_pools
+from campushub.demand import PoolTarget, Request, plan_pools, plan_span
 from campushub.schedule import Occurrence, occurrences
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -90,7 +90,11 @@ def plan_at(
     catalog: Catalog, at: datetime, extra_counts: dict[str, int] | None = None
 ) -> dict[str, PoolTarget]:
     day = occurrences(catalog, at - timedelta(days=1), at + timedelta(days=1))
-    return plan_pools(catalog, day, at, extra_counts)
+    requests = [
+        Request(pool, count, at - timedelta(hours=1), at + timedelta(hours=1), f"feed {pool}")
+        for pool, count in (extra_counts or {}).items()
+    ]
+    return plan_pools(catalog, day, at, requests)
 
 
 def only(catalog: Catalog, source: str, at: datetime) -> list[Occurrence]:
@@ -232,3 +236,70 @@ def test_occurrences_of_unknown_pools_are_ignored_and_time_must_be_aware(
     assert all(t.reasons == () for t in targets.values())
     with pytest.raises(ValueError, match="aware"):
         plan_pools(catalog, [], datetime(2026, 9, 14, 10))
+
+
+def test_feed_requests_count_from_the_lead_time_before_they_start(catalog: Catalog) -> None:
+    starts = MONDAY.replace(hour=3).astimezone(UTC)
+    request = Request("idle", 5, starts, starts + timedelta(hours=1), "feed: office hours")
+    # The idle pool has the default lead time (15m): the request counts 14 minutes ahead.
+    before = plan_pools(catalog, [], starts - timedelta(minutes=16), [request])["idle"]
+    assert before.replicas == 3
+    assert plan_pools(catalog, [], starts - timedelta(minutes=14), [request])["idle"].replicas == 5
+    assert plan_pools(catalog, [], starts, [request])["idle"].replicas == 5
+    # The slots pool's lead is 30m: a request there counts 29 minutes ahead, not 31.
+    slots = Request("slots", 40, starts, starts + timedelta(hours=1), "feed: lab")
+    assert plan_pools(catalog, [], starts - timedelta(minutes=29), [slots])["slots"].replicas == 40
+    assert plan_pools(catalog, [], starts - timedelta(minutes=31), [slots])["slots"].replicas == 2
+    assert plan_pools(catalog, [], starts + timedelta(hours=1), [slots])["slots"].replicas == 2
+
+
+def test_entries_without_expect_count_enrollment_times_attendance() -> None:
+    yaml = CATALOG_YAML.replace(
+        '- {every: [mon, wed, fri], at: "10:00", for: 50m, expect: 800}',
+        '- {every: [mon, wed, fri], at: "10:00", for: 50m}',
+    )
+    assert yaml != CATALOG_YAML
+    unknown = parse_catalog(yaml)
+    lecture = [
+        o for o in occurrences(unknown, MONDAY, MONDAY + timedelta(days=1)) if o.course == "data8"
+    ]
+    assert [o.expect for o in lecture] == [None]
+    at = lecture[0].starts
+    # 1000 enrolled x 0.8 = 800 people x 1Gi = 800Gi / 64Gi = 12.5 -> 13 nodes.
+    target = plan_pools(unknown, lecture, at, enrollment={"data8": 1000}, attendance=0.8)
+    assert target["standard"].replicas == 13
+    assert target["standard"].reasons[0].people == 800
+    # 100 x 0.9 is 90 people (not 91 from floating point): 90Gi / 64Gi -> 2 nodes.
+    small = plan_pools(unknown, lecture, at, enrollment={"data8": 100}, attendance=0.9)
+    assert small["standard"].reasons[0].people == 90
+    # Nobody enrolled (or the hub's groups unknown): no one expected, the pool's min.
+    assert plan_pools(unknown, lecture, at)["standard"].replicas == 1
+
+
+def test_plan_span_matches_planning_every_minute(catalog: Catalog) -> None:
+    start = MONDAY.astimezone(UTC)
+    end = start + timedelta(days=3)
+    found = occurrences(catalog, start - timedelta(days=1), end + timedelta(days=1))
+    requests = [
+        Request("idle", 4, start + timedelta(hours=5), start + timedelta(hours=6), "feed a"),
+        Request("standard", 30, start + timedelta(hours=34), start + timedelta(hours=35), "b"),
+        Request("nowhere", 9, start + timedelta(hours=2), start + timedelta(hours=3), "c"),
+    ]
+    steps = plan_span(catalog, found, requests, start, end)
+    assert set(steps) == {"standard", "slots", "idle"}
+    for pool, pool_steps in steps.items():
+        assert pool_steps[0][0] == start
+        moments = [moment for moment, _ in pool_steps]
+        assert moments == sorted(moments)
+        changes = 0
+        minute = start
+        previous = None
+        while minute < end:
+            expected = plan_pools(catalog, found, minute, requests)[pool].replicas
+            # The step in force at this minute: the last one at or before it.
+            current = [t for m, t in pool_steps if m <= minute][-1]
+            assert current.replicas == expected, (pool, minute)
+            changes += previous is not None and expected != previous
+            previous = expected
+            minute += timedelta(minutes=5)
+        assert changes >= 1, pool  # each pool's target moves at least once in three days
