@@ -1,0 +1,1 @@
+"""The scaler service: calendar autoscale of placeholder pods (see app.py)."""

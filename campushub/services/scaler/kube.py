@@ -1,0 +1,172 @@
+"""Resizing placeholder Deployments and StatefulSets through the Kubernetes API.
+
+The scaler reads and patches only the ``scale`` subresource of each pool's placeholder
+(``/apis/apps/v1/namespaces/<ns>/{deployments,statefulsets}/<name>/scale``), so its RBAC
+needs no more than ``get`` and ``patch`` on those. A patch is sent only when the number
+changes. Errors that may pass (timeouts, connection errors, 409, 429, 5xx) are retried with
+exponential backoff; others (401, 403, 404, 422) are reported at once with what to do. Nothing
+here raises to the caller: every outcome is an :class:`Applied` record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from ...catalog import Placeholder
+
+__all__ = ["Applied", "PlaceholderScaler", "connect"]
+
+MERGE_PATCH = "application/merge-patch+json"
+RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What happened to one placeholder this round."""
+
+    kind: str
+    name: str
+    namespace: str
+    target: int
+    current: int | None  # the scale's spec.replicas before (None: could not be read)
+    patched: bool
+    attempts: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+async def connect(kubeconfig: str | None = None) -> client.ApiClient:
+    """An API client: in a pod, its service account; else ``kubeconfig`` (or $KUBECONFIG)."""
+    configuration = client.Configuration()
+    if kubeconfig is None:
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+        except config.ConfigException:
+            pass
+    await config.load_kube_config(
+        config_file=kubeconfig, client_configuration=configuration, persist_config=False
+    )
+    return client.ApiClient(configuration)
+
+
+class PlaceholderScaler:
+    """Reads and sets the replicas of placeholders, retrying what may pass."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespace: str,
+        *,
+        timeout: float = 10.0,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        log: logging.Logger | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.api = api
+        self.apps = client.AppsV1Api(api)
+        self.namespace = namespace
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.log = log or logging.getLogger("campushub.scaler")
+        self._sleep = sleep
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def scale(self, placeholder: Placeholder, target: int) -> Applied:
+        """Make ``placeholder`` run ``target`` replicas: read its scale, patch if different."""
+        namespace = placeholder.namespace or self.namespace
+        kind, name = placeholder.kind, placeholder.name
+        if kind == "Deployment":
+            read, patch = (
+                self.apps.read_namespaced_deployment_scale,
+                self.apps.patch_namespaced_deployment_scale,
+            )
+        else:
+            read, patch = (
+                self.apps.read_namespaced_stateful_set_scale,
+                self.apps.patch_namespaced_stateful_set_scale,
+            )
+        where = f"{kind} {namespace}/{name}"
+        attempts = 0
+        current: int | None = None
+
+        async def call(function: Callable[..., Awaitable[_T]], *args: Any, **kw: Any) -> _T:
+            nonlocal attempts
+            attempts += 1
+            return await function(*args, _request_timeout=self.timeout, **kw)
+
+        try:
+            scale = await self._retrying(where, lambda: call(read, name, namespace))
+            current = int(scale.spec.replicas or 0) if scale.spec else 0
+            if current == target:
+                return Applied(kind, name, namespace, target, current, False, attempts)
+            body = {"spec": {"replicas": target}}
+            await self._retrying(
+                where,
+                lambda: call(patch, name, namespace, body, _content_type=MERGE_PATCH),
+            )
+        except _Failed as failed:
+            return Applied(kind, name, namespace, target, current, False, attempts, str(failed))
+        self.log.info("scaled %s from %s to %d replicas", where, current, target)
+        return Applied(kind, name, namespace, target, current, True, attempts)
+
+    async def _retrying(self, where: str, attempt: Callable[[], Awaitable[_T]]) -> _T:
+        for number in range(1, self.attempts + 1):
+            try:
+                return await attempt()
+            except ApiException as error:
+                problem = _api_problem(where, error)
+                if error.status not in RETRY_STATUSES:
+                    raise _Failed(problem) from None
+            except (TimeoutError, aiohttp.ClientError, OSError) as error:
+                problem = f"{where}: the Kubernetes API did not answer ({_describe(error)})"
+            if number == self.attempts:
+                raise _Failed(f"{problem}; gave up after {number} attempts")
+            delay = min(self.max_backoff, self.backoff * 2 ** (number - 1))
+            delay *= random.uniform(0.8, 1.2)  # jitter, so several scalers do not beat together
+            self.log.warning("%s; retrying in %.1f s", problem, delay)
+            await self._sleep(delay)
+        raise AssertionError("unreachable")
+
+
+class _Failed(Exception):
+    pass
+
+
+def _api_problem(where: str, error: ApiException) -> str:
+    status = error.status
+    if status == 404:
+        return f"{where} does not exist (create the placeholders: docs, deployment guide)"
+    if status in (401, 403):
+        return (
+            f"{where}: the API refused the scaler ({status} {error.reason}); its service account"
+            " needs get and patch on deployments/scale and statefulsets/scale"
+        )
+    if status == 409:
+        return f"{where}: conflict (409), it changed meanwhile"
+    return f"{where}: the API answered {status} {error.reason or ''}".rstrip()
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return f"{type(error).__name__}: {error}"[:200]

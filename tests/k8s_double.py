@@ -1,0 +1,285 @@
+"""A small HTTP double of the Kubernetes API endpoints the scaler uses, and nothing more.
+
+The scaler reads and patches the ``scale`` subresource of Deployments and StatefulSets:
+
+    GET   /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
+    PATCH /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
+
+Like the real API server it wants a bearer token, answers ``autoscaling/v1`` ``Scale``
+objects, a ``Status`` object with the reason on errors (404 NotFound, 401, 415 for a patch
+type it does not take, 422 for a bad replica count), and takes JSON merge patches and
+strategic merge patches. Tests queue faults (a status such as 500 or 409, or a hang longer
+than the client's timeout) for the next requests, and read the request log.
+
+It runs a tornado server on a free loopback port in its own thread, so synchronous tests and
+other processes (the hub-managed scaler service) can use it. ``kubeconfig()`` writes a
+kubeconfig pointing at it. Only the tests use it; nothing under campushub/ does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tornado import httpserver, web
+
+PATH = r"/apis/apps/v1/namespaces/([a-z0-9-]+)/(deployments|statefulsets)/([a-z0-9.-]+)/scale"
+KINDS = {"deployments": "Deployment", "statefulsets": "StatefulSet"}
+
+
+@dataclass
+class Fault:
+    """What to do to the next matching request: answer ``status``, or hang ``hang`` seconds."""
+
+    method: str  # GET, PATCH or * for any
+    status: int = 500
+    hang: float = 0.0
+
+
+@dataclass
+class Logged:
+    method: str
+    path: str
+    content_type: str
+    body: Any
+    status: int
+
+
+@dataclass
+class Cluster:
+    token: str
+    # (namespace, resource, name) -> replicas
+    objects: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    log: list[Logged] = field(default_factory=list)
+    versions: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_fault(self, method: str) -> Fault | None:
+        with self.lock:
+            for index, fault in enumerate(self.faults):
+                if fault.method in (method, "*"):
+                    return self.faults.pop(index)
+        return None
+
+
+def _status(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+
+
+class ScaleHandler(web.RequestHandler):
+    def initialize(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def check_xsrf_cookie(self) -> None:  # an API, not a form
+        pass
+
+    def answer(self, code: int, body: dict[str, Any]) -> None:
+        parsed: Any = None
+        if self.request.body:
+            try:
+                parsed = json.loads(self.request.body)
+            except ValueError:
+                parsed = self.request.body.decode("utf-8", "replace")
+        with self.cluster.lock:
+            self.cluster.log.append(
+                Logged(
+                    self.request.method or "",
+                    self.request.path,
+                    self.request.headers.get("Content-Type", ""),
+                    parsed,
+                    code,
+                )
+            )
+        self.set_status(code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    async def prepare(self) -> None:
+        if self.request.headers.get("Authorization") != f"Bearer {self.cluster.token}":
+            self.answer(401, _status(401, "Unauthorized", "Unauthorized"))
+            return
+        fault = self.cluster.next_fault(self.request.method or "")
+        if fault is not None:
+            if fault.hang:
+                await asyncio.sleep(fault.hang)
+            reason = {409: "Conflict", 500: "InternalError", 503: "ServiceUnavailable"}.get(
+                fault.status, "Failure"
+            )
+            self.answer(fault.status, _status(fault.status, reason, f"injected {fault.status}"))
+
+    def scale(self, namespace: str, resource: str, name: str) -> dict[str, Any] | None:
+        key = (namespace, resource, name)
+        with self.cluster.lock:
+            if key not in self.cluster.objects:
+                return None
+            replicas = self.cluster.objects[key]
+            version = self.cluster.versions.get(key, 1)
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "resourceVersion": str(version),
+                "uid": f"uid-{namespace}-{resource}-{name}",
+            },
+            "spec": {"replicas": replicas},
+            "status": {"replicas": replicas, "selector": f"app={name}"},
+        }
+
+    def not_found(self, resource: str, name: str) -> None:
+        message = f'{resource}.apps "{name}" not found'
+        self.answer(404, _status(404, "NotFound", message))
+
+    def get(self, namespace: str, resource: str, name: str) -> None:
+        scale = self.scale(namespace, resource, name)
+        if scale is None:
+            self.not_found(resource, name)
+        else:
+            self.answer(200, scale)
+
+    def patch(self, namespace: str, resource: str, name: str) -> None:
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in (
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+        ):
+            self.answer(415, _status(415, "UnsupportedMediaType", f"{content_type} not taken"))
+            return
+        try:
+            body = json.loads(self.request.body)
+            replicas = body["spec"]["replicas"]
+        except (ValueError, KeyError, TypeError):
+            self.answer(400, _status(400, "BadRequest", "the patch is not a scale patch"))
+            return
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            message = f'Scale.autoscaling "{name}" is invalid: spec.replicas: {replicas!r}'
+            self.answer(422, _status(422, "Invalid", message))
+            return
+        key = (namespace, resource, name)
+        with self.cluster.lock:
+            if key not in self.cluster.objects:
+                missing = True
+            else:
+                missing = False
+                self.cluster.objects[key] = replicas
+                self.cluster.versions[key] = self.cluster.versions.get(key, 1) + 1
+        if missing:
+            self.not_found(resource, name)
+        else:
+            self.answer(200, self.scale(namespace, resource, name) or {})
+
+
+class KubeDouble:
+    """The double, running: ``url``, the ``cluster`` state, fault injection, kubeconfig."""
+
+    def __init__(self, port: int, token: str = "double-token") -> None:
+        self.port = port
+        self.cluster = Cluster(token)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: httpserver.HTTPServer | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="k8s-double", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        app = web.Application([(PATH, ScaleHandler, {"cluster": self.cluster})])
+        self._server = httpserver.HTTPServer(app)
+        self._server.listen(self.port, "127.0.0.1")
+        self._ready.set()
+        loop.run_forever()
+        self._server.stop()
+        loop.close()
+
+    def start(self) -> KubeDouble:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the Kubernetes double did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    # -- the state ------------------------------------------------------------------------------
+
+    def create(self, kind: str, name: str, namespace: str, replicas: int = 0) -> None:
+        resource = {v: k for k, v in KINDS.items()}[kind]
+        with self.cluster.lock:
+            self.cluster.objects[(namespace, resource, name)] = replicas
+
+    def delete(self, kind: str, name: str, namespace: str) -> None:
+        resource = {v: k for k, v in KINDS.items()}[kind]
+        with self.cluster.lock:
+            self.cluster.objects.pop((namespace, resource, name), None)
+
+    def replicas(self, kind: str, name: str, namespace: str) -> int | None:
+        resource = {v: k for k, v in KINDS.items()}[kind]
+        with self.cluster.lock:
+            return self.cluster.objects.get((namespace, resource, name))
+
+    def inject(self, *faults: Fault) -> None:
+        with self.cluster.lock:
+            self.cluster.faults.extend(faults)
+
+    def requests(self) -> list[Logged]:
+        with self.cluster.lock:
+            return list(self.cluster.log)
+
+    def clear_log(self) -> None:
+        with self.cluster.lock:
+            self.cluster.log.clear()
+            self.cluster.faults.clear()
+
+    def wait_for(self, kind: str, name: str, namespace: str, replicas: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.replicas(kind, name, namespace) == replicas:
+                return True
+            time.sleep(0.1)  # polling interval
+        return False
+
+    def kubeconfig(self, path: Path, namespace: str = "campus") -> Path:
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "double", "cluster": {"server": self.url}}],
+                    "users": [{"name": "scaler", "user": {"token": self.cluster.token}}],
+                    "contexts": [
+                        {
+                            "name": "double",
+                            "context": {
+                                "cluster": "double",
+                                "user": "scaler",
+                                "namespace": namespace,
+                            },
+                        }
+                    ],
+                    "current-context": "double",
+                }
+            )
+        )
+        return path

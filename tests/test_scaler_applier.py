@@ -1,0 +1,288 @@
+"""The scaler's Kubernetes applier: it reads each placeholder's scale and patches it only when
+the number changes; it retries 500s, 409s and timeouts with backoff and reports what it could
+not do.
+
+By default these run against tests/k8s_double.py (the only stand-in in the tests). With
+``KUBECONFIG`` naming a real cluster and ``CAMPUSHUB_TEST_CLUSTER=1`` the same tests run
+against it (in ``CAMPUSHUB_TEST_NAMESPACE``, default ``default``), creating and deleting their
+own placeholder objects; the fault-injection tests need the double and are skipped there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from campushub.catalog import Placeholder
+from campushub.demo.launch import free_port
+from campushub.services.scaler.kube import PlaceholderScaler, connect
+from tests.k8s_double import Fault, KubeDouble
+
+REAL_CLUSTER = (
+    bool(os.environ.get("KUBECONFIG")) and os.environ.get("CAMPUSHUB_TEST_CLUSTER") == "1"
+)
+NAMESPACE = os.environ.get("CAMPUSHUB_TEST_NAMESPACE", "default") if REAL_CLUSTER else "campus"
+needs_double = pytest.mark.skipif(REAL_CLUSTER, reason="fault injection needs the test double")
+
+
+@dataclass
+class Target:
+    """Where the placeholders live: the double, or a real cluster."""
+
+    kubeconfig: str
+    double: KubeDouble | None
+    apps: Any = None  # kubernetes_asyncio AppsV1Api on a real cluster
+
+    async def create(self, kind: str, name: str, replicas: int) -> None:
+        if self.double is not None:
+            self.double.create(kind, name, NAMESPACE, replicas)
+            return
+        body = _placeholder_object(kind, name, replicas)
+        if kind == "Deployment":
+            await self.apps.create_namespaced_deployment(NAMESPACE, body)
+        else:
+            await self.apps.create_namespaced_stateful_set(NAMESPACE, body)
+
+    async def replicas(self, kind: str, name: str) -> int | None:
+        if self.double is not None:
+            return self.double.replicas(kind, name, NAMESPACE)
+        if kind == "Deployment":
+            scale = await self.apps.read_namespaced_deployment_scale(name, NAMESPACE)
+        else:
+            scale = await self.apps.read_namespaced_stateful_set_scale(name, NAMESPACE)
+        return scale.spec.replicas
+
+    async def delete(self, kind: str, name: str) -> None:
+        if self.double is not None:
+            self.double.delete(kind, name, NAMESPACE)
+        elif kind == "Deployment":
+            await self.apps.delete_namespaced_deployment(name, NAMESPACE)
+        else:
+            await self.apps.delete_namespaced_stateful_set(name, NAMESPACE)
+
+
+def _placeholder_object(kind: str, name: str, replicas: int) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": "campushub-test-placeholder", "test": name}
+    spec: dict[str, Any] = {
+        "replicas": replicas,
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "terminationGracePeriodSeconds": 0,
+                "containers": [
+                    {
+                        "name": "pause",
+                        "image": "registry.k8s.io/pause:3.10",
+                        "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}},
+                    }
+                ],
+            },
+        },
+    }
+    if kind == "StatefulSet":
+        spec["serviceName"] = name
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+    }
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[KubeDouble | None]:
+    if REAL_CLUSTER:
+        yield None
+        return
+    running = KubeDouble(free_port()).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+async def target(
+    double: KubeDouble | None, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Target]:
+    if double is None:
+        from kubernetes_asyncio import client
+
+        api = await connect(os.environ["KUBECONFIG"])
+        yield Target(os.environ["KUBECONFIG"], None, client.AppsV1Api(api))
+        await api.close()
+        return
+    path = double.kubeconfig(tmp_path_factory.mktemp("kube") / "config", NAMESPACE)
+    yield Target(str(path), double)
+
+
+@pytest.fixture
+async def scaler(target: Target) -> AsyncIterator[tuple[PlaceholderScaler, list[float]]]:
+    delays: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        delays.append(seconds)
+
+    api = await connect(target.kubeconfig)
+    applier = PlaceholderScaler(api, NAMESPACE, timeout=1.0, attempts=4, backoff=1.0, sleep=no_wait)
+    yield applier, delays
+    await applier.close()
+
+
+@pytest.fixture
+def name() -> str:
+    return f"test-placeholder-{secrets.token_hex(3)}"
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet"])
+async def test_patches_the_scale_only_when_the_number_changes(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]], name: str, kind: str
+) -> None:
+    applier, _ = scaler
+    await target.create(kind, name, 1)
+    try:
+        if target.double:
+            target.double.clear_log()
+        applied = await applier.scale(Placeholder(kind, name), 3)
+        assert (applied.ok, applied.current, applied.patched) == (True, 1, True)
+        assert await target.replicas(kind, name) == 3
+        again = await applier.scale(Placeholder(kind, name), 3)
+        assert (again.ok, again.current, again.patched, again.attempts) == (True, 3, False, 1)
+        if target.double:
+            log = [(r.method, r.body) for r in target.double.requests()]
+            assert log == [
+                ("GET", None),
+                ("PATCH", {"spec": {"replicas": 3}}),
+                ("GET", None),  # unchanged: read, no patch
+            ]
+            patch = target.double.requests()[1]
+            assert patch.content_type == "application/merge-patch+json"
+        down = await applier.scale(Placeholder(kind, name), 0)
+        assert (down.ok, down.current, down.patched) == (True, 3, True)
+        assert await target.replicas(kind, name) == 0
+    finally:
+        await target.delete(kind, name)
+
+
+@pytest.mark.cluster
+async def test_a_missing_placeholder_is_reported_without_retrying(
+    scaler: tuple[PlaceholderScaler, list[float]], name: str
+) -> None:
+    applier, delays = scaler
+    applied = await applier.scale(Placeholder("Deployment", name), 2)
+    assert not applied.ok
+    assert applied.attempts == 1
+    assert delays == []
+    assert f"Deployment {NAMESPACE}/{name} does not exist" in (applied.error or "")
+
+
+@needs_double
+@pytest.mark.parametrize(
+    ("fault", "attempts"),
+    [
+        (Fault("GET", 500), 3),  # GET 500, GET, PATCH
+        (Fault("GET", 503), 3),
+        (Fault("PATCH", 409), 3),  # GET, PATCH 409, PATCH
+        (Fault("PATCH", 500), 3),
+        (Fault("GET", hang=3.0), 3),  # longer than the 1 s timeout
+    ],
+)
+async def test_passing_errors_and_timeouts_are_retried_with_backoff(
+    target: Target,
+    scaler: tuple[PlaceholderScaler, list[float]],
+    name: str,
+    fault: Fault,
+    attempts: int,
+) -> None:
+    assert target.double is not None
+    applier, delays = scaler
+    target.double.create("Deployment", name, NAMESPACE, 1)
+    target.double.inject(fault)
+    applied = await applier.scale(Placeholder("Deployment", name), 5)
+    assert applied.ok, applied.error
+    assert (applied.patched, applied.attempts) == (True, attempts)
+    assert target.double.replicas("Deployment", name, NAMESPACE) == 5
+    assert len(delays) == 1
+    assert 0.8 <= delays[0] <= 1.2  # the first backoff, with jitter
+
+
+@needs_double
+async def test_it_gives_up_after_its_attempts_with_growing_backoff(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]], name: str
+) -> None:
+    assert target.double is not None
+    applier, delays = scaler
+    target.double.create("Deployment", name, NAMESPACE, 2)
+    target.double.inject(*[Fault("*", 500)] * 4)
+    applied = await applier.scale(Placeholder("Deployment", name), 6)
+    assert not applied.ok
+    assert applied.current is None
+    assert applied.attempts == 4
+    assert "answered 500" in (applied.error or "")
+    assert "gave up after 4 attempts" in (applied.error or "")
+    assert target.double.replicas("Deployment", name, NAMESPACE) == 2  # untouched
+    assert len(delays) == 3
+    assert delays[0] < delays[1] < delays[2]
+    # The next round works again.
+    assert (await applier.scale(Placeholder("Deployment", name), 6)).patched
+
+
+@needs_double
+async def test_refused_credentials_say_what_rbac_needs(
+    target: Target, name: str, tmp_path: Path
+) -> None:
+    assert target.double is not None
+    target.double.create("Deployment", name, NAMESPACE, 1)
+    wrong = tmp_path / "config"
+    wrong.write_text(Path(target.kubeconfig).read_text().replace("double-token", "wrong"))
+    api = await connect(str(wrong))
+    applier = PlaceholderScaler(api, NAMESPACE, timeout=1.0)
+    try:
+        applied = await applier.scale(Placeholder("Deployment", name), 4)
+    finally:
+        await applier.close()
+    assert not applied.ok
+    assert applied.attempts == 1
+    assert "401" in (applied.error or "")
+    assert "get and patch on deployments/scale" in (applied.error or "")
+    assert target.double.replicas("Deployment", name, NAMESPACE) == 1
+
+
+@needs_double
+async def test_an_api_that_is_not_there_is_reported(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens
+    double = KubeDouble(port)
+    path = double.kubeconfig(tmp_path / "config")
+    delays: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        delays.append(seconds)
+
+    api = await connect(str(path))
+    applier = PlaceholderScaler(api, NAMESPACE, timeout=1.0, attempts=2, sleep=no_wait)
+    try:
+        applied = await applier.scale(Placeholder("Deployment", "standard-placeholder"), 4)
+    finally:
+        await applier.close()
+    assert not applied.ok
+    assert "did not answer" in (applied.error or "")
+    assert "gave up after 2 attempts" in (applied.error or "")
+    assert len(delays) == 1
+
+
+@needs_double
+async def test_the_placeholder_namespace_from_the_catalog_wins(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]], name: str
+) -> None:
+    assert target.double is not None
+    applier, _ = scaler
+    target.double.create("Deployment", name, "gpu-pool", 0)
+    applied = await applier.scale(Placeholder("Deployment", name, "gpu-pool"), 2)
+    assert applied.ok and applied.namespace == "gpu-pool"
+    assert target.double.replicas("Deployment", name, "gpu-pool") == 2
