@@ -176,7 +176,64 @@ c.JupyterHub.load_roles.append(
         "services": ["links"],
     }
 )
-c.JupyterHub.extra_user_scopes = ["access:services!service=links"]
+
+# -- services: the calendar scaler (campushub.services.scaler) -----------------------------------
+# Plans each pool's placeholder replicas from the catalog's schedules, the calendar feeds and
+# enrollment, and patches the placeholders every CAMPUSHUB_SCALER_INTERVAL seconds; in the local
+# campus (no cluster) it runs in dry-run and only reports. Status page at /services/scaler/
+# (administrators; course staff read-only), api/plan and Prometheus metrics beside it.
+scaler_dry_run = env.get("CAMPUSHUB_SCALER_DRY_RUN", "1" if mode == "local" else "0")
+scaler_environment = {
+    "CAMPUSHUB_CATALOG": catalog_path,
+    "CAMPUSHUB_SCALER_DRY_RUN": scaler_dry_run,
+    "CAMPUSHUB_SCALER_STATE_DIR": env.get("CAMPUSHUB_SCALER_STATE_DIR")
+    or (
+        str(Path(env.get("CAMPUSHUB_STATE_DIR", ".campushub-state")).resolve() / "scaler")
+        if mode == "local"
+        else "/srv/jupyterhub/scaler"
+    ),
+}
+# Its settings, and what the Kubernetes client needs to find the API (in a pod: the service
+# account; elsewhere: KUBECONFIG), pass through to the service.
+for name in (
+    "CAMPUSHUB_SCALER_FEEDS",
+    "CAMPUSHUB_SCALER_NAMESPACE",
+    "CAMPUSHUB_SCALER_INTERVAL",
+    "CAMPUSHUB_SCALER_ATTENDANCE",
+    "KUBECONFIG",
+    "KUBERNETES_SERVICE_HOST",
+    "KUBERNETES_SERVICE_PORT",
+    "POD_NAMESPACE",
+):
+    if env.get(name):
+        scaler_environment[name] = env[name]
+c.JupyterHub.services.append(
+    {
+        "name": "scaler",
+        "url": env.get("CAMPUSHUB_SCALER_URL")
+        or f"http://127.0.0.1:{env.get('CAMPUSHUB_SCALER_PORT', '10102')}",
+        "command": [sys.executable, "-m", "campushub.services.scaler.app"],
+        "environment": scaler_environment,
+        "display": False,
+        "info": {"description": "Capacity warm before lectures and exams"},
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": ["read:users!user"],
+    }
+)
+# Its own token reads the course groups' sizes (enrollment for meetings without `expect`).
+c.JupyterHub.load_roles.append(
+    {
+        "name": "scaler-service",
+        "description": "The scaler: read course groups to count enrollment",
+        "scopes": ["list:groups", "read:groups"],
+        "services": ["scaler"],
+    }
+)
+c.JupyterHub.extra_user_scopes = [
+    "access:services!service=links",
+    # Everyone may reach it; its pages admit administrators and course staff only.
+    "access:services!service=scaler",
+]
 
 # -- services: the idle culler (jupyterhub-idle-culler, configured, not rewritten) ---------------
 # Stops servers (course servers included) idle for CAMPUSHUB_CULL_TIMEOUT seconds, checking every

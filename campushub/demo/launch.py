@@ -347,6 +347,7 @@ class HubSettings:
     auth_refresh_age: int = 300
     # The links service's port (a hub-managed service on 127.0.0.1).
     links_port: int = field(default_factory=free_port)
+    scaler_port: int = field(default_factory=free_port)
     # More CAMPUSHUB_* variables (e.g. CAMPUSHUB_CULL_TIMEOUT), set last.
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -375,6 +376,7 @@ class HubSettings:
             "CAMPUSHUB_AUTH_REFRESH_AGE": str(self.auth_refresh_age),
             "JUPYTERHUB_CRYPT_KEY": self.crypt_key(),
             "CAMPUSHUB_LINKS_PORT": str(self.links_port),
+            "CAMPUSHUB_SCALER_PORT": str(self.scaler_port),
             **self.extra_env,
         }
 

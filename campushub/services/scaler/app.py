@@ -1,0 +1,757 @@
+"""The scaler service: capacity warm before lectures and exams, as a hub-managed tornado app.
+
+JupyterHub starts it from the reference configuration (``python -m
+campushub.services.scaler.app``) at ``/services/scaler/``. Every minute it plans each pool's
+placeholder replicas from the catalog's schedules, the calendar feeds and the hub's enrollment
+(:mod:`.core`), and patches the placeholders' scale through the Kubernetes API (:mod:`.kube`);
+with ``--dry-run`` it only reports.
+
+Pages (hub login, HubOAuth): the status page for administrators and, read-only, course staff;
+``api/plan?hours=N`` (JSON); ``metrics`` (Prometheus). Configuration like the links service:
+command-line options (``--help-all``) or ``--config scaler_config.py`` setting
+``c.ScalerApp.<name>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import time
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jupyterhub.services.auth import (
+    HubOAuth,
+    HubOAuthCallbackHandler,
+    HubOAuthenticated,
+    UserNotAllowed,
+)
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from tornado import httpclient, ioloop, web
+from tornado.httpserver import HTTPServer
+from tornado.log import access_log
+from traitlets import Bool, Float, Integer, List, Unicode, default
+from traitlets.config import Application, catch_config_error
+
+from ...catalog import CatalogError
+from ...demand import DEFAULT_ATTENDANCE, PoolTarget
+from ...memberships import GROUP_PREFIX, memberships_from_groups
+from ...units import format_duration
+from .core import Scaler
+from .kube import PlaceholderScaler, connect
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+MAX_HOURS = 14 * 24
+MAX_FEED_BYTES = 5_000_000
+STAFF_ROLES = ("ta", "instructor")
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+class PageError(web.HTTPError):
+    def __init__(self, status: int, message: str, title: str = "") -> None:
+        super().__init__(status, message)
+        self.message = message
+        self.title = title
+
+
+class CallbackHandler(HubOAuthCallbackHandler):
+    def initialize(self, app: ScalerApp) -> None:
+        self.hub_auth = app.hub_auth
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    def initialize(self, app: ScalerApp) -> None:
+        self.app = app
+        self.hub_auth = app.hub_auth
+
+    async def prepare(self) -> None:
+        model = await self.hub_auth.get_user(self, sync=False)
+        self._hub_auth_user_cache = None
+        if model:
+            try:
+                self._hub_auth_user_cache = self.check_hub_user(model)
+            except UserNotAllowed:
+                raise PageError(403, "Your hub account may not use the scaler.") from None
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+            " frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
+        )
+        self.set_header("Cache-Control", "no-store")
+
+    @property
+    def scaler(self) -> Scaler:
+        return self.app.scaler
+
+    def access(self) -> str:
+        """``admin``, ``staff`` (read-only) or ``none`` for the logged-in person or service."""
+        model = self.current_user if isinstance(self.current_user, dict) else {}
+        if model.get("admin"):
+            return "admin"
+        if model.get("kind") == "service":
+            return "staff"  # e.g. Prometheus with a service token: reads, never acts
+        groups = [g for g in model.get("groups") or [] if isinstance(g, str)]
+        roles = memberships_from_groups(groups).values()
+        return "staff" if any(role in STAFF_ROLES for role in roles) else "none"
+
+    def require(self, level: str) -> str:
+        access = self.access()
+        if access == "none" or (level == "admin" and access != "admin"):
+            raise PageError(
+                403,
+                "The scaler's page is for hub administrators and, to read, course staff."
+                if level != "admin"
+                else "Only hub administrators can do this.",
+                "Not allowed",
+            )
+        return access
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, PageError):
+            title, message = error.title or f"Error {status_code}", error.message
+        elif status_code == 404:
+            title, message = "Not found", "There is no page here."
+        elif status_code == 403:
+            title, message = "Not allowed", "You may not do this."
+        else:
+            title = f"Error {status_code}"
+            message = "Something went wrong. Try again, and tell the hub operators if it persists."
+        self.render_page("error.html", status_code, title=title, message=message)
+
+    def render_page(self, template: str, status: int = 200, **namespace: Any) -> None:
+        user = self.current_user if isinstance(self.current_user, dict) else None
+        context = {
+            "prefix": self.app.service_prefix,
+            "hub_home": self.app.base_url.rstrip("/") + "/hub/home",
+            "static": lambda name: self.static_url(name),
+            "person": user.get("name") if user else None,
+            "xsrf_token": self.xsrf_token.decode("ascii") if user else "",
+            **namespace,
+        }
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(self.app.templates.get_template(template).render(context))
+
+
+class StatusHandler(BaseHandler):
+    @web.authenticated
+    def get(self) -> None:
+        access = self.require("staff")
+        scaler = self.scaler
+        now = scaler.clock()
+        zone = scaler.catalog.timezone
+        steps = scaler.span(now, 24)
+        self.render_page(
+            "status.html",
+            access=access,
+            scaler=scaler,
+            now=now,
+            when=lambda moment: _local(moment, zone),
+            ago=lambda moment: _ago(now, moment),
+            duration=format_duration,
+            pools=[
+                (scaler.catalog.pools[name], state)
+                for name, state in sorted(scaler.pools.items())
+                if name in scaler.catalog.pools
+            ],
+            changes=sorted(
+                (moment, pool, target)
+                for pool, pool_steps in steps.items()
+                for moment, target in pool_steps[1:]
+            ),
+            skipped=scaler.skipped(),
+            feeds=list(scaler.feed_states.values()),
+            problems=list(reversed(scaler.problems))[:10],
+            plan_url=f"{self.app.service_prefix}api/plan?hours=168",
+        )
+
+
+class RoundHandler(BaseHandler):
+    """Administrators: read the feeds and enrollment again and run a round now."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        self.require("admin")
+        await self.app.run_round(force=True)
+        self.redirect(self.app.service_prefix)
+
+
+class APIHandler(BaseHandler):
+    def get_login_url(self) -> str:
+        raise web.HTTPError(403, "log in to the hub, or send a token: Authorization: token ...")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = error.message if isinstance(error, PageError) else self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
+
+class PlanAPIHandler(APIHandler):
+    """``api/plan?hours=N``: each pool's target now and its steps over the next N hours."""
+
+    @web.authenticated
+    def get(self) -> None:
+        self.require("staff")
+        raw = self.get_query_argument("hours", "24")
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_HOURS):
+            raise PageError(400, f"hours must be a whole number from 1 to {MAX_HOURS}")
+        hours = int(raw)
+        scaler = self.scaler
+        now = scaler.clock()
+        steps = scaler.span(now, hours)
+        pools = {}
+        for name, state in sorted(scaler.pools.items()):
+            pool = scaler.catalog.pools.get(name)
+            if pool is None:
+                continue
+            applied = state.applied
+            pools[name] = {
+                "placeholder": (
+                    {
+                        "kind": pool.placeholder.kind,
+                        "name": pool.placeholder.name,
+                        "namespace": pool.placeholder.namespace or self.app.namespace,
+                    }
+                    if pool.placeholder
+                    else None
+                ),
+                "unit": pool.unit,
+                "min": pool.min,
+                "max": pool.max,
+                "lead_seconds": int(pool.lead.total_seconds()),
+                "target": _target_model(state.target),
+                "current": applied.current if applied else None,
+                "applied": (
+                    {
+                        "at": _iso(state.applied_at),
+                        "patched": applied.patched,
+                        "error": applied.error,
+                    }
+                    if applied
+                    else None
+                ),
+                "steps": [
+                    {"at": _iso(moment), "replicas": target.replicas, "why": target.why}
+                    for moment, target in steps.get(name, [])
+                ],
+            }
+        self.set_header("Content-Type", "application/json")
+        self.finish(
+            json.dumps(
+                {
+                    "now": _iso(now),
+                    "hours": hours,
+                    "timezone": str(scaler.catalog.timezone),
+                    "dry_run": scaler.dry_run,
+                    "pools": pools,
+                    "feeds": [
+                        {
+                            "source": state.source,
+                            "read_at": _iso(state.read_at),
+                            "age_seconds": state.age(now),
+                            "requests": len(state.result.requests) if state.result else 0,
+                            "error": state.error,
+                        }
+                        for state in scaler.feed_states.values()
+                    ],
+                    "skipped": [
+                        {"feed": s.feed, "event": s.event, "reason": s.reason}
+                        for s in scaler.skipped()
+                    ],
+                    "catalog": {
+                        "term": scaler.catalog.term.name,
+                        "loaded_at": _iso(scaler.catalog_loaded_at),
+                        "error": scaler.catalog_error,
+                    },
+                    "enrollment": {
+                        "read_at": _iso(scaler.enrollment_read_at),
+                        "error": scaler.enrollment_error,
+                    },
+                }
+            )
+        )
+
+
+class MetricsHandler(APIHandler):
+    """Prometheus metrics; with ``authenticate_prometheus`` (the default) they need a hub
+    token of an administrator or a service (``Authorization: token ...``)."""
+
+    async def get(self) -> None:
+        if self.app.authenticate_prometheus:
+            if not self.current_user:
+                raise PageError(403, "send a hub token: Authorization: token ...")
+            self.require("staff")
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.finish(generate_latest(self.app.registry))
+
+
+class NotFoundHandler(BaseHandler):
+    def get(self, *args: Any) -> None:
+        raise PageError(404, "There is no page here.", "Not found")
+
+
+class ScalerCollector:
+    """Reads the scaler's state at each scrape."""
+
+    def __init__(self, app: ScalerApp) -> None:
+        self.app = app
+
+    def collect(self) -> Any:
+        scaler = self.app.scaler
+        now = scaler.clock()
+        target = GaugeMetricFamily(
+            "campushub_scaler_target_replicas", "Placeholder replicas planned", labels=["pool"]
+        )
+        need = GaugeMetricFamily(
+            "campushub_scaler_need_replicas", "Replicas needed before min/max", labels=["pool"]
+        )
+        current = GaugeMetricFamily(
+            "campushub_scaler_current_replicas",
+            "Placeholder replicas found at the last apply",
+            labels=["pool"],
+        )
+        patches = CounterMetricFamily(
+            "campushub_scaler_patches", "Scale patches sent", labels=["pool"]
+        )
+        errors = CounterMetricFamily(
+            "campushub_scaler_apply_errors", "Rounds whose apply failed", labels=["pool"]
+        )
+        for name, state in scaler.pools.items():
+            target.add_metric([name], state.target.replicas)
+            need.add_metric([name], state.target.need)
+            if state.applied and state.applied.current is not None:
+                current.add_metric([name], state.applied.current)
+            patches.add_metric([name], state.patches)
+            errors.add_metric([name], state.errors)
+        yield from (target, need, current, patches, errors)
+        age = GaugeMetricFamily(
+            "campushub_scaler_feed_age_seconds",
+            "Seconds since the feed was last read successfully",
+            labels=["feed"],
+        )
+        failing = GaugeMetricFamily(
+            "campushub_scaler_feed_failing", "1 if the last reading failed", labels=["feed"]
+        )
+        skipped = GaugeMetricFamily(
+            "campushub_scaler_feed_skipped_events", "Events or lines skipped", labels=["feed"]
+        )
+        for source, state in scaler.feed_states.items():
+            seconds = state.age(now)
+            if seconds is not None:
+                age.add_metric([source], seconds)
+            failing.add_metric([source], 1 if state.error else 0)
+            skipped.add_metric([source], len(state.result.skipped) if state.result else 0)
+        yield from (age, failing, skipped)
+        yield GaugeMetricFamily(
+            "campushub_scaler_catalog_failing",
+            "1 if the catalog file changed but was refused (the last good one is in use)",
+            value=1 if scaler.catalog_error else 0,
+        )
+        yield CounterMetricFamily(
+            "campushub_scaler_rounds", "Planning rounds run", value=scaler.rounds
+        )
+        yield GaugeMetricFamily(
+            "campushub_scaler_dry_run", "1 if the scaler only reports", value=int(scaler.dry_run)
+        )
+
+
+class ScalerApp(Application):
+    """The scaler service (``campushub-scaler``): placeholder replicas from the calendar."""
+
+    name = "campushub-scaler"
+    description = __doc__
+
+    aliases = {
+        "catalog": "ScalerApp.catalog_path",
+        "feed": "ScalerApp.feeds",
+        "interval": "ScalerApp.interval",
+        "namespace": "ScalerApp.namespace",
+        "kubeconfig": "ScalerApp.kubeconfig",
+        "attendance": "ScalerApp.attendance",
+        "state-dir": "ScalerApp.state_dir",
+        "ip": "ScalerApp.ip",
+        "port": "ScalerApp.port",
+        "config": "ScalerApp.config_file",
+        "log-level": "Application.log_level",
+    }
+    flags = {
+        "dry-run": ({"ScalerApp": {"dry_run": True}}, "Plan and report; never patch anything."),
+    }
+
+    @default("log_level")
+    def _default_log_level(self) -> int:
+        return logging.INFO
+
+    config_file = Unicode("", config=True, help="A Python config file setting c.ScalerApp.<name>.")
+    catalog_path = Unicode(config=True, help="The course catalog; default $CAMPUSHUB_CATALOG.")
+
+    @default("catalog_path")
+    def _default_catalog(self) -> str:
+        return os.environ.get("CAMPUSHUB_CATALOG", "")
+
+    feeds = List(
+        Unicode(),
+        config=True,
+        help="""iCalendar feeds (https:// URLs or file paths) whose events ask for placeholders
+        with 'pool: count' lines. Default: $CAMPUSHUB_SCALER_FEEDS, space-separated.""",
+    )
+
+    @default("feeds")
+    def _default_feeds(self) -> list[str]:
+        return os.environ.get("CAMPUSHUB_SCALER_FEEDS", "").split()
+
+    dry_run = Bool(
+        config=True,
+        help="Only plan and report; never patch. Default: $CAMPUSHUB_SCALER_DRY_RUN is 1.",
+    )
+
+    @default("dry_run")
+    def _default_dry_run(self) -> bool:
+        return os.environ.get("CAMPUSHUB_SCALER_DRY_RUN", "0") in ("1", "true", "yes")
+
+    interval = Float(
+        config=True, help="Seconds between rounds. Default $CAMPUSHUB_SCALER_INTERVAL, else 60."
+    )
+
+    @default("interval")
+    def _default_interval(self) -> float:
+        return float(os.environ.get("CAMPUSHUB_SCALER_INTERVAL", "60"))
+
+    feed_interval = Float(300.0, config=True, help="Seconds between readings of each feed.")
+    feed_timeout = Float(20.0, config=True, help="Seconds a feed download may take.")
+    enrollment_interval = Float(
+        600.0, config=True, help="Seconds between readings of enrollment from the hub's groups."
+    )
+    attendance = Float(
+        config=True,
+        help="""The share of a course's members expected at a meeting without 'expect'.
+        Default $CAMPUSHUB_SCALER_ATTENDANCE, else 0.9.""",
+    )
+
+    @default("attendance")
+    def _default_attendance(self) -> float:
+        return float(os.environ.get("CAMPUSHUB_SCALER_ATTENDANCE", str(DEFAULT_ATTENDANCE)))
+
+    namespace = Unicode(
+        config=True,
+        help="""Namespace of placeholders whose catalog entry names none. Default
+        $CAMPUSHUB_SCALER_NAMESPACE, else the pod's own namespace, else 'default'.""",
+    )
+
+    @default("namespace")
+    def _default_namespace(self) -> str:
+        if os.environ.get("CAMPUSHUB_SCALER_NAMESPACE"):
+            return os.environ["CAMPUSHUB_SCALER_NAMESPACE"]
+        try:
+            return (
+                Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
+            )
+        except OSError:
+            return os.environ.get("POD_NAMESPACE", "default")
+
+    kubeconfig = Unicode(
+        "",
+        config=True,
+        help="A kubeconfig file; default: the pod's service account, else $KUBECONFIG.",
+    )
+    api_timeout = Float(10.0, config=True, help="Seconds one Kubernetes API call may take.")
+    api_attempts = Integer(4, config=True, help="Attempts per API call before giving up.")
+    authenticate_prometheus = Bool(
+        True,
+        config=True,
+        help="Require a hub token (an administrator's or a service's) to read /metrics.",
+    )
+    state_dir = Unicode(
+        config=True, help="Folder for the cookie secret. Default $CAMPUSHUB_SCALER_STATE_DIR."
+    )
+
+    @default("state_dir")
+    def _default_state_dir(self) -> str:
+        return os.environ.get("CAMPUSHUB_SCALER_STATE_DIR") or "scaler-state"
+
+    ip = Unicode(config=True, help="Address to listen on; default from $JUPYTERHUB_SERVICE_URL.")
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        host = urllib.parse.urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "")).hostname
+        return host if host in ("127.0.0.1", "localhost", "::1") else ""
+
+    port = Integer(config=True, help="Port to listen on; default from $JUPYTERHUB_SERVICE_URL.")
+
+    @default("port")
+    def _default_port(self) -> int:
+        return urllib.parse.urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "")).port or 10102
+
+    service_prefix = Unicode(config=True, help="URL prefix; default $JUPYTERHUB_SERVICE_PREFIX.")
+
+    @default("service_prefix")
+    def _default_prefix(self) -> str:
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/scaler/")
+
+    base_url = Unicode(config=True, help="The hub's base URL. Default $JUPYTERHUB_BASE_URL.")
+
+    @default("base_url")
+    def _default_base_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_BASE_URL", "/")
+
+    @catch_config_error
+    def initialize(self, argv: list[str] | None = None) -> None:
+        super().initialize(argv)
+        if self.config_file:
+            self.load_config_file(self.config_file)
+            self.update_config(self.cli_config)
+        tornado_log = logging.getLogger("tornado")
+        tornado_log.setLevel(self.log_level)
+        tornado_log.propagate = False
+        for handler in self.log.handlers:
+            tornado_log.addHandler(handler)
+
+    async def init(self) -> None:
+        if not self.catalog_path:
+            raise SystemExit("campushub-scaler: give the catalog (--catalog or $CAMPUSHUB_CATALOG)")
+        applier = None
+        if not self.dry_run:
+            try:
+                api = await connect(self.kubeconfig or None)
+            except Exception as error:
+                raise SystemExit(
+                    f"campushub-scaler: no Kubernetes API to talk to ({error}); run in a pod with"
+                    " a service account, give --kubeconfig, or use --dry-run"
+                ) from None
+            applier = PlaceholderScaler(
+                api,
+                self.namespace,
+                timeout=self.api_timeout,
+                attempts=self.api_attempts,
+                log=self.log,
+            )
+        self.hub_auth = HubOAuth(parent=self)
+        try:
+            self.scaler = Scaler(
+                self.catalog_path,
+                self.feeds,
+                self.fetch,
+                applier,
+                self.read_enrollment if self.hub_auth.api_token else None,
+                attendance=self.attendance,
+                feed_interval=self.feed_interval,
+                enrollment_interval=self.enrollment_interval,
+                log=self.log,
+            )
+        except CatalogError as error:
+            raise SystemExit(f"campushub-scaler will not start:\n{error}") from None
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(ScalerCollector(self))
+        self._round_lock = asyncio.Lock()
+        prefix = self.service_prefix
+        handlers: list[Any] = [
+            (prefix, StatusHandler),
+            (prefix + "oauth_callback", CallbackHandler),
+            (prefix + "round", RoundHandler),
+            (prefix + "api/plan", PlanAPIHandler),
+            (prefix + "metrics", MetricsHandler),
+        ]
+        self.web = web.Application(
+            [(path, handler, {"app": self}) for path, handler in handlers],
+            default_handler_class=NotFoundHandler,
+            default_handler_args={"app": self},
+            cookie_secret=self.cookie_secret(),
+            xsrf_cookies=True,
+            xsrf_cookie_kwargs={"path": prefix},
+            static_path=str(STATIC),
+            static_url_prefix=prefix + "static/",
+            log_function=self.log_request,
+        )
+        self.log.info(
+            "scaler: catalog %s, %d pool(s), %d feed(s), %s, every %.0f s",
+            self.catalog_path,
+            len(self.scaler.catalog.pools),
+            len(self.feeds),
+            "dry-run (reporting only)" if self.dry_run else f"applying in {self.namespace}",
+            self.interval,
+        )
+
+    async def run_round(self, force: bool = False) -> None:
+        async with self._round_lock:
+            if force:
+                await self.scaler.read_feeds(force=True)
+                await self.scaler.read_enrollment(force=True)
+            await self.scaler.run_round()
+
+    async def fetch(self, source: str) -> bytes:
+        """A feed's bytes: an http(s) URL (with a timeout and a size limit) or a file."""
+        scheme = urllib.parse.urlsplit(source).scheme
+        if scheme in ("http", "https"):
+            response = await httpclient.AsyncHTTPClient().fetch(
+                source,
+                request_timeout=self.feed_timeout,
+                connect_timeout=min(10.0, self.feed_timeout),
+                max_body_size=MAX_FEED_BYTES,
+                follow_redirects=True,
+                max_redirects=3,
+                headers={"Accept": "text/calendar"},
+            )
+            return response.body
+        if scheme and len(scheme) > 1:  # not a Windows drive letter
+            raise ValueError(f"{scheme}: is not a feed address this scaler reads (http, https)")
+        with open(source, "rb") as file:
+            data = file.read(MAX_FEED_BYTES + 1)
+        return data
+
+    async def read_enrollment(self) -> dict[str, int]:
+        """Members of each ``course:<slug>`` group, from the hub's REST API (paged)."""
+        counts: dict[str, int] = {}
+        offset = 0
+        client = httpclient.AsyncHTTPClient()
+        for _ in range(1000):  # at most 1000 pages
+            url = f"{self.hub_auth.api_url}/groups?offset={offset}&limit=200"
+            response = await client.fetch(
+                url,
+                headers={
+                    "Authorization": f"token {self.hub_auth.api_token}",
+                    "Accept": "application/jupyterhub-pagination+json",
+                },
+                request_timeout=20,
+            )
+            body = json.loads(response.body)
+            items = body.get("items", []) if isinstance(body, dict) else body
+            for group in items:
+                name = group.get("name", "") if isinstance(group, dict) else ""
+                slug = name[len(GROUP_PREFIX) :] if name.startswith(GROUP_PREFIX) else ""
+                if slug and ":" not in slug:
+                    counts[slug] = len(group.get("users") or [])
+            following = (
+                (body.get("_pagination") or {}).get("next") if isinstance(body, dict) else None
+            )
+            if not following:
+                break
+            offset = int(following.get("offset", offset + len(items)))
+        return counts
+
+    def cookie_secret(self) -> bytes:
+        path = Path(self.state_dir) / "cookie_secret"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.touch(mode=0o600)
+                path.write_text(secrets.token_hex(32))
+            return bytes.fromhex(path.read_text().strip())
+        except (OSError, ValueError):
+            return secrets.token_bytes(32)
+
+    def log_request(self, handler: web.RequestHandler) -> None:
+        status = handler.get_status()
+        log = access_log.info if status < 400 else access_log.warning
+        if status >= 500:
+            log = access_log.error
+        if status < 400 and handler.request.path.endswith("/metrics"):
+            log = access_log.debug  # scraped every few seconds
+        log(
+            "%d %s %s %.1fms",
+            status,
+            handler.request.method,
+            handler.request.path,
+            1000.0 * handler.request.request_time(),
+        )
+
+    async def rounds(self) -> None:
+        """Run a round every ``interval`` seconds, forever; nothing in a round stops this."""
+        while True:
+            started = time.monotonic()
+            try:
+                await self.run_round()
+            except Exception:  # run_round catches its own; this is the last guard
+                self.log.exception("scaler: a round failed")
+            await asyncio.sleep(max(1.0, self.interval - (time.monotonic() - started)))
+
+    def start(self) -> None:
+        loop = ioloop.IOLoop.current()
+        loop.run_sync(self.init)
+        server = HTTPServer(self.web, xheaders=True)
+        server.listen(self.port, self.ip)
+        self.log.info("scaler service listening on %s:%d", self.ip or "*", self.port)
+        task = loop.asyncio_loop.create_task(self.rounds())
+
+        def stop(signum: int, frame: Any) -> None:
+            self.log.info("scaler service stopping (signal %d)", signum)
+            loop.add_callback_from_signal(loop.stop)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        loop.start()
+        task.cancel()
+        server.stop()
+        if self.scaler.applier is not None:
+            loop.run_sync(self.scaler.applier.close)
+        self.log.info("scaler service stopped")
+
+
+def _target_model(target: PoolTarget) -> dict[str, Any]:
+    return {
+        "replicas": target.replicas,
+        "need": target.need,
+        "clamped": target.clamped,
+        "requested": target.requested,
+        "why": target.why,
+        "events": [
+            {
+                "source": reason.occurrence.source,
+                "course": reason.occurrence.course,
+                "starts": _iso(reason.occurrence.starts),
+                "ends": _iso(reason.occurrence.ends),
+                "people": reason.people,
+                "exam": reason.occurrence.exam,
+                "share": round(reason.share, 3),
+            }
+            for reason in target.reasons
+        ],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _local(moment: datetime | None, zone: Any) -> str:
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M") if moment else "never"
+
+
+def _ago(now: datetime, moment: datetime | None) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} s ago"
+    return f"{format_duration(timedelta(minutes=seconds // 60))} ago"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the scaler service (``campushub-scaler``)."""
+    app = ScalerApp.instance()
+    app.initialize(argv)
+    app.start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+"""The scaler's state and its rounds: what it knows, what it plans, what it applied.
+
+Each round (every ``interval`` seconds) it:
+
+1. re-reads the catalog if its file changed (a catalog with problems is refused and the last
+   good one kept, with the problems shown);
+2. re-reads the calendar feeds when they are due (a feed that cannot be fetched or parsed keeps
+   its last good events, and its age shows);
+3. re-reads enrollment from the hub's groups when due (kept on failure);
+4. plans every pool at this moment with :func:`campushub.demand.plan_pools`;
+5. applies the targets to the placeholders (or, in dry-run, only reports them).
+
+Every step catches its own failures and records them; a round never raises, and nothing
+a feed, the catalog, the hub or the Kubernetes API says can stop the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ...catalog import Catalog, CatalogError, load_catalog
+from ...demand import DEFAULT_ATTENDANCE, PoolTarget, Request, plan_pools, plan_span
+from ...feeds import FeedError, FeedResult, Skipped, read_feed
+from ...schedule import Occurrence, occurrences
+from .kube import Applied, PlaceholderScaler
+
+__all__ = ["FeedState", "PoolState", "Scaler"]
+
+# How far feeds and the schedule are read: a day back (running events), 15 days ahead.
+WINDOW_BEFORE = timedelta(days=1)
+WINDOW_AFTER = timedelta(days=15)
+
+Fetch = Callable[[str], Awaitable[bytes]]
+Enrollment = Callable[[], Awaitable[dict[str, int]]]
+
+
+@dataclass
+class FeedState:
+    """One calendar feed: its last good reading, and the last problem."""
+
+    source: str
+    result: FeedResult | None = None
+    read_at: datetime | None = None  # when the last good reading was taken
+    error: str | None = None
+    error_at: datetime | None = None
+    due: float = 0.0  # monotonic time of the next reading
+
+    def age(self, now: datetime) -> float | None:
+        return (now - self.read_at).total_seconds() if self.read_at else None
+
+
+@dataclass
+class PoolState:
+    """One pool: the target now, and what the last apply found and did."""
+
+    pool: str
+    target: PoolTarget
+    applied: Applied | None = None
+    applied_at: datetime | None = None
+    patches: int = 0
+    errors: int = 0
+
+
+@dataclass
+class Problem:
+    when: datetime
+    what: str
+
+
+@dataclass
+class Scaler:
+    """The scaler's state; ``run_round`` does one round of the work."""
+
+    catalog_path: str
+    feeds: Sequence[str]
+    fetch: Fetch
+    applier: PlaceholderScaler | None  # None: dry-run, report only
+    enrollment_source: Enrollment | None = None
+    attendance: float = DEFAULT_ATTENDANCE
+    feed_interval: float = 300.0
+    enrollment_interval: float = 600.0
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("campushub.scaler"))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    catalog: Catalog = field(init=False)
+    catalog_loaded_at: datetime = field(init=False)
+    catalog_error: str | None = field(init=False, default=None)
+    feed_states: dict[str, FeedState] = field(init=False, default_factory=dict)
+    enrollment: dict[str, int] = field(init=False, default_factory=dict)
+    enrollment_read_at: datetime | None = field(init=False, default=None)
+    enrollment_error: str | None = field(init=False, default=None)
+    pools: dict[str, PoolState] = field(init=False, default_factory=dict)
+    problems: list[Problem] = field(init=False, default_factory=list)
+    rounds: int = field(init=False, default=0)
+    last_round_at: datetime | None = field(init=False, default=None)
+    last_round_seconds: float = field(init=False, default=0.0)
+    _catalog_mtime: float = field(init=False, default=0.0)
+    _enrollment_due: float = field(init=False, default=0.0)
+    _occurrences: tuple[datetime, datetime, list[Occurrence]] | None = field(
+        init=False, default=None
+    )
+
+    def __post_init__(self) -> None:
+        # The first catalog must be good: the service refuses to start without one.
+        self._catalog_mtime = _mtime(self.catalog_path)
+        self.catalog = load_catalog(self.catalog_path)
+        self.catalog_loaded_at = self.clock()
+        self.feed_states = {source: FeedState(source) for source in self.feeds}
+
+    @property
+    def dry_run(self) -> bool:
+        return self.applier is None
+
+    # -- one round ----------------------------------------------------------------------------
+
+    async def run_round(self) -> None:
+        started = time.monotonic()
+        now = self.clock()
+        for step in (self.reload_catalog, self.read_feeds, self.read_enrollment):
+            try:
+                await step()
+            except Exception as error:  # a bug in one step must not stop the others
+                self.problem(f"{step.__name__} failed: {type(error).__name__}: {error}")
+                self.log.exception("scaler: %s failed", step.__name__)
+        try:
+            self.plan_now(now)
+            await self.apply(now)
+        except Exception as error:
+            self.problem(f"planning failed: {type(error).__name__}: {error}")
+            self.log.exception("scaler: planning failed")
+        self.rounds += 1
+        self.last_round_at = now
+        self.last_round_seconds = time.monotonic() - started
+
+    async def reload_catalog(self) -> None:
+        mtime = _mtime(self.catalog_path)
+        if not mtime or mtime == self._catalog_mtime:
+            if not mtime and not self.catalog_error:
+                self.catalog_error = f"{self.catalog_path} cannot be read; keeping the last good"
+                self.problem(self.catalog_error)
+            return
+        self._catalog_mtime = mtime
+        try:
+            catalog = load_catalog(self.catalog_path)
+        except CatalogError as error:
+            self.catalog_error = (
+                f"the catalog changed but has problems; keeping the last good.\n{error}"
+            )
+            self.problem(self.catalog_error)
+            self.log.warning("scaler: %s", self.catalog_error)
+            return
+        self.catalog = catalog
+        self.catalog_loaded_at = self.clock()
+        self.catalog_error = None
+        self._occurrences = None
+        self.log.info("scaler: catalog reloaded: %d course(s)", len(catalog.courses))
+
+    async def read_feeds(self, force: bool = False) -> None:
+        now = self.clock()
+        for state in self.feed_states.values():
+            if not force and time.monotonic() < state.due:
+                continue
+            state.due = time.monotonic() + self.feed_interval
+            try:
+                data = await self.fetch(state.source)
+                result = read_feed(
+                    data,
+                    state.source,
+                    tuple(self.catalog.pools),
+                    now - WINDOW_BEFORE,
+                    now + WINDOW_AFTER,
+                    self.catalog.timezone,
+                )
+            except FeedError as error:
+                self._feed_failed(state, now, str(error))
+                continue
+            except Exception as error:  # fetch errors of every kind
+                self._feed_failed(state, now, f"{state.source}: cannot be read: {error}")
+                continue
+            state.result, state.read_at, state.error, state.error_at = result, now, None, None
+            self.log.info(
+                "scaler: feed %s: %d event(s), %d request(s), %d skipped",
+                state.source,
+                result.events,
+                len(result.requests),
+                len(result.skipped),
+            )
+
+    def _feed_failed(self, state: FeedState, now: datetime, message: str) -> None:
+        kept = "keeping its last good events" if state.result else "no events from it yet"
+        state.error, state.error_at = f"{message} ({kept})", now
+        self.problem(state.error)
+        self.log.warning("scaler: %s", state.error)
+
+    async def read_enrollment(self, force: bool = False) -> None:
+        if self.enrollment_source is None:
+            return
+        if not force and time.monotonic() < self._enrollment_due:
+            return
+        self._enrollment_due = time.monotonic() + self.enrollment_interval
+        try:
+            enrollment = await self.enrollment_source()
+        except Exception as error:
+            kept = "keeping the last counts" if self.enrollment_read_at else "no counts yet"
+            self.enrollment_error = f"cannot read enrollment from the hub: {error} ({kept})"
+            self.problem(self.enrollment_error)
+            self.log.warning("scaler: %s", self.enrollment_error)
+            return
+        self.enrollment = dict(enrollment)
+        self.enrollment_read_at = self.clock()
+        self.enrollment_error = None
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def requests(self) -> list[Request]:
+        return [
+            request
+            for state in self.feed_states.values()
+            if state.result
+            for request in state.result.requests
+        ]
+
+    def skipped(self) -> list[Skipped]:
+        return [
+            skipped
+            for state in self.feed_states.values()
+            if state.result
+            for skipped in state.result.skipped
+        ]
+
+    def occurrences(self, now: datetime) -> list[Occurrence]:
+        """The catalog's occurrences over the window around ``now`` (cached by the day)."""
+        cached = self._occurrences
+        if (
+            cached
+            and cached[0] <= now - WINDOW_BEFORE + timedelta(hours=1)
+            and (now + timedelta(days=14) <= cached[1])
+        ):
+            return cached[2]
+        start, end = now - WINDOW_BEFORE, now + WINDOW_AFTER
+        found = occurrences(self.catalog, start, end)
+        self._occurrences = (start, end, found)
+        return found
+
+    def targets(self, now: datetime) -> dict[str, PoolTarget]:
+        return plan_pools(
+            self.catalog,
+            self.occurrences(now),
+            now,
+            self.requests(),
+            enrollment=self.enrollment,
+            attendance=self.attendance,
+        )
+
+    def plan_now(self, now: datetime) -> None:
+        targets = self.targets(now)
+        for name, target in targets.items():
+            state = self.pools.get(name)
+            if state is None:
+                self.pools[name] = PoolState(name, target)
+            else:
+                state.target = target
+        for gone in set(self.pools) - set(targets):  # a pool removed from the catalog
+            del self.pools[gone]
+
+    def span(self, now: datetime, hours: int) -> dict[str, list[tuple[datetime, PoolTarget]]]:
+        return plan_span(
+            self.catalog,
+            self.occurrences(now),
+            self.requests(),
+            now,
+            now + timedelta(hours=hours),
+            enrollment=self.enrollment,
+            attendance=self.attendance,
+        )
+
+    # -- applying -----------------------------------------------------------------------------
+
+    async def apply(self, now: datetime) -> None:
+        if self.applier is None:
+            return
+        for name, state in self.pools.items():
+            pool = self.catalog.pools.get(name)
+            if pool is None or pool.placeholder is None:
+                continue
+            # The target is already clamped; clamp again so no path can leave min..max.
+            target = min(max(state.target.replicas, pool.min), pool.max)
+            applied = await self.applier.scale(pool.placeholder, target)
+            state.applied, state.applied_at = applied, now
+            if applied.patched:
+                state.patches += 1
+            if applied.error:
+                state.errors += 1
+                self.problem(applied.error)
+
+    # -- problems -----------------------------------------------------------------------------
+
+    def problem(self, what: str) -> None:
+        self.problems.append(Problem(self.clock(), what))
+        del self.problems[:-50]  # the latest 50
+
+    def feed_ages(self, now: datetime) -> Mapping[str, float | None]:
+        return {source: state.age(now) for source, state in self.feed_states.items()}
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0

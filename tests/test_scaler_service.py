@@ -1,0 +1,280 @@
+"""The scaler service, started by the real hub from the reference configuration, applying to
+the Kubernetes double (tests/k8s_double.py) with a calendar feed file.
+
+It patches the demo pool's placeholder to the planned target; the status page shows pools,
+events and the chart (in a real browser); administrators act, course staff read, students are
+turned away; a broken feed, a catalog with problems and API errors are shown while the last
+good plan stays in force and the service keeps running.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from campushub.demo import launch
+from tests.k8s_double import Fault, KubeDouble
+
+NAMESPACE = "campus"
+PLACEHOLDER = "standard-placeholder"  # the demo catalog's standard pool
+COUNT = 7
+
+
+def feed_text(count: int = COUNT) -> str:
+    now = datetime.now(UTC)
+    start, end = now - timedelta(hours=1), now + timedelta(hours=3)
+    stamp = "%Y%m%dT%H%M%SZ"
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//campushub tests//EN\r\n"
+        "BEGIN:VEVENT\r\nUID:review\r\nSUMMARY:Review session\r\n"
+        f"DTSTART:{start.strftime(stamp)}\r\nDTEND:{end.strftime(stamp)}\r\n"
+        f"DESCRIPTION:<p>standard: {count}</p>\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:typo\r\nSUMMARY:Typo event\r\n"
+        f"DTSTART:{start.strftime(stamp)}\r\nDTEND:{end.strftime(stamp)}\r\n"
+        "DESCRIPTION:standrad: 4\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[KubeDouble]:
+    running = KubeDouble(launch.free_port()).start()
+    running.create("Deployment", PLACEHOLDER, NAMESPACE, 0)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def feed_file(campus_dir: Path) -> Path:
+    path = campus_dir / "scaling.ics"
+    path.write_text(feed_text())
+    return path
+
+
+@pytest.fixture(scope="module")
+def hub_options(campus_dir: Path, double: KubeDouble, feed_file: Path) -> dict[str, Any]:
+    kubeconfig = double.kubeconfig(campus_dir / "kubeconfig", NAMESPACE)
+    return {
+        "extra_env": {
+            "CAMPUSHUB_SCALER_DRY_RUN": "0",
+            "KUBECONFIG": str(kubeconfig),
+            "CAMPUSHUB_SCALER_NAMESPACE": NAMESPACE,
+            "CAMPUSHUB_SCALER_FEEDS": str(feed_file),
+            "CAMPUSHUB_SCALER_INTERVAL": "1",
+        }
+    }
+
+
+def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.25)  # polling interval
+    raise AssertionError(f"{what} within {timeout} s (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def admin(hub) -> requests.Session:
+    return hub.login("dana", "/services/scaler/")
+
+
+def xsrf(session: requests.Session) -> str:
+    """The scaler's own XSRF cookie (the hub and other services set theirs too)."""
+    return next(c.value for c in session.cookies if c.name == "_xsrf" and "scaler" in c.path)
+
+
+def plan(session: requests.Session, hub, hours: int = 24) -> dict[str, Any]:
+    response = session.get(f"{hub.url}/services/scaler/api/plan?hours={hours}", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_it_patches_the_placeholder_to_the_planned_target(hub, double, admin) -> None:
+    # The feed asks for at least 7; a lecture running now could ask for more.
+    target = poll(
+        lambda: plan(admin, hub)["pools"]["standard"]["target"]["replicas"],
+        60,
+        "a plan",
+    )
+    assert target >= COUNT
+    assert double.wait_for("Deployment", PLACEHOLDER, NAMESPACE, target, 30)
+    body = plan(admin, hub)
+    standard = body["pools"]["standard"]
+    assert body["dry_run"] is False
+    assert standard["target"]["requested"] == COUNT
+    assert standard["current"] == target  # what the last round found
+    assert standard["placeholder"] == {
+        "kind": "Deployment",
+        "name": PLACEHOLDER,
+        "namespace": NAMESPACE,
+    }
+    assert (standard["min"], standard["max"], standard["unit"]) == (1, 20, "node")
+    assert standard["steps"][0]["replicas"] == target
+    # The bad line of the other event is listed, not fatal.
+    assert body["skipped"] == [
+        {
+            "feed": str(Path(body["feeds"][0]["source"])),
+            "event": body["skipped"][0]["event"],
+            "reason": "standrad is not a pool of the catalog (pools: standard)",
+        }
+    ]
+    assert body["skipped"][0]["event"].startswith("Typo event (")
+    # Unchanged rounds read the scale but do not patch it again.
+    double.clear_log()
+    time.sleep(3)
+    methods = {request.method for request in double.requests()}
+    assert methods == {"GET"}
+
+
+def test_the_plan_api_checks_hours(hub, admin) -> None:
+    week = plan(admin, hub, 168)
+    assert week["hours"] == 168
+    moments = [step["at"] for step in week["pools"]["standard"]["steps"]]
+    assert moments == sorted(moments)
+    for bad in ("0", "-1", "abc", "100000", "1.5", "٣", "24&hours=1000"):
+        response = admin.get(f"{hub.url}/services/scaler/api/plan", params={"hours": bad})
+        assert response.status_code == 400, bad
+        assert "hours must be a whole number from 1 to 336" in response.json()["message"]
+
+
+def test_who_may_see_it(hub) -> None:
+    admin_page = hub.login("dana", "/services/scaler/").get(f"{hub.url}/services/scaler/")
+    assert admin_page.status_code == 200
+    assert "Read the calendars again and plan now" in admin_page.text
+    assert 'data-pool="standard"' in admin_page.text
+
+    ta = hub.login("tom", "/services/scaler/")
+    ta_page = ta.get(f"{hub.url}/services/scaler/")
+    assert ta_page.status_code == 200
+    assert "Read-only" in ta_page.text
+    assert "Read the calendars again" not in ta_page.text
+    # A TA cannot make it act.
+    refused = ta.post(
+        f"{hub.url}/services/scaler/round",
+        data={"_xsrf": xsrf(ta)},
+        allow_redirects=False,
+    )
+    assert refused.status_code == 403
+
+    student = hub.login("ada", "/hub/home")
+    page = student.get(f"{hub.url}/services/scaler/")
+    assert page.status_code == 403
+    assert "for hub administrators and, to read, course staff" in page.text
+    assert student.get(f"{hub.url}/services/scaler/api/plan").status_code == 403
+
+
+def test_metrics_need_a_token_and_report_the_pools(hub, double) -> None:
+    assert requests.get(f"{hub.url}/services/scaler/metrics", timeout=30).status_code == 403
+    token = hub.api("POST", "/users/dana/tokens", json={"note": "prometheus test"}).json()
+    response = requests.get(
+        f"{hub.url}/services/scaler/metrics",
+        headers={"Authorization": f"token {token['token']}"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    text = response.text
+    target = int(re.search(r'campushub_scaler_target_replicas\{pool="standard"\} (\d+)', text)[1])
+    current = re.search(r'campushub_scaler_current_replicas\{pool="standard"\} (\d+)', text)
+    assert target >= COUNT and current and int(current[1]) == target
+    assert re.search(r"campushub_scaler_rounds_total \d+", text)
+    assert re.search(r'campushub_scaler_feed_failing\{feed="[^"]+"\} 0\.0', text)
+    assert "campushub_scaler_dry_run 0.0" in text
+
+
+def test_a_broken_feed_keeps_the_last_good_plan_and_shows_its_age(
+    hub, double, admin, feed_file: Path
+) -> None:
+    before = plan(admin, hub)["pools"]["standard"]["target"]["replicas"]
+    feed_file.write_text("<html>Sign in to your calendar</html>")
+    try:
+        admin.get(f"{hub.url}/services/scaler/")
+        response = admin.post(f"{hub.url}/services/scaler/round", data={"_xsrf": xsrf(admin)})
+        assert response.status_code == 200  # back on the status page
+        assert "not an iCalendar feed" in response.text
+        assert "keeping its last good events" in response.text
+        body = plan(admin, hub)
+        feed = body["feeds"][0]
+        assert "not an iCalendar feed" in feed["error"]
+        assert feed["age_seconds"] is not None and feed["age_seconds"] >= 0
+        assert body["pools"]["standard"]["target"]["replicas"] == before
+        assert body["pools"]["standard"]["target"]["requested"] == COUNT
+    finally:
+        feed_file.write_text(feed_text())
+
+
+def test_a_catalog_with_problems_is_refused_and_the_last_good_kept(hub, admin) -> None:
+    catalog = hub.settings.catalog
+    good = catalog.read_text()
+    before = plan(admin, hub)["pools"]["standard"]
+    catalog.write_text(good.replace("max: 20", "max: lots"))
+    try:
+        body = poll(lambda: (b := plan(admin, hub))["catalog"]["error"] and b, 30, "refusal")
+        assert "pools.standard.max" in body["catalog"]["error"]
+        assert "keeping the last good" in body["catalog"]["error"]
+        assert body["pools"]["standard"]["max"] == before["max"] == 20
+        page = admin.get(f"{hub.url}/services/scaler/")
+        assert "pools.standard.max" in page.text
+    finally:
+        catalog.write_text(good)
+    poll(lambda: plan(admin, hub)["catalog"]["error"] is None, 30, "the good catalog again")
+
+
+def test_api_errors_are_retried_then_shown_and_the_service_keeps_going(hub, double, admin) -> None:
+    # Every call fails for a while: 4 attempts per round (backoff 1, 2, 4 s), then an error.
+    double.inject(*[Fault("*", 500)] * 4)
+    body = poll(
+        lambda: (b := plan(admin, hub))["pools"]["standard"]["applied"]["error"] and b,
+        60,
+        "an apply error",
+    )
+    error = body["pools"]["standard"]["applied"]["error"]
+    assert "answered 500" in error and "gave up after 4 attempts" in error
+    page = admin.get(f"{hub.url}/services/scaler/")
+    assert "gave up after 4 attempts" in page.text
+    # The faults are used up: the next rounds apply again.
+    poll(lambda: plan(admin, hub)["pools"]["standard"]["applied"]["error"] is None, 60, "recovery")
+    # A placeholder that disappeared is reported (no retries), and never recreated.
+    double.delete("Deployment", PLACEHOLDER, NAMESPACE)
+    try:
+        error = poll(
+            lambda: plan(admin, hub)["pools"]["standard"]["applied"]["error"], 30, "not found"
+        )
+        assert f"Deployment {NAMESPACE}/{PLACEHOLDER} does not exist" in error
+    finally:
+        double.create("Deployment", PLACEHOLDER, NAMESPACE, 0)
+
+
+def test_the_status_page_draws_the_chart_in_a_browser(hub, browser) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{hub.url}/services/scaler/")
+    page.get_by_role("button", name="dana", exact=True).click()
+    page.wait_for_url(f"{hub.url}/services/scaler/")
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.on("pageerror", lambda error: messages.append(str(error)))
+    page.reload()
+    try:
+        page.locator("#chart[data-drawn]").wait_for(timeout=30_000)
+    except Exception:
+        status = page.locator("#chart-status").inner_text()
+        raise AssertionError(f"no chart: {status!r}; console: {messages}") from None
+    assert page.locator("#chart canvas").count() == 1
+    assert "standard" in page.locator("#chart .u-legend").inner_text()
+    assert int(page.locator("#chart").get_attribute("data-drawn")) >= 2
+    assert "Targets from" in page.locator("#chart-status").inner_text()
+    shots = hub.settings.state_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "scaler-status.png"), full_page=True)
+    context.close()
