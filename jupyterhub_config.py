@@ -220,12 +220,13 @@ c.JupyterHub.services.append(
         "oauth_client_allowed_scopes": ["read:users!user"],
     }
 )
-# Its own token reads the course groups' sizes (enrollment for meetings without `expect`).
+# Its own token reads the course groups' sizes (enrollment for meetings without `expect`) and
+# the running servers (people already on hold their own room).
 c.JupyterHub.load_roles.append(
     {
         "name": "scaler-service",
-        "description": "The scaler: read course groups to count enrollment",
-        "scopes": ["list:groups", "read:groups"],
+        "description": "The scaler: count enrollment and who already runs a course server",
+        "scopes": ["list:groups", "read:groups", "list:users", "read:servers"],
         "services": ["scaler"],
     }
 )

@@ -9,10 +9,15 @@
 - unit ``user``: one placeholder per person expected.
 
 The people expected are an entry's ``expect``, or the course's enrollment (from the hub's
-groups) times an attendance ratio. A calendar feed event (:class:`Request`) asks for at least
-a count while it runs and the pool's lead time before (the largest wins, as in Berkeley's
-scaler). The result is always clamped to the pool's ``min``..``max``, and each
-:class:`PoolTarget` says why in words.
+groups) times an attendance ratio. Placeholders hold room for the people *still to come*:
+those of a course who already run a server (``present``) hold their own room, so they are
+taken off its events' counts. (A placeholder a student's server displaces is recreated by its
+Deployment and would ask the cluster for a new node; counting the people on as well would
+double the pool for the length of every lecture.)
+
+A calendar feed event (:class:`Request`) asks for at least a count while it runs and the
+pool's lead time before (the largest wins, as in Berkeley's scaler). The result is always
+clamped to the pool's ``min``..``max``, and each :class:`PoolTarget` says why in words.
 
 ``plan_span`` gives the same plan over a span (the next week, say) as the moments a pool's
 target changes, by sweeping the events in start order rather than planning minute by minute.
@@ -72,8 +77,9 @@ _NO_ENROLLMENT = Expected({})
 class Reason:
     """One occurrence counted for a pool and its share of the need.
 
-    ``share`` is in the pool's unit: nodes (a fraction) for ``node`` pools, people for
-    ``user`` pools. ``cpu`` (cores) and ``memory`` (bytes) are per person.
+    ``people`` are those still to come: ``expected`` less those of the course already on
+    (``present``). ``share`` is in the pool's unit: nodes (a fraction) for ``node`` pools,
+    people for ``user`` pools. ``cpu`` (cores) and ``memory`` (bytes) are per person.
     """
 
     occurrence: Occurrence
@@ -81,6 +87,8 @@ class Reason:
     cpu: float
     memory: int
     share: float
+    expected: int
+    present: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +112,15 @@ def plan_pools(
     *,
     enrollment: Mapping[str, int] | None = None,
     attendance: float = DEFAULT_ATTENDANCE,
+    present: Mapping[str, int] | None = None,
 ) -> dict[str, PoolTarget]:
     """The target of every pool in ``catalog`` at ``at`` (time-zone aware).
 
     ``occurrences`` usually come from :func:`campushub.schedule.occurrences` and ``requests``
     from calendar feeds; those of pools the catalog does not have are ignored (the feed reader
     lists such events as skipped). Entries without ``expect`` count ``enrollment[course]`` x
-    ``attendance`` people.
+    ``attendance`` people; ``present[course]`` people of a course already have a server and are
+    taken off its events (earliest first).
     """
     if at.tzinfo is None:
         raise ValueError("plan_pools() needs a time-zone aware datetime")
@@ -127,7 +137,7 @@ def plan_pools(
         if pool is not None and request.running_or_starting(instant, pool.lead):
             asked[pool.name] = max(asked.get(pool.name, 0), request.count)
     return {
-        name: _plan_pool(catalog, pool, counted[name], asked.get(name), expected)
+        name: _plan_pool(catalog, pool, counted[name], asked.get(name), expected, present)
         for name, pool in catalog.pools.items()
     }
 
@@ -146,7 +156,8 @@ def plan_span(
     ``start``, then one step at each moment the number of replicas changes.
 
     The same answer as :func:`plan_pools` at every minute, found by a sweep: a target can
-    only change when an event enters its lead-time window or ends.
+    only change when an event enters its lead-time window or ends. It plans the future, so
+    nobody is counted as already on.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("plan_span() needs time-zone aware datetimes")
@@ -187,23 +198,24 @@ def _plan_pool(
     counted: list[Occurrence],
     requested: int | None,
     expected: Expected = _NO_ENROLLMENT,
+    present: Mapping[str, int] | None = None,
 ) -> PoolTarget:
     lead = format_duration(pool.lead)
+    arrivals = _still_to_come(counted, expected, present or {})
     if pool.unit == "user":
-        people = [expected.people(o) for o in counted]
         reasons = tuple(
-            Reason(o, n, *_per_person(catalog, o), float(n))
-            for o, n in zip(counted, people, strict=True)
+            Reason(o, coming, *_per_person(catalog, o), float(coming), total, on)
+            for o, total, on, coming in arrivals
         )
-        from_events = sum(people)
-        sizing = f"{from_events} people expected, one placeholder each"
+        from_events = sum(r.people for r in reasons)
+        sizing = f"{from_events} people to come, one placeholder each"
     else:
-        reasons, from_events, sizing = _size_in_nodes(catalog, pool, counted, expected)
+        reasons, from_events, sizing = _size_in_nodes(catalog, pool, arrivals)
     if counted:
         listed = "; ".join(
-            f"{r.occurrence.source} ({r.people} people, {r.share:.2f})"
+            f"{r.occurrence.source} ({_people(r)}, {r.share:.2f})"
             if pool.unit == "node"
-            else f"{r.occurrence.source} ({r.people} people)"
+            else f"{r.occurrence.source} ({_people(r)})"
             for r in reasons
         )
         events = f"{len(counted)} event(s) running or starting within {lead}: {listed}; {sizing}"
@@ -228,6 +240,28 @@ def _plan_pool(
     return PoolTarget(pool.name, replicas, need, reasons, clamped, "; ".join(parts), requested)
 
 
+def _still_to_come(
+    counted: list[Occurrence], expected: Expected, present: Mapping[str, int]
+) -> list[tuple[Occurrence, int, int, int]]:
+    """(occurrence, expected, already on, still to come) for each, earliest first; the people
+    already on are taken off a course's events in start order."""
+    left = {course: max(0, int(n)) for course, n in present.items()}
+    found = []
+    for occurrence in sorted(counted, key=lambda o: o.starts):
+        total = expected.people(occurrence)
+        on = min(total, left.get(occurrence.course, 0))
+        if on:
+            left[occurrence.course] -= on
+        found.append((occurrence, total, on, total - on))
+    return found
+
+
+def _people(reason: Reason) -> str:
+    if reason.present:
+        return f"{reason.expected} people, {reason.present} already on, {reason.people} to come"
+    return f"{reason.people} people"
+
+
 def _per_person(catalog: Catalog, occurrence: Occurrence) -> tuple[float, int]:
     """CPU (cores) and memory (bytes) one person of ``occurrence`` is guaranteed."""
     course = catalog.course(occurrence.course)
@@ -240,7 +274,7 @@ def _per_person(catalog: Catalog, occurrence: Occurrence) -> tuple[float, int]:
 
 
 def _size_in_nodes(
-    catalog: Catalog, pool: Pool, counted: list[Occurrence], expected: Expected
+    catalog: Catalog, pool: Pool, arrivals: list[tuple[Occurrence, int, int, int]]
 ) -> tuple[tuple[Reason, ...], int, str]:
     # Exact fractions: 800 x 0.05 cores / 8 cores is 5 nodes, not 5.000000000000001 -> 6.
     node_cpu = Fraction(str(pool.node_cpu))
@@ -248,15 +282,14 @@ def _size_in_nodes(
     total_cpu = Fraction(0)
     total_memory = Fraction(0)
     reasons = []
-    for occurrence in counted:
+    for occurrence, total, on, people in arrivals:
         cpu, memory = _per_person(catalog, occurrence)
-        people = expected.people(occurrence)
         cpu_need = people * Fraction(str(cpu))
         memory_need = people * Fraction(memory)
         total_cpu += cpu_need
         total_memory += memory_need
         share = max(cpu_need / node_cpu, memory_need / node_memory)
-        reasons.append(Reason(occurrence, people, cpu, memory, float(share)))
+        reasons.append(Reason(occurrence, people, cpu, memory, float(share), total, on))
     nodes_for_cpu = _ceil(total_cpu / node_cpu)
     nodes_for_memory = _ceil(total_memory / node_memory)
     need = max(nodes_for_cpu, nodes_for_memory)

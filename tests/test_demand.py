@@ -167,7 +167,7 @@ def test_a_user_pool_holds_one_slot_per_person(catalog: Catalog) -> None:
     target = plan_at(catalog, MONDAY.replace(hour=13))["slots"]
     # Both lab meetings: one running, one starting in 20 minutes (lead 30m).
     assert (target.replicas, target.need, target.clamped) == (54, 54, False)
-    assert "54 people expected" in target.why
+    assert "54 people to come" in target.why
     assert [r.share for r in target.reasons] == [24.0, 30.0]
     wednesday = plan_at(catalog, MONDAY + timedelta(days=2, hours=13))["slots"]
     assert (wednesday.replicas, wednesday.need, wednesday.clamped) == (100, 500, True)
@@ -303,3 +303,29 @@ def test_plan_span_matches_planning_every_minute(catalog: Catalog) -> None:
             previous = expected
             minute += timedelta(minutes=5)
         assert changes >= 1, pool  # each pool's target moves at least once in three days
+
+
+def test_people_already_on_hold_their_own_room(catalog: Catalog) -> None:
+    lecture = only(catalog, "data8 weekly mon/wed/fri 10:00", MONDAY.replace(hour=10))
+    at = lecture[0].starts
+    # 800 expected; 320 already run a server: room for 480 more = 480Gi / 64Gi = 7.5 -> 8.
+    target = plan_pools(catalog, lecture, at, present={"data8": 320})["standard"]
+    assert target.replicas == 8
+    reason = target.reasons[0]
+    assert (reason.expected, reason.present, reason.people) == (800, 320, 480)
+    assert "800 people, 320 already on, 480 to come" in target.why
+    # Everyone is on: nothing to hold but the pool's min; more than expected is not negative.
+    assert plan_pools(catalog, lecture, at, present={"data8": 800})["standard"].replicas == 1
+    assert plan_pools(catalog, lecture, at, present={"data8": 5000})["standard"].need == 0
+    # Other courses' people do not count against data8.
+    assert plan_pools(catalog, lecture, at, present={"stat20": 800})["standard"].replicas == 13
+    # A user pool: two overlapping lab sessions of one course, the earlier served first.
+    labs = [
+        o
+        for o in occurrences(catalog, MONDAY, MONDAY + timedelta(days=1))
+        if o.course == "lab" and o.starts.astimezone(LA).hour == 13
+    ]
+    at = MONDAY.replace(hour=13, minute=30)
+    slots = plan_pools(catalog, labs, at, present={"lab": 30})["slots"]
+    assert [(r.expected, r.present, r.people) for r in slots.reasons] == [(24, 24, 0), (30, 6, 24)]
+    assert slots.replicas == 24

@@ -254,6 +254,27 @@ def test_api_errors_are_retried_then_shown_and_the_service_keeps_going(hub, doub
         double.create("Deployment", PLACEHOLDER, NAMESPACE, 0)
 
 
+def test_enrollment_and_people_on_come_from_the_hub(hub, admin) -> None:
+    hub.login("ada", "/hub/home")
+    hub.login("grace", "/hub/home")
+    started = hub.api("POST", "/users/ada/servers/data8")
+    assert started.status_code in (201, 202), started.text
+    hub.wait_for_server("ada", "data8")
+    try:
+        admin.get(f"{hub.url}/services/scaler/")
+        admin.post(f"{hub.url}/services/scaler/round", data={"_xsrf": xsrf(admin)})
+        body = poll(
+            lambda: (b := plan(admin, hub))["present"]["courses"].get("data8") == 1 and b,
+            30,
+            "ada's data8 server counted as on",
+        )
+        assert body["present"]["error"] is None
+        groups = hub.api("GET", "/groups/course:data8").json()["users"]
+        assert body["enrollment"]["courses"]["data8"] == len(groups) >= 2
+    finally:
+        hub.api("DELETE", "/users/ada/servers/data8")
+
+
 def test_the_status_page_draws_the_chart_in_a_browser(hub, browser) -> None:
     context = browser.new_context(viewport={"width": 1200, "height": 1000})
     page = context.new_page()

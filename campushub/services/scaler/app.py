@@ -282,6 +282,12 @@ class PlanAPIHandler(APIHandler):
                     "enrollment": {
                         "read_at": _iso(scaler.enrollment_read_at),
                         "error": scaler.enrollment_error,
+                        "courses": scaler.enrollment,
+                    },
+                    "present": {
+                        "read_at": _iso(scaler.present_read_at),
+                        "error": scaler.present_error,
+                        "courses": scaler.present,
                     },
                 }
             )
@@ -549,6 +555,7 @@ class ScalerApp(Application):
                 self.fetch,
                 applier,
                 self.read_enrollment if self.hub_auth.api_token else None,
+                self.read_present if self.hub_auth.api_token else None,
                 attendance=self.attendance,
                 feed_interval=self.feed_interval,
                 enrollment_interval=self.enrollment_interval,
@@ -622,12 +629,38 @@ class ScalerApp(Application):
     async def read_enrollment(self) -> dict[str, int]:
         """Members of each ``course:<slug>`` group, from the hub's REST API (paged)."""
         counts: dict[str, int] = {}
+        for group in await self._hub_pages("/groups"):
+            name = group.get("name", "") if isinstance(group, dict) else ""
+            slug = name[len(GROUP_PREFIX) :] if name.startswith(GROUP_PREFIX) else ""
+            if slug and ":" not in slug:
+                counts[slug] = len(group.get("users") or [])
+        return counts
+
+    async def read_present(self) -> dict[str, int]:
+        """Course servers running or starting now, per course, from the hub's REST API."""
+        courses = self.scaler.catalog.courses
+        counts: dict[str, int] = {}
+        for user in await self._hub_pages("/users?state=active"):
+            servers = user.get("servers") if isinstance(user, dict) else None
+            if not isinstance(servers, dict):
+                continue
+            for name, server in servers.items():
+                running = isinstance(server, dict) and (
+                    server.get("ready") or server.get("pending") == "spawn"
+                )
+                if name in courses and running:
+                    counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    async def _hub_pages(self, path: str) -> list[Any]:
+        """Every item of a paged hub API list."""
+        found: list[Any] = []
         offset = 0
         client = httpclient.AsyncHTTPClient()
+        joiner = "&" if "?" in path else "?"
         for _ in range(1000):  # at most 1000 pages
-            url = f"{self.hub_auth.api_url}/groups?offset={offset}&limit=200"
             response = await client.fetch(
-                url,
+                f"{self.hub_auth.api_url}{path}{joiner}offset={offset}&limit=200",
                 headers={
                     "Authorization": f"token {self.hub_auth.api_token}",
                     "Accept": "application/jupyterhub-pagination+json",
@@ -636,18 +669,13 @@ class ScalerApp(Application):
             )
             body = json.loads(response.body)
             items = body.get("items", []) if isinstance(body, dict) else body
-            for group in items:
-                name = group.get("name", "") if isinstance(group, dict) else ""
-                slug = name[len(GROUP_PREFIX) :] if name.startswith(GROUP_PREFIX) else ""
-                if slug and ":" not in slug:
-                    counts[slug] = len(group.get("users") or [])
-            following = (
-                (body.get("_pagination") or {}).get("next") if isinstance(body, dict) else None
-            )
-            if not following:
+            found.extend(items if isinstance(items, list) else [])
+            paging = body.get("_pagination") if isinstance(body, dict) else None
+            following = paging.get("next") if isinstance(paging, dict) else None
+            if not following or not items:
                 break
             offset = int(following.get("offset", offset + len(items)))
-        return counts
+        return found
 
     def cookie_secret(self) -> bytes:
         path = Path(self.state_dir) / "cookie_secret"
@@ -718,6 +746,8 @@ def _target_model(target: PoolTarget) -> dict[str, Any]:
             {
                 "source": reason.occurrence.source,
                 "course": reason.occurrence.course,
+                "expected": reason.expected,
+                "present": reason.present,
                 "starts": _iso(reason.occurrence.starts),
                 "ends": _iso(reason.occurrence.ends),
                 "people": reason.people,

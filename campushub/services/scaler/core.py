@@ -6,7 +6,9 @@ Each round (every ``interval`` seconds) it:
    good one kept, with the problems shown);
 2. re-reads the calendar feeds when they are due (a feed that cannot be fetched or parsed keeps
    its last good events, and its age shows);
-3. re-reads enrollment from the hub's groups when due (kept on failure);
+3. re-reads enrollment from the hub's groups when due (kept on failure), and who already runs
+   a course server (kept for ``present_keep`` seconds on failure, then taken as nobody: the
+   safe side);
 4. plans every pool at this moment with :func:`campushub.demand.plan_pools`;
 5. applies the targets to the placeholders (or, in dry-run, only reports them).
 
@@ -37,6 +39,7 @@ WINDOW_AFTER = timedelta(days=15)
 
 Fetch = Callable[[str], Awaitable[bytes]]
 Enrollment = Callable[[], Awaitable[dict[str, int]]]
+Present = Callable[[], Awaitable[dict[str, int]]]
 
 
 @dataclass
@@ -81,6 +84,8 @@ class Scaler:
     fetch: Fetch
     applier: PlaceholderScaler | None  # None: dry-run, report only
     enrollment_source: Enrollment | None = None
+    present_source: Present | None = None
+    present_keep: float = 600.0
     attendance: float = DEFAULT_ATTENDANCE
     feed_interval: float = 300.0
     enrollment_interval: float = 600.0
@@ -94,6 +99,9 @@ class Scaler:
     enrollment: dict[str, int] = field(init=False, default_factory=dict)
     enrollment_read_at: datetime | None = field(init=False, default=None)
     enrollment_error: str | None = field(init=False, default=None)
+    present: dict[str, int] = field(init=False, default_factory=dict)
+    present_read_at: datetime | None = field(init=False, default=None)
+    present_error: str | None = field(init=False, default=None)
     pools: dict[str, PoolState] = field(init=False, default_factory=dict)
     problems: list[Problem] = field(init=False, default_factory=list)
     rounds: int = field(init=False, default=0)
@@ -121,7 +129,8 @@ class Scaler:
     async def run_round(self) -> None:
         started = time.monotonic()
         now = self.clock()
-        for step in (self.reload_catalog, self.read_feeds, self.read_enrollment):
+        steps = (self.reload_catalog, self.read_feeds, self.read_enrollment, self.read_present)
+        for step in steps:
             try:
                 await step()
             except Exception as error:  # a bug in one step must not stop the others
@@ -215,6 +224,29 @@ class Scaler:
         self.enrollment_read_at = self.clock()
         self.enrollment_error = None
 
+    async def read_present(self) -> None:
+        if self.present_source is None:
+            return
+        try:
+            present = await self.present_source()
+        except Exception as error:
+            now = self.clock()
+            fresh = self.present_read_at and (
+                (now - self.present_read_at).total_seconds() < self.present_keep
+            )
+            if not fresh:
+                self.present = {}  # unknown: plan as if nobody were on (more room, not less)
+            self.present_error = (
+                f"cannot read who is on from the hub: {error}"
+                f" ({'keeping the last counts' if fresh else 'counting nobody as on'})"
+            )
+            self.problem(self.present_error)
+            self.log.warning("scaler: %s", self.present_error)
+            return
+        self.present = dict(present)
+        self.present_read_at = self.clock()
+        self.present_error = None
+
     # -- planning ---------------------------------------------------------------------------
 
     def requests(self) -> list[Request]:
@@ -255,6 +287,7 @@ class Scaler:
             self.requests(),
             enrollment=self.enrollment,
             attendance=self.attendance,
+            present=self.present,
         )
 
     def plan_now(self, now: datetime) -> None:
