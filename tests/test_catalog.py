@@ -259,7 +259,7 @@ def test_demo_catalog_loads_with_its_courses_images_and_pool(demo: Catalog) -> N
         "julia": "/lab",
     }
     pool = demo.pools["standard"]
-    assert (pool.node_cpu, pool.node_memory, pool.min, pool.max) == (8, 64 * GiB, 1, 20)
+    assert (pool.node_cpu, pool.node_memory, pool.min, pool.max) == (8, 64 * GiB, 1, 80)
     assert pool.lead == timedelta(minutes=20)
     assert dict(pool.node_selector) == {"hub.jupyter.org/pool-name": "standard"}
     assert pool.placeholder is not None
@@ -271,7 +271,7 @@ def test_demo_course_data8_has_its_own_memory_shared_data_and_schedule(demo: Cat
     assert data8.title == "DATA 8: Foundations of Data Science"
     assert data8.keys == ("1524699",)
     assert data8.memory == Allocation(GiB, GiB)
-    assert data8.cpu == demo.defaults.cpu
+    assert data8.cpu == Allocation(0.05, 0.5)
     assert data8.image is demo.images["python"]
     assert data8.default_url == "/lab"
     assert data8.shared is not None

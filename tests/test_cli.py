@@ -20,7 +20,7 @@ def test_check_prints_a_summary_of_a_good_catalog_and_exits_0(capsys):
     assert "term      2026-27" in out
     for slug in ("data8", "stat20", "physics77"):
         assert slug in out
-    assert "standard (8 CPU/64Gi nodes, 1-20)" in out
+    assert "standard (8 CPU/64Gi nodes, 1-80)" in out
     assert len(out.splitlines()) <= 24  # one screen
 
 

@@ -118,7 +118,7 @@ def test_it_patches_the_placeholder_to_the_planned_target(hub, double, admin) ->
         "name": PLACEHOLDER,
         "namespace": NAMESPACE,
     }
-    assert (standard["min"], standard["max"], standard["unit"]) == (1, 20, "node")
+    assert (standard["min"], standard["max"], standard["unit"]) == (1, 80, "node")
     assert standard["steps"][0]["replicas"] == target
     # The bad line of the other event is listed, not fatal.
     assert body["skipped"] == [
@@ -216,12 +216,12 @@ def test_a_catalog_with_problems_is_refused_and_the_last_good_kept(hub, admin) -
     catalog = hub.settings.catalog
     good = catalog.read_text()
     before = plan(admin, hub)["pools"]["standard"]
-    catalog.write_text(good.replace("max: 20", "max: lots"))
+    catalog.write_text(good.replace("max: 80", "max: lots"))
     try:
         body = poll(lambda: (b := plan(admin, hub))["catalog"]["error"] and b, 30, "refusal")
         assert "pools.standard.max" in body["catalog"]["error"]
         assert "keeping the last good" in body["catalog"]["error"]
-        assert body["pools"]["standard"]["max"] == before["max"] == 20
+        assert body["pools"]["standard"]["max"] == before["max"] == 80
         page = admin.get(f"{hub.url}/services/scaler/")
         assert "pools.standard.max" in page.text
     finally:
