@@ -87,6 +87,10 @@ def banner(
         if link_id
         else ""
     )
+    short += (
+        f"  Calendar autoscale (dry run: no cluster here): log in as dana (administrator) or a\n"
+        f"  TA/instructor at {hub_url}/services/scaler/\n\n"
+    )
     return f"""
   The local campus is running.
 

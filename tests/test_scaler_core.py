@@ -1,0 +1,163 @@
+"""The scaler's rounds without a hub or cluster: what it keeps when its sources fail, and that a
+round never raises and never plans outside min..max. Its sources are plain async functions;
+the tests give it real feed bytes and a real catalog file, and make the sources fail."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from campushub.demo import launch
+from campushub.services.scaler.core import Scaler
+
+NOW = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # Monday 09:00 in Los Angeles
+
+
+def feed(count: int | str, start: datetime = NOW, hours: int = 2) -> bytes:
+    stamp = "%Y%m%dT%H%M%SZ"
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:a\r\n"
+        f"SUMMARY:Review\r\nDTSTART:{start.strftime(stamp)}\r\n"
+        f"DTEND:{(start + timedelta(hours=hours)).strftime(stamp)}\r\n"
+        f"DESCRIPTION:standard: {count}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
+class Sources:
+    """What the scaler reads, as the tests set it; ``fail`` makes a source raise."""
+
+    def __init__(self) -> None:
+        self.feed = feed(5)
+        self.enrollment = {"data8": 1000}
+        self.present: dict[str, int] = {}
+        self.fail: set[str] = set()
+        self.now = NOW
+
+    async def fetch(self, source: str) -> bytes:
+        if "feed" in self.fail:
+            raise OSError("connection refused")
+        return self.feed
+
+    async def read_enrollment(self) -> dict[str, int]:
+        if "enrollment" in self.fail:
+            raise TypeError("a bug in the reader")
+        return self.enrollment
+
+    async def read_present(self) -> dict[str, int]:
+        if "present" in self.fail:
+            raise OSError("hub down")
+        return self.present
+
+
+@pytest.fixture
+def sources() -> Sources:
+    return Sources()
+
+
+@pytest.fixture
+def scaler(tmp_path: Path, sources: Sources) -> Scaler:
+    catalog = tmp_path / "courses.yaml"
+    catalog.write_text(launch.DEMO_CATALOG.read_text())
+    return Scaler(
+        str(catalog),
+        ["https://calendar.example/feed.ics"],
+        sources.fetch,
+        None,
+        sources.read_enrollment,
+        sources.read_present,
+        feed_interval=0,
+        enrollment_interval=0,
+        clock=lambda: sources.now,
+    )
+
+
+async def test_a_round_plans_every_pool(scaler: Scaler) -> None:
+    await scaler.run_round()
+    standard = scaler.pools["standard"].target
+    assert standard.requested == 5
+    assert standard.replicas == 5
+    assert scaler.problems == []
+    assert scaler.rounds == 1
+
+
+async def test_a_failing_feed_keeps_its_last_good_events(scaler: Scaler, sources: Sources) -> None:
+    await scaler.run_round()
+    state = scaler.feed_states["https://calendar.example/feed.ics"]
+    first_read = state.read_at
+    sources.fail.add("feed")
+    sources.now = NOW + timedelta(minutes=30)
+    await scaler.run_round()
+    assert state.read_at == first_read
+    assert state.age(sources.now) == 1800
+    assert "connection refused" in (state.error or "")
+    assert "keeping its last good events" in (state.error or "")
+    assert scaler.pools["standard"].target.requested == 5
+    # Garbage instead of a calendar: the same.
+    sources.fail.clear()
+    sources.feed = b"<html>login</html>"
+    await scaler.run_round()
+    assert "not an iCalendar feed" in (state.error or "")
+    assert scaler.pools["standard"].target.requested == 5
+    # A good feed again clears the error.
+    sources.feed = feed(6, NOW)
+    await scaler.run_round()
+    assert (state.error, scaler.pools["standard"].target.requested) == (None, 6)
+
+
+async def test_a_catalog_with_problems_or_gone_keeps_the_last_good(
+    scaler: Scaler, tmp_path: Path
+) -> None:
+    await scaler.run_round()
+    good = scaler.catalog
+    path = Path(scaler.catalog_path)
+    path.write_text(path.read_text().replace("max: 80", "max: -3"))
+    os.utime(path, (1, 1))  # a different mtime, whatever the clock's resolution
+    await scaler.run_round()
+    assert scaler.catalog is good
+    assert "pools.standard.max" in (scaler.catalog_error or "")
+    path.unlink()
+    await scaler.run_round()
+    assert scaler.catalog is good
+    assert scaler.rounds == 3
+
+
+async def test_people_on_are_kept_briefly_then_counted_as_nobody(
+    scaler: Scaler, sources: Sources
+) -> None:
+    sources.present = {"data8": 300}
+    await scaler.run_round()
+    assert scaler.present == {"data8": 300}
+    sources.fail.add("present")
+    sources.now = NOW + timedelta(minutes=5)
+    await scaler.run_round()
+    assert scaler.present == {"data8": 300}
+    assert "keeping the last counts" in (scaler.present_error or "")
+    sources.now = NOW + timedelta(minutes=11)
+    await scaler.run_round()
+    assert scaler.present == {}
+    assert "counting nobody as on" in (scaler.present_error or "")
+
+
+async def test_a_bug_in_one_source_does_not_stop_the_round(
+    scaler: Scaler, sources: Sources
+) -> None:
+    await scaler.run_round()
+    sources.fail.add("enrollment")
+    await scaler.run_round()
+    assert scaler.enrollment == {"data8": 1000}  # kept
+    assert "a bug in the reader" in (scaler.enrollment_error or "")
+    assert scaler.rounds == 2
+    assert scaler.pools["standard"].target.requested == 5
+
+
+@pytest.mark.parametrize("count", [100_000, 0])
+async def test_never_outside_min_and_max(scaler: Scaler, sources: Sources, count: int) -> None:
+    sources.feed = feed(count)
+    await scaler.run_round()
+    target = scaler.pools["standard"].target
+    pool = scaler.catalog.pools["standard"]
+    assert pool.min <= target.replicas <= pool.max
+    assert target.replicas == (pool.max if count else max(pool.min, target.need))
