@@ -35,6 +35,18 @@ def test_member_of_the_admin_group_is_an_administrator(hub):
     assert hub.api("GET", "/users/dana").json()["admin"] is True
 
 
+def test_the_local_campus_runs_the_scaler_in_dry_run(hub):
+    session = hub.login("dana", "/services/scaler/")
+    page = session.get(f"{hub.url}/services/scaler/", timeout=30)
+    assert page.status_code == 200
+    assert "Dry run:" in page.text
+    plan = session.get(f"{hub.url}/services/scaler/api/plan?hours=24", timeout=30).json()
+    assert plan["dry_run"] is True
+    standard = plan["pools"]["standard"]
+    assert standard["applied"] is None and standard["current"] is None  # nothing touched
+    assert 1 <= standard["target"]["replicas"] <= 80
+
+
 def test_logged_out_visitor_is_sent_straight_to_campus_sign_on(hub, identity_provider):
     response = requests.get(f"{hub.url}/hub/home", timeout=30)
     assert response.url.startswith(f"{identity_provider.url}/oauth2/authorize?")
