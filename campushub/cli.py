@@ -1,12 +1,26 @@
-"""The ``campushub`` command: check a catalog before a deploy, run the local campus."""
+"""The ``campushub`` command: check a catalog before a deploy, print the Kubernetes objects it
+needs, run the local campus."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
-from .catalog import CatalogError, load_catalog
+import yaml
+
+from .catalog import CatalogError, load_catalog, parse_catalog
+
+
+def print_problems(path: str, error: CatalogError, file: TextIO | None = None) -> None:
+    """Print every problem of a refused catalog as ``file:line: place: message``."""
+    count = len(error.problems)
+    print(f"{path}: {count} problem{'s' if count != 1 else ''}; the catalog is refused:", file=file)
+    for problem in error.problems:
+        line = f"{problem.line}:" if problem.line else ""
+        where = f"{problem.place}: " if problem.place else ""
+        print(f"{path}:{line} {where}{problem.message}", file=file)
 
 
 def check(path: str) -> int:
@@ -14,15 +28,60 @@ def check(path: str) -> int:
     try:
         catalog = load_catalog(path)
     except CatalogError as error:
-        count = len(error.problems)
-        print(f"{path}: {count} problem{'s' if count != 1 else ''}; the catalog is refused:")
-        for problem in error.problems:
-            line = f"{problem.line}:" if problem.line else ""
-            where = f"{problem.place}: " if problem.place else ""
-            print(f"{path}:{line} {where}{problem.message}")
+        print_problems(path, error)
         return 1
     print(f"{path}: OK")
     print(catalog.summary())
+    return 0
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    """YAML for people: multi-line text (the catalog in its ConfigMap) as a literal block, and
+    no anchors or aliases where objects share a part."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_ManifestDumper.add_representer(str, _represent_text)
+
+
+def print_manifests(path: str, namespace: str, release: str, service_account: str) -> int:
+    """Print the Kubernetes objects for the catalog at ``path`` as multi-document YAML
+    (exit 0), or its problems on stderr (exit 1)."""
+    from .manifests import manifests
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        catalog = parse_catalog(text, path)
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"{path}: cannot read the catalog: {error}", file=sys.stderr)
+        return 1
+    except CatalogError as error:
+        print_problems(path, error, file=sys.stderr)
+        return 1
+    objects: list[dict[str, Any]] = manifests(
+        catalog,
+        namespace=namespace,
+        catalog_text=text,
+        release=release,
+        service_account=service_account,
+    )
+    print(
+        f"# campushub manifests {path} --namespace {namespace} --release {release}"
+        f" --service-account {service_account}\n# Apply with: kubectl apply -f <this file>"
+    )
+    print(
+        yaml.dump_all(
+            objects, Dumper=_ManifestDumper, sort_keys=False, explicit_start=True, width=100
+        ),
+        end="",
+    )
     return 0
 
 
@@ -44,6 +103,31 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     check_parser.add_argument("path", help="the catalog file, e.g. courses.yaml")
+    manifests_parser = commands.add_parser(
+        "manifests",
+        help="print the Kubernetes objects the catalog needs beside zero-to-jupyterhub",
+        description=(
+            "Print, as YAML for kubectl apply, the objects campushub adds to a"
+            " zero-to-jupyterhub release: the catalog's ConfigMap, the placeholders'"
+            " PriorityClass, each pool's placeholder Deployment or StatefulSet, and the Role"
+            " that lets the scaler (in the hub pod) resize them. A catalog with problems"
+            " prints them on stderr and exits 1."
+        ),
+    )
+    manifests_parser.add_argument("path", help="the catalog file, e.g. courses.yaml")
+    manifests_parser.add_argument(
+        "--namespace", default="default", help="the hub's namespace (default: %(default)s)"
+    )
+    manifests_parser.add_argument(
+        "--release",
+        default="jupyterhub",
+        help="the zero-to-jupyterhub Helm release's name (default: %(default)s)",
+    )
+    manifests_parser.add_argument(
+        "--service-account",
+        default="hub",
+        help="the hub pod's ServiceAccount, which the scaler acts as (default: %(default)s)",
+    )
     demo_parser = commands.add_parser(
         "demo",
         help="start the local campus on 127.0.0.1 (identity provider, git server, hub)",
@@ -72,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check":
         return check(args.path)
+    if args.command == "manifests":
+        return print_manifests(args.path, args.namespace, args.release, args.service_account)
     from .demo import campus  # the demo's imports are only needed here
 
     return campus.run(args.state_dir, args.port, args.fresh)

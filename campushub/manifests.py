@@ -1,0 +1,251 @@
+"""The Kubernetes objects a campushub deployment needs beside zero-to-jupyterhub's, made from
+the catalog: plain dicts in, plain dicts out, no Kubernetes client.
+
+``manifests(catalog, namespace=..., catalog_text=...)`` returns, in the order to apply them:
+
+- the PriorityClass ``campushub-placeholder`` (value -10, never preempting), so any course
+  server (priority 0) evicts a placeholder pod when it needs the room;
+- the ConfigMap ``campushub-catalog`` holding the catalog as ``courses.yaml``, which the hub
+  pod mounts;
+- per namespace holding placeholders, the Role ``campushub-scaler`` and its RoleBinding to the
+  hub's ServiceAccount: the scaler runs inside the hub pod as a hub-managed service, so it
+  acts with the hub's ServiceAccount. It may list Deployments and StatefulSets, and read and
+  resize only the catalog's placeholders;
+- per pool with a ``placeholder``, its Deployment or StatefulSet: ``min`` replicas of a pause
+  pod as large as one node (unit ``node``) or one person's largest guarantee (unit ``user``),
+  on the pool's nodes, scheduled by zero-to-jupyterhub's user scheduler, with one init
+  container per image the pool's courses use. Each init container runs ``/bin/sh -c "exit 0"``
+  (every course image has ``/bin/sh``; not every one has ``true``) and ends at once: what
+  matters is that the kubelet pulled its image, so the node already has the course images
+  when the students arrive.
+
+``campushub manifests courses.yaml --namespace NS`` prints them as YAML for ``kubectl apply``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from .catalog import Catalog, Pool
+from .units import format_cpu, format_memory
+
+PRIORITY_CLASS: Final = "campushub-placeholder"
+PLACEHOLDER_PRIORITY: Final = -10
+SCALER_ROLE: Final = "campushub-scaler"
+CATALOG_CONFIGMAP: Final = "campushub-catalog"
+CATALOG_KEY: Final = "courses.yaml"
+# The pause image zero-to-jupyterhub 4.3 uses for its own placeholders.
+PAUSE_IMAGE: Final = "registry.k8s.io/pause:3.10.1"
+# Present in every course image (python, r, julia); `true` is not in every image's PATH.
+PULL_ONLY_COMMAND: Final = ("/bin/sh", "-c", "exit 0")
+PLACEHOLDER_APP: Final = "campushub-placeholder"
+POOL_LABEL: Final = "campushub/pool"
+
+Manifest = dict[str, Any]
+
+
+def manifests(
+    catalog: Catalog,
+    *,
+    namespace: str,
+    catalog_text: str,
+    release: str = "jupyterhub",
+    service_account: str = "hub",
+) -> list[Manifest]:
+    """Every object campushub adds to a zero-to-jupyterhub release, in the order to apply
+    them. ``namespace`` is the hub's; ``release`` the Helm release's name (zero-to-jupyterhub
+    names its user scheduler ``<release>-user-scheduler``); ``service_account`` the hub's
+    ServiceAccount (``hub`` in zero-to-jupyterhub)."""
+    objects = [priority_class(), catalog_config_map(catalog_text, namespace)]
+    pools = [pool for pool in catalog.pools.values() if pool.placeholder is not None]
+    by_namespace: dict[str, list[Pool]] = {}
+    for pool in pools:
+        by_namespace.setdefault(placeholder_namespace(pool, namespace), []).append(pool)
+    for placeholder_ns, its_pools in sorted(by_namespace.items()):
+        names = sorted({pool.placeholder.name for pool in its_pools if pool.placeholder})
+        objects.append(scaler_role(placeholder_ns, names))
+        objects.append(scaler_role_binding(placeholder_ns, namespace, service_account))
+    objects.extend(placeholder(catalog, pool, namespace, release) for pool in pools)
+    return objects
+
+
+def placeholder_namespace(pool: Pool, namespace: str) -> str:
+    """Where ``pool``'s placeholder lives: its own ``namespace``, else the hub's."""
+    assert pool.placeholder is not None
+    return pool.placeholder.namespace or namespace
+
+
+def priority_class() -> Manifest:
+    """Placeholders' priority: below every course server's (0), and never preempting."""
+    return {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": PRIORITY_CLASS, "labels": {"app.kubernetes.io/part-of": "campushub"}},
+        "value": PLACEHOLDER_PRIORITY,
+        "globalDefault": False,
+        "preemptionPolicy": "Never",
+        "description": "campushub placeholder pods: any course server evicts them",
+    }
+
+
+def catalog_config_map(catalog_text: str, namespace: str) -> Manifest:
+    """The catalog as the hub pod mounts it (``/etc/campushub/courses.yaml``)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": CATALOG_CONFIGMAP,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "campushub"},
+        },
+        "data": {CATALOG_KEY: catalog_text},
+    }
+
+
+def scaler_role(namespace: str, placeholder_names: list[str]) -> Manifest:
+    """What the scaler may do in ``namespace``: list, and read and resize the placeholders."""
+    workloads = ["deployments", "statefulsets"]
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {
+            "name": SCALER_ROLE,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "campushub"},
+        },
+        "rules": [
+            # list cannot be narrowed to names; it reads, never writes.
+            {"apiGroups": ["apps"], "resources": workloads, "verbs": ["list"]},
+            {
+                "apiGroups": ["apps"],
+                "resources": workloads,
+                "resourceNames": placeholder_names,
+                "verbs": ["get"],
+            },
+            {
+                "apiGroups": ["apps"],
+                "resources": ["deployments/scale", "statefulsets/scale"],
+                "resourceNames": placeholder_names,
+                "verbs": ["get", "patch", "update"],
+            },
+        ],
+    }
+
+
+def scaler_role_binding(namespace: str, hub_namespace: str, service_account: str) -> Manifest:
+    """The Role above for the hub's ServiceAccount, whose pod runs the scaler."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {
+            "name": SCALER_ROLE,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "campushub"},
+        },
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SCALER_ROLE},
+        "subjects": [
+            {"kind": "ServiceAccount", "name": service_account, "namespace": hub_namespace}
+        ],
+    }
+
+
+def pool_images(catalog: Catalog, pool: Pool) -> list[str]:
+    """The image references servers in ``pool`` use, once each: the defaults' (the general
+    environment) if ``pool`` is the default pool, then the courses' in catalog order."""
+    refs = [catalog.defaults.image.ref] if catalog.defaults.pool is pool else []
+    refs += [course.image.ref for course in catalog.courses.values() if course.pool is pool]
+    return list(dict.fromkeys(refs))
+
+
+def placeholder_requests(catalog: Catalog, pool: Pool) -> dict[str, str]:
+    """What one placeholder pod reserves: a node (unit ``node``), or the largest guarantee of
+    a server in the pool (unit ``user``), GPUs included."""
+    if pool.unit == "node":
+        return {"cpu": format_cpu(pool.node_cpu), "memory": format_memory(pool.node_memory)}
+    servers = [
+        (course.cpu, course.memory, course.gpu)
+        for course in catalog.courses.values()
+        if course.pool is pool
+    ]
+    if catalog.defaults.pool is pool:
+        defaults = catalog.defaults
+        servers.append((defaults.cpu, defaults.memory, defaults.gpu))
+    requests = {
+        "cpu": format_cpu(max((cpu.guarantee for cpu, _, _ in servers), default=0.001)),
+        "memory": format_memory(max((memory.guarantee for _, memory, _ in servers), default=1)),
+    }
+    gpus = max((gpu for _, _, gpu in servers), default=0)
+    if gpus:
+        requests["nvidia.com/gpu"] = str(gpus)
+    return requests
+
+
+def placeholder(catalog: Catalog, pool: Pool, namespace: str, release: str) -> Manifest:
+    """``pool``'s placeholder Deployment or StatefulSet with ``min`` replicas."""
+    assert pool.placeholder is not None
+    labels = {"app.kubernetes.io/name": PLACEHOLDER_APP, POOL_LABEL: pool.name}
+    requests = placeholder_requests(catalog, pool)
+    # Extended resources such as GPUs must be limited to what is requested.
+    limits = {key: value for key, value in requests.items() if "/" in key}
+    pod_spec: dict[str, Any] = {
+        "priorityClassName": PRIORITY_CLASS,
+        "schedulerName": f"{release}-user-scheduler",
+        "terminationGracePeriodSeconds": 0,
+        "automountServiceAccountToken": False,
+        "initContainers": [
+            {
+                "name": name,
+                "image": ref,
+                "imagePullPolicy": "IfNotPresent",
+                "command": list(PULL_ONLY_COMMAND),
+            }
+            for name, ref in _init_container_names(pool_images(catalog, pool))
+        ],
+        "containers": [
+            {
+                "name": "pause",
+                "image": PAUSE_IMAGE,
+                "resources": {"requests": requests, **({"limits": limits} if limits else {})},
+            }
+        ],
+    }
+    if pool.node_selector:
+        pod_spec["nodeSelector"] = dict(pool.node_selector)
+    if pool.tolerations:
+        pod_spec["tolerations"] = [dict(toleration) for toleration in pool.tolerations]
+    spec: dict[str, Any] = {
+        "replicas": pool.min,
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+    }
+    if pool.placeholder.kind == "StatefulSet":
+        # In parallel: one Pending pod (a node on its way) must not hold back the others.
+        spec["podManagementPolicy"] = "Parallel"
+        # Required by Kubernetes before 1.32; no Service of that name needs to exist.
+        spec["serviceName"] = pool.placeholder.name
+    return {
+        "apiVersion": "apps/v1",
+        "kind": pool.placeholder.kind,
+        "metadata": {
+            "name": pool.placeholder.name,
+            "namespace": placeholder_namespace(pool, namespace),
+            "labels": {**labels, "app.kubernetes.io/part-of": "campushub"},
+        },
+        "spec": spec,
+    }
+
+
+def _init_container_names(refs: list[str]) -> list[tuple[str, str]]:
+    """A container name for each image: ``pull-`` and the image's repository name."""
+    named: list[tuple[str, str]] = []
+    taken: set[str] = set()
+    for index, ref in enumerate(refs, start=1):
+        repository = ref.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+        base = "pull-" + (re.sub(r"[^a-z0-9-]+", "-", repository.lower()).strip("-") or "image")
+        name = base[:50].rstrip("-")
+        if name in taken:
+            name = f"{name}-{index}"
+        taken.add(name)
+        named.append((name, ref))
+    return named
