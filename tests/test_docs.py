@@ -138,7 +138,13 @@ def test_configuration_reference_lists_every_authenticator_setting(
 
 
 @pytest.mark.parametrize(
-    "class_path", ["campushub.spawner.CourseKubeSpawner", "campushub.spawner.CourseLocalSpawner"]
+    "class_path",
+    [
+        "campushub.spawner.CourseKubeSpawner",
+        "campushub.spawner.CourseLocalSpawner",
+        "campushub.services.scaler.app.ScalerApp",
+        "campushub.services.links.app.LinksApp",
+    ],
 )
 def test_configuration_reference_lists_every_spawner_setting(
     docs_build: DocsBuild, class_path: str

@@ -159,7 +159,9 @@ def _api_problem(where: str, error: ApiException) -> str:
     if status in (401, 403):
         return (
             f"{where}: the API refused the scaler ({status} {error.reason}); its service account"
-            " needs get and patch on deployments/scale and statefulsets/scale"
+            " needs get and patch on deployments/scale and statefulsets/scale, and the Role"
+            " from `campushub manifests` names only the catalog's placeholders (a placeholder"
+            " missing from it is refused, not reported missing)"
         )
     if status == 409:
         return f"{where}: conflict (409), it changed meanwhile"
