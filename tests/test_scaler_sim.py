@@ -1,21 +1,25 @@
 """The scaler simulation benchmark's pure parts, on a tiny campus: the generated catalog is
 valid for the real checker and planner, a seed gives the same week, and the cluster model
 behaves as its docstring says (cold start = boot + pull, a warm placeholder = no wait, a
-preempted placeholder brings a node of its own, the oracle never costs more).
+preempted placeholder brings a node of its own); campushub's rounds give what ``plan_pools``
+gives over the whole week and their placeholders fall as students arrive; the oracle never
+makes anyone wait and ideal packing is below it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import random
 import sys
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from campushub.catalog import parse_catalog
-from campushub.demand import plan_span
+from campushub.demand import plan_pools, plan_span
 from campushub.schedule import occurrences
 
 MINUTE = 60.0
@@ -42,6 +46,10 @@ CLUSTER = sim.Cluster(
     step=10.0,
     span=sim.WEEK.total_seconds(),
 )
+
+
+MONDAY = dataclasses.replace(CLUSTER, span=24 * 3600.0)  # a day is enough, and quick
+NOTHING = sim.Steps([(0.0, 0)])
 
 
 def tiny_week(seed: int = 7, lead_min: int = 20):
@@ -78,8 +86,8 @@ def test_a_seed_gives_the_same_week() -> None:
 
 
 def test_a_cold_cluster_makes_the_first_student_wait_boot_and_pull() -> None:
-    arrival = sim.Arrival(3600.0, 7200.0, 50, 1024, "python")
-    outcome = sim.simulate([arrival], [(0.0, 0)], CLUSTER)
+    arrival = sim.Arrival(3600.0, 7200.0, 50, 1024, "python", "data8")
+    outcome = sim.simulate([arrival], NOTHING, CLUSTER)
     (wait,) = outcome.waits
     assert 7 * MINUTE <= wait < 7 * MINUTE + CLUSTER.step
     assert outcome.nodes_started == 1
@@ -88,25 +96,69 @@ def test_a_cold_cluster_makes_the_first_student_wait_boot_and_pull() -> None:
 
 
 def test_a_warm_placeholder_means_no_wait_and_is_replaced_after_preemption() -> None:
-    arrival = sim.Arrival(3600.0, 7200.0, 50, 1024, "python")
-    warm = sim.simulate([arrival], [(0.0, 1)], CLUSTER, ("python", "r", "julia"))
+    arrival = sim.Arrival(3600.0, 7200.0, 50, 1024, "python", "data8")
+    warm = sim.simulate([arrival], sim.Steps([(0.0, 1)]), CLUSTER, ("python", "r", "julia"))
     assert warm.waits == [0.0]
+    assert warm.preemptions == 1
     assert warm.nodes_started == 2  # the preempted placeholder asked for a node of its own
-    plain = sim.simulate([arrival], [(0.0, 1)], CLUSTER)
+    plain = sim.simulate([arrival], sim.Steps([(0.0, 1)]), CLUSTER)
     assert plain.waits == [pytest.approx(2 * MINUTE)]  # a pause pod warms no image
 
 
-def test_the_plan_beats_reactive_and_the_oracle_is_the_floor() -> None:
+def test_the_rounds_plan_what_plan_pools_plans_with_every_occurrence() -> None:
+    _, catalog, week, _ = tiny_week()
+    rounds = sim.ScalerRounds(catalog, week)
+    rng = random.Random(1)
+    courses = sorted({occurrence.course for occurrence in week})
+    for now in range(0, int(sim.WEEK.total_seconds()), 600):
+        present = {course: rng.choice((0, 0, 5, 40, 500)) for course in courses}
+        at = sim.WEEK_START_UTC + timedelta(seconds=now)
+        assert (
+            rounds.target(now, present) == plan_pools(catalog, week, at, present=present)[sim.POOL]
+        )
+    with pytest.raises(ValueError, match="forward"):
+        rounds.target(0.0, {})
+
+
+def test_campushub_placeholders_fall_as_students_arrive_while_the_chart_holds() -> None:
     _, catalog, week, arrivals = tiny_week()
-    end = sim.WEEK_START + sim.WEEK
-    targets = sim.plan_steps(plan_span(catalog, week, [], sim.WEEK_START, end))
-    reactive = sim.simulate(arrivals, [(0.0, 0)], CLUSTER)
-    campus = sim.simulate(arrivals, targets, CLUSTER, tuple(catalog.images))
-    oracle_hours, _ = sim.oracle(arrivals, CLUSTER)
-    assert len(reactive.waits) == len(campus.waits) == len(arrivals)
+    (exam,) = [o for o in week if o.exam]  # Monday 15:30: 99 people at 2 CPU, ~25 nodes
+    starts = (exam.starts - sim.WEEK_START).total_seconds()
+    lead = catalog.pools[sim.POOL].lead.total_seconds()
+    outcome = sim.simulate(arrivals, sim.ScalerRounds(catalog, week), MONDAY, tuple(catalog.images))
+    placeholders = sim.Steps(outcome.targets)
+    chart = sim.Steps(
+        sim.plan_steps(plan_span(catalog, week, [], sim.WEEK_START, sim.WEEK_START + sim.WEEK))
+    )
+    before, after = starts - lead + MINUTE, starts + 10 * MINUTE
+    assert placeholders(before, {}) == chart(before, {}) >= 20  # nobody on yet: the full need
+    assert placeholders(after, {}) <= 2  # nearly everyone came and holds their own room
+    assert chart(after, {}) >= 20  # plan_span plans the future: it counts nobody as on
+    monday = [arrival for arrival in arrivals if arrival.at < MONDAY.span]
+    assert sim.percentile(outcome.waits, 0.95) == 0.0
+    assert len(outcome.waits) == len(monday)
+
+
+def test_the_oracle_never_waits_and_ideal_packing_is_below_it() -> None:
+    arrivals = tiny_week()[3]
+    perfect = sim.oracle(arrivals, MONDAY)
+    monday = [arrival for arrival in arrivals if arrival.at < MONDAY.span]
+    assert len(perfect.waits) == len(monday)
+    assert set(perfect.waits) == {0.0}
+    assert perfect.booting_hours == perfect.placeholder_hours == 0.0
+    ideal_hours, _ = sim.ideal_packing(monday, MONDAY)
+    assert ideal_hours <= perfect.node_hours
+
+
+def test_the_plan_beats_reactive_and_the_node_hours_add_up() -> None:
+    _, catalog, week, arrivals = tiny_week()
+    reactive = sim.simulate(arrivals, NOTHING, MONDAY)
+    campus = sim.simulate(arrivals, sim.ScalerRounds(catalog, week), MONDAY, tuple(catalog.images))
+    perfect = sim.oracle(arrivals, MONDAY)
+    assert len(reactive.waits) == len(campus.waits)
     assert sim.percentile(campus.waits, 0.95) < sim.percentile(reactive.waits, 0.95)
-    assert oracle_hours <= reactive.node_hours
-    assert oracle_hours <= campus.node_hours
-    accounted = campus.booting_hours + campus.serving_hours
-    accounted += campus.placeholder_hours + campus.empty_hours
-    assert accounted == pytest.approx(campus.node_hours, rel=0.02)
+    assert perfect.node_hours <= campus.node_hours
+    for outcome in (reactive, campus, perfect):
+        accounted = outcome.booting_hours + outcome.serving_hours
+        accounted += outcome.placeholder_hours + outcome.empty_hours
+        assert accounted == pytest.approx(outcome.node_hours, rel=0.02)
