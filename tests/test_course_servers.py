@@ -59,7 +59,7 @@ def test_python_course_server_opens_jupyterlab_with_its_limits(hub):
     environment = server_environment(hub, "ada", "data8")
     assert environment["CAMPUSHUB_COURSE"] == "data8"
     assert environment["MEM_LIMIT"] == str(1024**3)
-    assert environment["CPU_LIMIT"] == "2.0"
+    assert environment["CPU_LIMIT"] == "0.5"
     parent = memory_cgroup_parent()
     if parent is None:
         pytest.skip("no memory cgroup on this machine: the limit is reported, not enforced")
