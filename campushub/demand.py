@@ -15,6 +15,9 @@ taken off its events' counts. (A placeholder a student's server displaces is rec
 Deployment and would ask the cluster for a new node; counting the people on as well would
 double the pool for the length of every lecture.)
 
+Room already free on the pool's ready nodes that hold its images (``free``, from the cluster)
+takes people too: they start there at once, so no placeholder is needed for them.
+
 A calendar feed event (:class:`Request`) asks for at least a count while it runs and the
 pool's lead time before (the largest wins, as in Berkeley's scaler). The result is always
 clamped to the pool's ``min``..``max``, and each :class:`PoolTarget` says why in words.
@@ -26,7 +29,7 @@ target changes, by sweeping the events in start order rather than planning minut
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -35,7 +38,15 @@ from .catalog import Allocation, Catalog, Pool
 from .schedule import Occurrence
 from .units import format_cpu, format_duration, format_memory
 
-__all__ = ["DEFAULT_ATTENDANCE", "PoolTarget", "Reason", "Request", "plan_pools", "plan_span"]
+__all__ = [
+    "DEFAULT_ATTENDANCE",
+    "FreeRoom",
+    "PoolTarget",
+    "Reason",
+    "Request",
+    "plan_pools",
+    "plan_span",
+]
 
 DEFAULT_ATTENDANCE = 0.9
 
@@ -53,6 +64,15 @@ class Request:
 
     def running_or_starting(self, at: datetime, lead: timedelta) -> bool:
         return self.starts - lead <= at < self.ends
+
+
+@dataclass(frozen=True, slots=True)
+class FreeRoom:
+    """Room free now on one ready node of a pool that already has the pool's images."""
+
+    node: str
+    cpu: float  # cores
+    memory: int  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +97,9 @@ _NO_ENROLLMENT = Expected({})
 class Reason:
     """One occurrence counted for a pool and its share of the need.
 
-    ``people`` are those still to come: ``expected`` less those of the course already on
-    (``present``). ``share`` is in the pool's unit: nodes (a fraction) for ``node`` pools,
+    ``people`` are those the placeholders hold room for: ``expected`` less those of the course
+    already on (``present``) and those who fit in room already free on warm nodes (``free``).
+    ``share`` is in the pool's unit: nodes (a fraction) for ``node`` pools,
     people for ``user`` pools. ``cpu`` (cores) and ``memory`` (bytes) are per person.
     """
 
@@ -89,6 +110,7 @@ class Reason:
     share: float
     expected: int
     present: int = 0
+    free: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +135,7 @@ def plan_pools(
     enrollment: Mapping[str, int] | None = None,
     attendance: float = DEFAULT_ATTENDANCE,
     present: Mapping[str, int] | None = None,
+    free: Mapping[str, Sequence[FreeRoom]] | None = None,
 ) -> dict[str, PoolTarget]:
     """The target of every pool in ``catalog`` at ``at`` (time-zone aware).
 
@@ -120,7 +143,8 @@ def plan_pools(
     from calendar feeds; those of pools the catalog does not have are ignored (the feed reader
     lists such events as skipped). Entries without ``expect`` count ``enrollment[course]`` x
     ``attendance`` people; ``present[course]`` people of a course already have a server and are
-    taken off its events (earliest first).
+    taken off its events (earliest first); ``free[pool]`` is the room free on the pool's warm
+    nodes, filled with the people still to come before any placeholder is asked for.
     """
     if at.tzinfo is None:
         raise ValueError("plan_pools() needs a time-zone aware datetime")
@@ -137,7 +161,15 @@ def plan_pools(
         if pool is not None and request.running_or_starting(instant, pool.lead):
             asked[pool.name] = max(asked.get(pool.name, 0), request.count)
     return {
-        name: _plan_pool(catalog, pool, counted[name], asked.get(name), expected, present)
+        name: _plan_pool(
+            catalog,
+            pool,
+            counted[name],
+            asked.get(name),
+            expected,
+            present,
+            (free or {}).get(name, ()),
+        )
         for name, pool in catalog.pools.items()
     }
 
@@ -199,16 +231,19 @@ def _plan_pool(
     requested: int | None,
     expected: Expected = _NO_ENROLLMENT,
     present: Mapping[str, int] | None = None,
+    free: Sequence[FreeRoom] = (),
 ) -> PoolTarget:
     lead = format_duration(pool.lead)
-    arrivals = _still_to_come(counted, expected, present or {})
+    arrivals = _fit_in_free_room(catalog, _still_to_come(counted, expected, present or {}), free)
     if pool.unit == "user":
         reasons = tuple(
-            Reason(o, coming, *_per_person(catalog, o), float(coming), total, on)
-            for o, total, on, coming in arrivals
+            Reason(
+                o, coming - fits, *_per_person(catalog, o), float(coming - fits), total, on, fits
+            )
+            for o, total, on, coming, fits in arrivals
         )
         from_events = sum(r.people for r in reasons)
-        sizing = f"{from_events} people to come, one placeholder each"
+        sizing = f"{from_events} people to hold room for, one placeholder each"
     else:
         reasons, from_events, sizing = _size_in_nodes(catalog, pool, arrivals)
     if counted:
@@ -256,9 +291,38 @@ def _still_to_come(
     return found
 
 
+def _fit_in_free_room(
+    catalog: Catalog, arrivals: list[tuple[Occurrence, int, int, int]], free: Sequence[FreeRoom]
+) -> list[tuple[Occurrence, int, int, int, int]]:
+    """Each arrival with how many of its people fit in the free room (earliest first)."""
+    rooms = [[Fraction(str(max(room.cpu, 0.0))), max(room.memory, 0)] for room in free]
+    fitted = []
+    for occurrence, total, on, coming in arrivals:
+        cpu, memory = _per_person(catalog, occurrence)
+        cpu_each = Fraction(str(cpu))
+        fits = 0
+        for room in rooms:
+            if fits == coming:
+                break
+            by_cpu = int(room[0] // cpu_each) if cpu_each > 0 else coming
+            by_memory = room[1] // memory if memory > 0 else coming
+            here = min(coming - fits, by_cpu, by_memory)
+            if here > 0:
+                room[0] -= here * cpu_each
+                room[1] -= here * memory
+                fits += here
+        fitted.append((occurrence, total, on, coming, fits))
+    return fitted
+
+
 def _people(reason: Reason) -> str:
+    parts = []
     if reason.present:
-        return f"{reason.expected} people, {reason.present} already on, {reason.people} to come"
+        parts.append(f"{reason.present} already on")
+    if reason.free:
+        parts.append(f"{reason.free} in free room")
+    if parts:
+        return f"{reason.expected} people, {', '.join(parts)}, {reason.people} to hold room for"
     return f"{reason.people} people"
 
 
@@ -274,7 +338,7 @@ def _per_person(catalog: Catalog, occurrence: Occurrence) -> tuple[float, int]:
 
 
 def _size_in_nodes(
-    catalog: Catalog, pool: Pool, arrivals: list[tuple[Occurrence, int, int, int]]
+    catalog: Catalog, pool: Pool, arrivals: list[tuple[Occurrence, int, int, int, int]]
 ) -> tuple[tuple[Reason, ...], int, str]:
     # Exact fractions: 800 x 0.05 cores / 8 cores is 5 nodes, not 5.000000000000001 -> 6.
     node_cpu = Fraction(str(pool.node_cpu))
@@ -282,14 +346,15 @@ def _size_in_nodes(
     total_cpu = Fraction(0)
     total_memory = Fraction(0)
     reasons = []
-    for occurrence, total, on, people in arrivals:
+    for occurrence, total, on, coming, fits in arrivals:
+        people = coming - fits
         cpu, memory = _per_person(catalog, occurrence)
         cpu_need = people * Fraction(str(cpu))
         memory_need = people * Fraction(memory)
         total_cpu += cpu_need
         total_memory += memory_need
         share = max(cpu_need / node_cpu, memory_need / node_memory)
-        reasons.append(Reason(occurrence, people, cpu, memory, float(share), total, on))
+        reasons.append(Reason(occurrence, people, cpu, memory, float(share), total, on, fits))
     nodes_for_cpu = _ceil(total_cpu / node_cpu)
     nodes_for_memory = _ceil(total_memory / node_memory)
     need = max(nodes_for_cpu, nodes_for_memory)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campushub.catalog import Catalog, parse_catalog
-from campushub.demand import PoolTarget, Request, plan_pools, plan_span
+from campushub.demand import FreeRoom, PoolTarget, Request, plan_pools, plan_span
 from campushub.schedule import Occurrence, occurrences
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -167,7 +167,7 @@ def test_a_user_pool_holds_one_slot_per_person(catalog: Catalog) -> None:
     target = plan_at(catalog, MONDAY.replace(hour=13))["slots"]
     # Both lab meetings: one running, one starting in 20 minutes (lead 30m).
     assert (target.replicas, target.need, target.clamped) == (54, 54, False)
-    assert "54 people to come" in target.why
+    assert "54 people to hold room for" in target.why
     assert [r.share for r in target.reasons] == [24.0, 30.0]
     wednesday = plan_at(catalog, MONDAY + timedelta(days=2, hours=13))["slots"]
     assert (wednesday.replicas, wednesday.need, wednesday.clamped) == (100, 500, True)
@@ -313,7 +313,7 @@ def test_people_already_on_hold_their_own_room(catalog: Catalog) -> None:
     assert target.replicas == 8
     reason = target.reasons[0]
     assert (reason.expected, reason.present, reason.people) == (800, 320, 480)
-    assert "800 people, 320 already on, 480 to come" in target.why
+    assert "800 people, 320 already on, 480 to hold room for" in target.why
     # Everyone is on: nothing to hold but the pool's min; more than expected is not negative.
     assert plan_pools(catalog, lecture, at, present={"data8": 800})["standard"].replicas == 1
     assert plan_pools(catalog, lecture, at, present={"data8": 5000})["standard"].need == 0
@@ -329,3 +329,36 @@ def test_people_already_on_hold_their_own_room(catalog: Catalog) -> None:
     slots = plan_pools(catalog, labs, at, present={"lab": 30})["slots"]
     assert [(r.expected, r.present, r.people) for r in slots.reasons] == [(24, 24, 0), (30, 6, 24)]
     assert slots.replicas == 24
+
+
+def test_free_room_on_warm_nodes_takes_people_first(catalog: Catalog) -> None:
+    lecture = only(catalog, "data8 weekly mon/wed/fri 10:00", MONDAY.replace(hour=10))
+    at = lecture[0].starts
+    # 800 people x 1Gi (0.05 CPU): two warm nodes with 100Gi and 40Gi free take 140 of them;
+    # 660Gi / 64Gi = 10.3 -> 11 nodes of placeholders instead of 13.
+    free = {
+        "standard": [
+            FreeRoom("node-a", 8.0, 100 * 2**30),
+            FreeRoom("node-b", 8.0, 40 * 2**30 + 2**29),  # 40.5Gi: 40 people, not 41
+        ]
+    }
+    target = plan_pools(catalog, lecture, at, free=free)["standard"]
+    reason = target.reasons[0]
+    assert (reason.expected, reason.free, reason.people) == (800, 140, 660)
+    assert target.replicas == 11
+    assert "800 people, 140 in free room, 660 to hold room for" in target.why
+    # CPU can be what is short: 1 free core holds 20 people of 0.05 CPU, whatever the memory.
+    tight = {"standard": [FreeRoom("node-c", 1.0, 500 * 2**30)]}
+    assert plan_pools(catalog, lecture, at, free=tight)["standard"].reasons[0].free == 20
+    # More room than people: nobody needs a placeholder; the pool's min still holds.
+    roomy = {"standard": [FreeRoom(f"n{i}", 8.0, 64 * 2**30) for i in range(20)]}
+    everyone = plan_pools(catalog, lecture, at, free=roomy)["standard"]
+    assert (everyone.need, everyone.replicas) == (0, 1)
+    # Negative or zero room from a confused API counts as none.
+    broken = {"standard": [FreeRoom("n", -4.0, -(2**30)), FreeRoom("m", 0.0, 0)]}
+    assert plan_pools(catalog, lecture, at, free=broken)["standard"].replicas == 13
+    # Free room of another pool does not count here.
+    assert (
+        plan_pools(catalog, lecture, at, free={"slots": roomy["standard"]})["standard"].replicas
+        == 13
+    )
