@@ -666,9 +666,7 @@ class _Checker:
         if isinstance(duration, timedelta) and not timedelta(0) < duration <= timedelta(hours=24):
             duration = self.problem((*path, "for"), "must be more than 0 and at most 24h")
         # No `expect`: the scaler counts the course's enrollment times its attendance ratio.
-        expect = (
-            self.integer(section["expect"], (*path, "expect")) if "expect" in section else None
-        )
+        expect = self.integer(section["expect"], (*path, "expect")) if "expect" in section else None
         exam = self.boolean(section.get("exam", False), (*path, "exam"))
         if not weekly:
             on = self.in_term(section.get("on"), (*path, "on"))

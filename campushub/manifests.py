@@ -10,7 +10,9 @@ the catalog: plain dicts in, plain dicts out, no Kubernetes client.
 - per namespace holding placeholders, the Role ``campushub-scaler`` and its RoleBinding to the
   hub's ServiceAccount: the scaler runs inside the hub pod as a hub-managed service, so it
   acts with the hub's ServiceAccount. It may list Deployments and StatefulSets, and read and
-  resize only the catalog's placeholders;
+  resize only the catalog's placeholders; and the ClusterRole ``campushub-scaler-room`` with
+  its ClusterRoleBinding, to list nodes and pods (read only), so the scaler can count the room
+  already free on a pool's warm nodes;
 - per pool with a ``placeholder``, its Deployment or StatefulSet: ``min`` replicas of a pause
   pod as large as one node (unit ``node``) or one person's largest guarantee (unit ``user``),
   on the pool's nodes, scheduled by zero-to-jupyterhub's user scheduler, with one init
@@ -33,6 +35,7 @@ from .units import format_cpu, format_memory
 PRIORITY_CLASS: Final = "campushub-placeholder"
 PLACEHOLDER_PRIORITY: Final = -10
 SCALER_ROLE: Final = "campushub-scaler"
+ROOM_ROLE: Final = "campushub-scaler-room"
 CATALOG_CONFIGMAP: Final = "campushub-catalog"
 CATALOG_KEY: Final = "courses.yaml"
 # The pause image zero-to-jupyterhub 4.3 uses for its own placeholders.
@@ -66,8 +69,37 @@ def manifests(
         names = sorted({pool.placeholder.name for pool in its_pools if pool.placeholder})
         objects.append(scaler_role(placeholder_ns, names))
         objects.append(scaler_role_binding(placeholder_ns, namespace, service_account))
+    if pools:
+        objects.append(room_cluster_role())
+        objects.append(room_cluster_role_binding(namespace, service_account))
     objects.extend(placeholder(catalog, pool, namespace, release) for pool in pools)
     return objects
+
+
+def room_cluster_role() -> Manifest:
+    """Read-only: list nodes (allocatable, images, readiness) and the pods on them."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": ROOM_ROLE, "labels": {"app.kubernetes.io/part-of": "campushub"}},
+        "rules": [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]}],
+    }
+
+
+def room_cluster_role_binding(hub_namespace: str, service_account: str) -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": ROOM_ROLE, "labels": {"app.kubernetes.io/part-of": "campushub"}},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": ROOM_ROLE,
+        },
+        "subjects": [
+            {"kind": "ServiceAccount", "name": service_account, "namespace": hub_namespace}
+        ],
+    }
 
 
 def placeholder_namespace(pool: Pool, namespace: str) -> str:

@@ -1,9 +1,12 @@
 """A small HTTP double of the Kubernetes API endpoints the scaler uses, and nothing more.
 
-The scaler reads and patches the ``scale`` subresource of Deployments and StatefulSets:
+The scaler reads and patches the ``scale`` subresource of Deployments and StatefulSets, and
+lists a pool's nodes and the pods on a node (to find room already free):
 
     GET   /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
     PATCH /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
+    GET   /api/v1/nodes?labelSelector=k=v,...
+    GET   /api/v1/pods?fieldSelector=spec.nodeName=N,status.phase!=Succeeded,...
 
 Like the real API server it wants a bearer token, answers ``autoscaling/v1`` ``Scale``
 objects, a ``Status`` object with the reason on errors (404 NotFound, 401, 415 for a patch
@@ -51,8 +54,31 @@ class Logged:
 
 
 @dataclass
+class Node:
+    name: str
+    labels: dict[str, str]
+    cpu: str = "8"
+    memory: str = "64Gi"
+    images: list[str] = field(default_factory=list)
+    ready: bool = True
+    unschedulable: bool = False
+
+
+@dataclass
+class Pod:
+    namespace: str
+    name: str
+    node: str
+    cpu: str | None = None
+    memory: str | None = None
+    phase: str = "Running"
+
+
+@dataclass
 class Cluster:
     token: str
+    nodes: dict[str, Node] = field(default_factory=dict)
+    pods: list[Pod] = field(default_factory=list)
     # (namespace, resource, name) -> replicas
     objects: dict[tuple[str, str, str], int] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
@@ -184,6 +210,101 @@ class ScaleHandler(web.RequestHandler):
             self.answer(200, self.scale(namespace, resource, name) or {})
 
 
+def _selector(text: str) -> list[tuple[str, str, str]]:
+    """``a=b,c!=d`` -> [(a, '=', b), (c, '!=', d)]; ValueError for anything else."""
+    terms = []
+    for term in filter(None, text.split(",")):
+        key, op, value = (
+            term.partition("!=")
+            if "!=" in term
+            else term.partition("==")
+            if "==" in term
+            else term.partition("=")
+        )
+        if not op or not key:
+            raise ValueError(term)
+        terms.append((key, "!=" if op == "!=" else "=", value))
+    return terms
+
+
+def _matches(terms: list[tuple[str, str, str]], values: dict[str, str]) -> bool:
+    return all((values.get(key) == value) == (op == "=") for key, op, value in terms)
+
+
+class ListHandler(ScaleHandler):
+    """``GET /api/v1/nodes`` and ``GET /api/v1/pods`` with the selectors the scaler sends."""
+
+    def get(self, resource: str) -> None:
+        cluster = self.cluster
+        try:
+            labels = _selector(self.get_query_argument("labelSelector", ""))
+            fields = _selector(self.get_query_argument("fieldSelector", ""))
+        except ValueError as error:
+            self.answer(400, _status(400, "BadRequest", f"unable to parse selector {error}"))
+            return
+        with cluster.lock:
+            if resource == "nodes":
+                items = [
+                    _node_object(node)
+                    for node in cluster.nodes.values()
+                    if _matches(labels, node.labels)
+                    and _matches(fields, {"metadata.name": node.name})
+                ]
+                kind = "NodeList"
+            else:
+                allowed = {"spec.nodeName", "status.phase", "metadata.namespace"}
+                if any(key not in allowed for key, _, _ in fields):
+                    self.answer(400, _status(400, "BadRequest", "field label not supported"))
+                    return
+                items = [
+                    _pod_object(pod)
+                    for pod in cluster.pods
+                    if _matches(
+                        fields,
+                        {
+                            "spec.nodeName": pod.node,
+                            "status.phase": pod.phase,
+                            "metadata.namespace": pod.namespace,
+                        },
+                    )
+                ]
+                kind = "PodList"
+        self.answer(
+            200,
+            {
+                "kind": kind,
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": "1"},
+                "items": items,
+            },
+        )
+
+
+def _node_object(node: Node) -> dict[str, Any]:
+    return {
+        "metadata": {"name": node.name, "labels": node.labels},
+        "spec": {"unschedulable": node.unschedulable} if node.unschedulable else {},
+        "status": {
+            "allocatable": {"cpu": node.cpu, "memory": node.memory, "pods": "110"},
+            "capacity": {"cpu": node.cpu, "memory": node.memory, "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True" if node.ready else "False"}],
+            "images": [{"names": [ref], "sizeBytes": 1_000_000} for ref in node.images],
+        },
+    }
+
+
+def _pod_object(pod: Pod) -> dict[str, Any]:
+    requests = {k: v for k, v in (("cpu", pod.cpu), ("memory", pod.memory)) if v is not None}
+    return {
+        "metadata": {"name": pod.name, "namespace": pod.namespace},
+        "spec": {
+            "nodeName": pod.node,
+            "containers": [{"name": "main", "image": "x", "resources": {"requests": requests}}],
+        },
+        "status": {"phase": pod.phase},
+    }
+
+
 class KubeDouble:
     """The double, running: ``url``, the ``cluster`` state, fault injection, kubeconfig."""
 
@@ -203,7 +324,12 @@ class KubeDouble:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
-        app = web.Application([(PATH, ScaleHandler, {"cluster": self.cluster})])
+        app = web.Application(
+            [
+                (PATH, ScaleHandler, {"cluster": self.cluster}),
+                (r"/api/v1/(nodes|pods)", ListHandler, {"cluster": self.cluster}),
+            ]
+        )
         self._server = httpserver.HTTPServer(app)
         self._server.listen(self.port, "127.0.0.1")
         self._ready.set()
@@ -238,6 +364,19 @@ class KubeDouble:
         resource = {v: k for k, v in KINDS.items()}[kind]
         with self.cluster.lock:
             return self.cluster.objects.get((namespace, resource, name))
+
+    def add_node(self, node: Node) -> None:
+        with self.cluster.lock:
+            self.cluster.nodes[node.name] = node
+
+    def add_pod(self, pod: Pod) -> None:
+        with self.cluster.lock:
+            self.cluster.pods.append(pod)
+
+    def clear_nodes(self) -> None:
+        with self.cluster.lock:
+            self.cluster.nodes.clear()
+            self.cluster.pods.clear()
 
     def inject(self, *faults: Fault) -> None:
         with self.cluster.lock:

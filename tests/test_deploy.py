@@ -182,6 +182,15 @@ def test_init_containers_are_exactly_the_images_of_the_pools_servers():
             assert len({c["name"] for c in init}) == len(init)
 
 
+def test_scaler_may_only_list_nodes_and_pods_across_the_cluster():
+    objects = made("demo", namespace="campus")
+    (role,) = of_kind(objects, "ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]}]
+    (binding,) = of_kind(objects, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": "campus"}]
+
+
 def test_scaler_role_allows_only_reading_and_resizing_placeholders():
     objects = made("every-key", namespace="jupyter")
     roles = {role["metadata"]["namespace"]: role for role in of_kind(objects, "Role")}

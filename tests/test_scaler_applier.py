@@ -14,15 +14,16 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from campushub.catalog import Placeholder
+from campushub.catalog import Placeholder, Pool
 from campushub.demo.launch import free_port
-from campushub.services.scaler.kube import PlaceholderScaler, connect
-from tests.k8s_double import Fault, KubeDouble
+from campushub.services.scaler.kube import KubeError, PlaceholderScaler, connect, normal_image
+from tests.k8s_double import Fault, KubeDouble, Node, Pod
 
 REAL_CLUSTER = (
     bool(os.environ.get("KUBECONFIG")) and os.environ.get("CAMPUSHUB_TEST_CLUSTER") == "1"
@@ -286,3 +287,93 @@ async def test_the_placeholder_namespace_from_the_catalog_wins(
     applied = await applier.scale(Placeholder("Deployment", name, "gpu-pool"), 2)
     assert applied.ok and applied.namespace == "gpu-pool"
     assert target.double.replicas("Deployment", name, "gpu-pool") == 2
+
+
+# -- free room on a pool's warm nodes -------------------------------------------------------------
+
+PYTHON = "ghcr.io/campushub/python:2026.08"
+R_IMAGE = "ghcr.io/campushub/r:2026.08"
+
+
+def pool(selector: dict[str, str]) -> Pool:
+    return Pool(
+        name="standard",
+        node_cpu=8,
+        node_memory=64 * 2**30,
+        node_selector=selector,
+        tolerations=(),
+        placeholder=None,
+        min=0,
+        max=10,
+        lead=timedelta(minutes=20),
+        unit="node",
+    )
+
+
+@needs_double
+async def test_free_room_counts_ready_warm_nodes_of_the_pool_only(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]]
+) -> None:
+    assert target.double is not None
+    double = target.double
+    double.clear_nodes()
+    labels = {"hub.jupyter.org/pool-name": "standard"}
+    double.add_node(Node("warm", labels, "7910m", "62Gi", [PYTHON, R_IMAGE, "other:1"]))
+    double.add_node(Node("cold", labels, "8", "64Gi", [PYTHON]))  # lacks the R image
+    double.add_node(Node("notready", labels, "8", "64Gi", [PYTHON, R_IMAGE], ready=False))
+    double.add_node(Node("cordoned", labels, "8", "64Gi", [PYTHON, R_IMAGE], unschedulable=True))
+    double.add_node(
+        Node("gpu", {"hub.jupyter.org/pool-name": "gpu"}, "8", "64Gi", [PYTHON, R_IMAGE])
+    )
+    # On "warm": two servers, a placeholder, a pod without requests and a finished pod.
+    double.add_pod(Pod("campus", "jupyter-ada--data8", "warm", "50m", "1Gi"))
+    double.add_pod(Pod("campus", "jupyter-alan--stat20", "warm", "0.5", "512Mi"))
+    double.add_pod(Pod("campus", "standard-placeholder-x", "warm", "2", "20Gi"))
+    double.add_pod(Pod("kube-system", "besteffort", "warm"))
+    double.add_pod(Pod("campus", "done", "warm", "4", "30Gi", phase="Succeeded"))
+    applier, _ = scaler
+    rooms = await applier.free_room(pool(labels), [PYTHON, R_IMAGE])
+    assert [room.node for room in rooms] == ["warm"]
+    room = rooms[0]
+    assert room.cpu == pytest.approx(7.91 - 0.05 - 0.5 - 2)
+    assert room.memory == (62 - 1 - 20) * 2**30 - 512 * 2**20
+    # Docker Hub names as the kubelet reports them.
+    double.add_node(Node("hub", labels, "8", "64Gi", ["docker.io/library/python:3.12"]))
+    rooms = await applier.free_room(pool(labels), ["python:3.12"])
+    assert [room.node for room in rooms] == ["hub"]
+    # A pool without a node selector has no nodes of its own.
+    assert await applier.free_room(pool({}), [PYTHON]) == []
+
+
+@needs_double
+async def test_free_room_that_cannot_be_read_is_an_error_not_a_guess(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]]
+) -> None:
+    assert target.double is not None
+    double = target.double
+    double.clear_nodes()
+    labels = {"hub.jupyter.org/pool-name": "standard"}
+    double.add_node(Node("warm", labels, "8", "64Gi", [PYTHON]))
+    double.add_pod(Pod("campus", "odd", "warm", "lots", "1Gi"))  # an unreadable request
+    applier, _ = scaler
+    assert await applier.free_room(pool(labels), [PYTHON]) == []  # its room is not counted
+    double.inject(*[Fault("GET", 500)] * 4)
+    with pytest.raises(KubeError, match="nodes of pool standard: the API answered 500"):
+        await applier.free_room(pool(labels), [PYTHON])
+
+
+@pytest.mark.cluster
+@pytest.mark.skipif(not REAL_CLUSTER, reason="the double's version is tested above")
+async def test_free_room_on_a_real_cluster(scaler: tuple[PlaceholderScaler, list[float]]) -> None:
+    applier, _ = scaler
+    rooms = await applier.free_room(pool({"kubernetes.io/os": "linux"}), [])
+    assert rooms, "a ready linux node"
+    assert all(room.cpu >= 0 and room.memory >= 0 for room in rooms)
+
+
+def test_image_names_are_compared_as_the_kubelet_reports_them() -> None:
+    assert normal_image("python:3.12") == "docker.io/library/python:3.12"
+    assert normal_image("jupyter/base") == "docker.io/jupyter/base:latest"
+    assert normal_image(PYTHON) == PYTHON
+    assert normal_image("localhost:5000/x:1") == "localhost:5000/x:1"
+    assert normal_image("quay.io/a/b@sha256:abc") == "quay.io/a/b@sha256:abc"

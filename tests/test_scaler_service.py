@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from campushub.demo import launch
-from tests.k8s_double import Fault, KubeDouble
+from tests.k8s_double import Fault, KubeDouble, Node, Pod
 
 NAMESPACE = "campus"
 PLACEHOLDER = "standard-placeholder"  # the demo catalog's standard pool
@@ -112,7 +112,7 @@ def test_it_patches_the_placeholder_to_the_planned_target(hub, double, admin) ->
     standard = body["pools"]["standard"]
     assert body["dry_run"] is False
     assert standard["target"]["requested"] == COUNT
-    assert standard["current"] == target  # what the last round found
+    assert standard["current"] == target  # after the last round's apply
     assert standard["placeholder"] == {
         "kind": "Deployment",
         "name": PLACEHOLDER,
@@ -230,8 +230,9 @@ def test_a_catalog_with_problems_is_refused_and_the_last_good_kept(hub, admin) -
 
 
 def test_api_errors_are_retried_then_shown_and_the_service_keeps_going(hub, double, admin) -> None:
-    # Every call fails for a while: 4 attempts per round (backoff 1, 2, 4 s), then an error.
-    double.inject(*[Fault("*", 500)] * 4)
+    # Every call fails for a while: 4 attempts (backoff 1, 2, 4 s) to read the pool's nodes,
+    # then 4 to read the placeholder's scale; each then gives up with an error.
+    double.inject(*[Fault("*", 500)] * 8)
     body = poll(
         lambda: (b := plan(admin, hub))["pools"]["standard"]["applied"]["error"] and b,
         60,
@@ -239,6 +240,7 @@ def test_api_errors_are_retried_then_shown_and_the_service_keeps_going(hub, doub
     )
     error = body["pools"]["standard"]["applied"]["error"]
     assert "answered 500" in error and "gave up after 4 attempts" in error
+    assert "free room of pool standard unknown, counted as none" in body["free_room_error"]
     page = admin.get(f"{hub.url}/services/scaler/")
     assert "gave up after 4 attempts" in page.text
     # The faults are used up: the next rounds apply again.
@@ -273,6 +275,21 @@ def test_enrollment_and_people_on_come_from_the_hub(hub, admin) -> None:
         assert body["enrollment"]["courses"]["data8"] == len(groups) >= 2
     finally:
         hub.api("DELETE", "/users/ada/servers/data8")
+
+
+def test_room_free_on_warm_nodes_is_read_from_the_cluster(hub, double, admin) -> None:
+    labels = {"hub.jupyter.org/pool-name": "standard"}
+    images = [f"ghcr.io/campushub/{name}:2026.08" for name in ("python", "r", "julia")]
+    double.add_node(Node("pool-node-1", labels, "8", "64Gi", images))
+    double.add_node(Node("pool-node-2", labels, "8", "64Gi", images[:1]))  # not warm
+    double.add_pod(Pod(NAMESPACE, "jupyter-ada--data8", "pool-node-1", "500m", "4Gi"))
+    try:
+        rooms = poll(lambda: plan(admin, hub)["pools"]["standard"]["free_room"], 30, "free room")
+        assert rooms == [{"node": "pool-node-1", "cpu": 7.5, "memory": 60 * 2**30}]
+        page = admin.get(f"{hub.url}/services/scaler/")
+        assert "free on 1 warm node(s): 7.5 CPU, 60Gi" in page.text
+    finally:
+        double.clear_nodes()
 
 
 def test_the_status_page_draws_the_chart_in_a_browser(hub, browser) -> None:

@@ -44,7 +44,7 @@ from traitlets.config import Application, catch_config_error
 from ...catalog import CatalogError
 from ...demand import DEFAULT_ATTENDANCE, PoolTarget
 from ...memberships import GROUP_PREFIX, memberships_from_groups
-from ...units import format_duration
+from ...units import format_cpu, format_duration, format_memory
 from .core import Scaler
 from .kube import PlaceholderScaler, connect
 
@@ -164,6 +164,8 @@ class StatusHandler(BaseHandler):
             when=lambda moment: _local(moment, zone),
             ago=lambda moment: _ago(now, moment),
             duration=format_duration,
+            cpu=format_cpu,
+            memory=format_memory,
             pools=[
                 (scaler.catalog.pools[name], state)
                 for name, state in sorted(scaler.pools.items())
@@ -236,7 +238,11 @@ class PlanAPIHandler(APIHandler):
                 "max": pool.max,
                 "lead_seconds": int(pool.lead.total_seconds()),
                 "target": _target_model(state.target),
-                "current": applied.current if applied else None,
+                "current": applied.replicas if applied else None,
+                "free_room": [
+                    {"node": room.node, "cpu": room.cpu, "memory": room.memory}
+                    for room in scaler.free.get(name, [])
+                ],
                 "applied": (
                     {
                         "at": _iso(state.applied_at),
@@ -284,6 +290,7 @@ class PlanAPIHandler(APIHandler):
                         "error": scaler.enrollment_error,
                         "courses": scaler.enrollment,
                     },
+                    "free_room_error": scaler.free_error,
                     "present": {
                         "read_at": _iso(scaler.present_read_at),
                         "error": scaler.present_error,
@@ -329,7 +336,7 @@ class ScalerCollector:
         )
         current = GaugeMetricFamily(
             "campushub_scaler_current_replicas",
-            "Placeholder replicas found at the last apply",
+            "Placeholder replicas after the last apply",
             labels=["pool"],
         )
         patches = CounterMetricFamily(
@@ -341,8 +348,8 @@ class ScalerCollector:
         for name, state in scaler.pools.items():
             target.add_metric([name], state.target.replicas)
             need.add_metric([name], state.target.need)
-            if state.applied and state.applied.current is not None:
-                current.add_metric([name], state.applied.current)
+            if state.applied and state.applied.replicas is not None:
+                current.add_metric([name], state.applied.replicas)
             patches.add_metric([name], state.patches)
             errors.add_metric([name], state.errors)
         yield from (target, need, current, patches, errors)
@@ -748,6 +755,7 @@ def _target_model(target: PoolTarget) -> dict[str, Any]:
                 "course": reason.occurrence.course,
                 "expected": reason.expected,
                 "present": reason.present,
+                "free": reason.free,
                 "starts": _iso(reason.occurrence.starts),
                 "ends": _iso(reason.occurrence.ends),
                 "people": reason.people,

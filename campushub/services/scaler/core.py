@@ -9,8 +9,10 @@ Each round (every ``interval`` seconds) it:
 3. re-reads enrollment from the hub's groups when due (kept on failure), and who already runs
    a course server (kept for ``present_keep`` seconds on failure, then taken as nobody: the
    safe side);
-4. plans every pool at this moment with :func:`campushub.demand.plan_pools`;
-5. applies the targets to the placeholders (or, in dry-run, only reports them).
+4. asks the cluster for the room already free on each pool's warm nodes (ready nodes holding
+   the pool's images; unknown in dry-run or when the API will not say, then counted as none);
+5. plans every pool at this moment with :func:`campushub.demand.plan_pools`;
+6. applies the targets to the placeholders (or, in dry-run, only reports them).
 
 Every step catches its own failures and records them; a round never raises, and nothing
 a feed, the catalog, the hub or the Kubernetes API says can stop the service.
@@ -26,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ...catalog import Catalog, CatalogError, load_catalog
-from ...demand import DEFAULT_ATTENDANCE, PoolTarget, Request, plan_pools, plan_span
+from ...demand import DEFAULT_ATTENDANCE, FreeRoom, PoolTarget, Request, plan_pools, plan_span
 from ...feeds import FeedError, FeedResult, Skipped, read_feed
+from ...manifests import pool_images
 from ...schedule import Occurrence, occurrences
-from .kube import Applied, PlaceholderScaler
+from .kube import Applied, KubeError, PlaceholderScaler
 
 __all__ = ["FeedState", "PoolState", "Scaler"]
 
@@ -102,6 +105,8 @@ class Scaler:
     present: dict[str, int] = field(init=False, default_factory=dict)
     present_read_at: datetime | None = field(init=False, default=None)
     present_error: str | None = field(init=False, default=None)
+    free: dict[str, list[FreeRoom]] = field(init=False, default_factory=dict)
+    free_error: str | None = field(init=False, default=None)
     pools: dict[str, PoolState] = field(init=False, default_factory=dict)
     problems: list[Problem] = field(init=False, default_factory=list)
     rounds: int = field(init=False, default=0)
@@ -137,6 +142,7 @@ class Scaler:
                 self.problem(f"{step.__name__} failed: {type(error).__name__}: {error}")
                 self.log.exception("scaler: %s failed", step.__name__)
         try:
+            await self.read_free_room()
             self.plan_now(now)
             await self.apply(now)
         except Exception as error:
@@ -247,6 +253,24 @@ class Scaler:
         self.present_read_at = self.clock()
         self.present_error = None
 
+    async def read_free_room(self) -> None:
+        """Free room on each pool's warm nodes; none where it cannot be read (the safe side)."""
+        if self.applier is None:
+            return
+        free: dict[str, list[FreeRoom]] = {}
+        problems = []
+        for name, pool in self.catalog.pools.items():
+            if pool.placeholder is None:
+                continue
+            try:
+                free[name] = await self.applier.free_room(pool, pool_images(self.catalog, pool))
+            except KubeError as error:
+                problems.append(f"free room of pool {name} unknown, counted as none: {error}")
+        self.free = free
+        self.free_error = "; ".join(problems) or None
+        for problem in problems:
+            self.problem(problem)
+
     # -- planning ---------------------------------------------------------------------------
 
     def requests(self) -> list[Request]:
@@ -288,6 +312,7 @@ class Scaler:
             enrollment=self.enrollment,
             attendance=self.attendance,
             present=self.present,
+            free=self.free,
         )
 
     def plan_now(self, now: datetime) -> None:

@@ -2,10 +2,14 @@
 
 The scaler reads and patches only the ``scale`` subresource of each pool's placeholder
 (``/apis/apps/v1/namespaces/<ns>/{deployments,statefulsets}/<name>/scale``), so its RBAC
-needs no more than ``get`` and ``patch`` on those. A patch is sent only when the number
-changes. Errors that may pass (timeouts, connection errors, 409, 429, 5xx) are retried with
-exponential backoff; others (401, 403, 404, 422) are reported at once with what to do. Nothing
-here raises to the caller: every outcome is an :class:`Applied` record.
+needs no more than ``get`` and ``patch`` on those. To find room already free on a pool's warm
+nodes it lists the pool's nodes (``/api/v1/nodes?labelSelector=...``) and the pods on each
+(``/api/v1/pods?fieldSelector=spec.nodeName=...``): ``list`` on nodes and pods.
+
+A patch is sent only when the number changes. Errors that may pass (timeouts, connection
+errors, 409, 429, 5xx) are retried with exponential backoff; others (401, 403, 404, 422) are
+reported at once with what to do. Scaling never raises to the caller: every outcome is an
+:class:`Applied` record; ``free_room`` raises :class:`KubeError` with the reason.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from ...catalog import Placeholder
+from ...catalog import Placeholder, Pool
+from ...demand import FreeRoom
+from ...units import parse_cpu, parse_memory
 
-__all__ = ["Applied", "PlaceholderScaler", "connect"]
+__all__ = ["Applied", "KubeError", "PlaceholderScaler", "connect", "normal_image"]
 
 MERGE_PATCH = "application/merge-patch+json"
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
@@ -47,6 +53,11 @@ class Applied:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def replicas(self) -> int | None:
+        """The placeholder's replicas after this round: the target if patched, else as found."""
+        return self.target if self.patched else self.current
+
 
 async def connect(kubeconfig: str | None = None) -> client.ApiClient:
     """An API client: in a pod, its service account; else ``kubeconfig`` (or $KUBECONFIG)."""
@@ -63,8 +74,12 @@ async def connect(kubeconfig: str | None = None) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+class KubeError(Exception):
+    """What the API would not tell or do, in words (after the retries)."""
+
+
 class PlaceholderScaler:
-    """Reads and sets the replicas of placeholders, retrying what may pass."""
+    """Reads and sets the replicas of placeholders, retrying what may pass; finds free room."""
 
     def __init__(
         self,
@@ -80,6 +95,7 @@ class PlaceholderScaler:
     ) -> None:
         self.api = api
         self.apps = client.AppsV1Api(api)
+        self.core = client.CoreV1Api(api)
         self.namespace = namespace
         self.timeout = timeout
         self.attempts = max(1, attempts)
@@ -129,6 +145,48 @@ class PlaceholderScaler:
         self.log.info("scaled %s from %s to %d replicas", where, current, target)
         return Applied(kind, name, namespace, target, current, True, attempts)
 
+    async def free_room(self, pool: Pool, images: list[str]) -> list[FreeRoom]:
+        """Room free now on each ready, schedulable node of ``pool`` that already has every
+        one of ``images``: allocatable CPU and memory less the requests of every pod on it
+        (placeholders included). A pool without a ``node_selector`` has no nodes of its own:
+        none. Raises :class:`KubeError` when the API will not say."""
+        if not pool.node_selector:
+            return []
+        selector = ",".join(f"{key}={value}" for key, value in sorted(pool.node_selector.items()))
+        wanted = {normal_image(ref) for ref in images}
+        try:
+            nodes = await self._retrying(
+                f"nodes of pool {pool.name}",
+                lambda: self.core.list_node(label_selector=selector, _request_timeout=self.timeout),
+            )
+            rooms = []
+            for node in nodes.items or []:
+                name = node.metadata.name
+                if not _ready(node) or (node.spec and node.spec.unschedulable):
+                    continue
+                held = {
+                    normal_image(found)
+                    for image in (node.status.images or [])
+                    for found in (image.names or [])
+                }
+                if not wanted <= held:
+                    continue
+                pods = await self._retrying(
+                    f"pods on node {name}",
+                    lambda name=name: self.core.list_pod_for_all_namespaces(
+                        field_selector=(
+                            f"spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"
+                        ),
+                        _request_timeout=self.timeout,
+                    ),
+                )
+                room = _room(node, pods.items or [])
+                if room is not None:
+                    rooms.append(room)
+        except _Failed as failed:
+            raise KubeError(str(failed)) from None
+        return rooms
+
     async def _retrying(self, where: str, attempt: Callable[[], Awaitable[_T]]) -> _T:
         for number in range(1, self.attempts + 1):
             try:
@@ -150,6 +208,40 @@ class PlaceholderScaler:
 
 class _Failed(Exception):
     pass
+
+
+def normal_image(ref: str) -> str:
+    """An image reference as the kubelet reports it: ``python:3.11`` is
+    ``docker.io/library/python:3.11``, ``jupyter/base`` is ``docker.io/jupyter/base:latest``."""
+    name, at, digest = ref.partition("@")
+    first, slash, _ = name.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        name = f"docker.io/{name}" if slash else f"docker.io/library/{name}"
+    if not at and ":" not in name.rpartition("/")[2]:
+        name += ":latest"
+    return f"{name}{at}{digest}"
+
+
+def _ready(node: Any) -> bool:
+    conditions = (node.status.conditions if node.status else None) or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+def _room(node: Any, pods: list[Any]) -> FreeRoom | None:
+    """The node's allocatable less its pods' requests; None if a quantity cannot be read
+    (then the node's room is not counted: more placeholders, never fewer)."""
+    try:
+        allocatable = node.status.allocatable or {}
+        cpu = parse_cpu(allocatable.get("cpu", "0"))
+        memory = parse_memory(allocatable.get("memory", "0"))
+        for pod in pods:
+            for container in (pod.spec.containers if pod.spec else None) or []:
+                requests = (container.resources.requests if container.resources else None) or {}
+                cpu -= parse_cpu(requests.get("cpu", "0"))
+                memory -= parse_memory(requests.get("memory", "0"))
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return FreeRoom(node.metadata.name, max(cpu, 0.0), max(memory, 0))
 
 
 def _api_problem(where: str, error: ApiException) -> str:
