@@ -1,9 +1,11 @@
 """The scaler simulation benchmark's pure parts, on a tiny campus: the generated catalog is
 valid for the real checker and planner, a seed gives the same week, and the cluster model
 behaves as its docstring says (cold start = boot + pull, a warm placeholder = no wait, a
-preempted placeholder brings a node of its own); campushub's rounds give what ``plan_pools``
-gives over the whole week and their placeholders fall as students arrive; the oracle never
-makes anyone wait and ideal packing is below it.
+preempted placeholder brings a node of its own); the free room a round reads is only on ready
+nodes holding every image asked for, less what runs there (a placeholder takes the node);
+campushub's rounds give what ``plan_pools`` gives over the whole week, free room lowers their
+target, and their placeholders fall as students arrive; the operator's lead follows boot,
+pull and arrivals; the oracle never makes anyone wait and ideal packing is below it.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from types import ModuleType
 import pytest
 
 from campushub.catalog import parse_catalog
-from campushub.demand import plan_pools, plan_span
+from campushub.demand import FreeRoom, plan_pools, plan_span
 from campushub.schedule import occurrences
 
 MINUTE = 60.0
+GIB = 2**30
+ALL_IMAGES = ("julia", "python", "r")
 
 
 def _load_benchmark() -> ModuleType:
@@ -50,6 +54,36 @@ CLUSTER = sim.Cluster(
 
 MONDAY = dataclasses.replace(CLUSTER, span=24 * 3600.0)  # a day is enough, and quick
 NOTHING = sim.Steps([(0.0, 0)])
+
+
+def no_free_room(images: object) -> list[FreeRoom]:
+    return []
+
+
+@dataclasses.dataclass
+class FreeRoomRecorder:
+    """A fixed placeholder count that records, each step, the free room the cluster reports
+    for ``images``."""
+
+    count: int
+    images: tuple[str, ...]
+    round_s: float = 0.0
+    seen: dict[float, list[FreeRoom]] = dataclasses.field(default_factory=dict)
+
+    def __call__(self, now: float, present: object, read_free: sim.ReadFreeRoom) -> int:
+        self.seen[now] = read_free(self.images)
+        return self.count
+
+
+@dataclasses.dataclass
+class WithoutFreeRoom:
+    """campushub's rounds told that no warm node has room (as before free room was counted)."""
+
+    rounds: sim.ScalerRounds
+    round_s: float = 60.0
+
+    def __call__(self, now: float, present: object, read_free: sim.ReadFreeRoom) -> int:
+        return self.rounds(now, present, no_free_room)
 
 
 def tiny_week(seed: int = 7, lead_min: int = 20):
@@ -105,6 +139,39 @@ def test_a_warm_placeholder_means_no_wait_and_is_replaced_after_preemption() -> 
     assert plain.waits == [pytest.approx(2 * MINUTE)]  # a pause pod warms no image
 
 
+def test_the_scaler_reads_free_room_only_on_ready_nodes_with_every_image_pulled() -> None:
+    arrival = sim.Arrival(3600.0, 7200.0, 50, 1024, "python", "data8")
+    python = FreeRoomRecorder(0, ("python",))
+    sim.simulate([arrival], python, CLUSTER)
+    # The node is asked for at 3600, ready at 3900 and has python pulled at 4020.
+    assert python.seen[3890.0] == python.seen[4010.0] == []
+    (room,) = python.seen[4020.0]
+    assert (room.cpu, room.memory) == (pytest.approx(7.95), 63 * GIB)  # less the guarantee
+    (room,) = python.seen[7200.0]  # the student has left
+    assert (room.cpu, room.memory) == (8.0, 64 * GIB)
+    assert python.seen[7800.0] != [] == python.seen[7810.0]  # removed after 10 idle minutes
+    every = FreeRoomRecorder(0, ALL_IMAGES)
+    sim.simulate([arrival], every, CLUSTER)
+    assert not any(every.seen.values())  # the node never pulled r or julia
+
+
+def test_a_placeholder_takes_its_whole_node_and_warms_it_with_every_image() -> None:
+    arrival = sim.Arrival(3600.0, 7200.0, 50, 1024, "python", "data8")
+    held = FreeRoomRecorder(1, ALL_IMAGES)
+    sim.simulate([arrival], held, CLUSTER, ALL_IMAGES)
+    assert [(room.cpu, room.memory) for room in held.seen[10.0]] == [(0.0, 0)]
+    # The student preempts it: their node has room; the recreated placeholder's node is asked
+    # for at 3600 and is counted (with no room) once it has pulled every image, at 4020.
+    assert [(room.cpu, room.memory) for room in held.seen[3610.0]] == [
+        (pytest.approx(7.95), 63 * GIB)
+    ]
+    assert len(held.seen[4010.0]) == 1
+    assert sorted((room.cpu, room.memory) for room in held.seen[4020.0]) == [
+        (0.0, 0),
+        (pytest.approx(7.95), 63 * GIB),
+    ]
+
+
 def test_the_rounds_plan_what_plan_pools_plans_with_every_occurrence() -> None:
     _, catalog, week, _ = tiny_week()
     rounds = sim.ScalerRounds(catalog, week)
@@ -112,12 +179,48 @@ def test_the_rounds_plan_what_plan_pools_plans_with_every_occurrence() -> None:
     courses = sorted({occurrence.course for occurrence in week})
     for now in range(0, int(sim.WEEK.total_seconds()), 600):
         present = {course: rng.choice((0, 0, 5, 40, 500)) for course in courses}
+        free = [
+            FreeRoom(f"node-{index}", rng.choice((0.0, 1.5, 8.0)), rng.choice((0, 4, 64)) * GIB)
+            for index in range(rng.choice((0, 1, 3)))
+        ]
         at = sim.WEEK_START_UTC + timedelta(seconds=now)
-        assert (
-            rounds.target(now, present) == plan_pools(catalog, week, at, present=present)[sim.POOL]
-        )
+        planned = plan_pools(catalog, week, at, present=present, free={sim.POOL: free})
+        assert rounds.target(now, present, free) == planned[sim.POOL]
     with pytest.raises(ValueError, match="forward"):
         rounds.target(0.0, {})
+
+
+def test_free_warm_room_lowers_campushubs_target_and_its_node_hours() -> None:
+    specs, catalog, week, arrivals = tiny_week()
+    (exam,) = [o for o in week if o.exam]  # Monday 15:30: 99 people at 2 CPU, ~25 nodes
+    before = (exam.starts - sim.WEEK_START).total_seconds() - 5 * MINUTE
+    asked: list[object] = []
+
+    def three_warm_nodes(images: object) -> list[FreeRoom]:
+        asked.append(images)
+        return [FreeRoom(f"warm-{index}", 8.0, 64 * GIB) for index in range(3)]
+
+    cold = sim.ScalerRounds(catalog, week).target(before, {})
+    warm = sim.ScalerRounds(catalog, week)
+    assert warm(before, {}, three_warm_nodes) == cold.replicas - 3 >= 17
+    images = {spec.shape.image for spec in specs}
+    assert asked == [tuple(sorted(images))]  # the images the pool's courses use
+    # Over a day of rounds, counting the room free on warm nodes costs fewer node-hours.
+    counted = sim.simulate(arrivals, sim.ScalerRounds(catalog, week), MONDAY, ALL_IMAGES)
+    blind = sim.simulate(
+        arrivals, WithoutFreeRoom(sim.ScalerRounds(catalog, week)), MONDAY, ALL_IMAGES
+    )
+    assert counted.node_hours < blind.node_hours
+    assert max(counted.waits) <= MONDAY.pull  # some wait for an image, nobody for a node
+
+
+def test_the_operators_lead_is_boot_and_pull_and_how_early_students_come() -> None:
+    lead, early = sim.operator_lead(5, 2)
+    assert early == pytest.approx(8.58, abs=0.01)  # 2 min early on average, sd 4: 5% by -8.6
+    assert lead == 16
+    assert sim.operator_lead(10, 2)[0] == 21
+    assert sim.early_share(lead, 5, 2) == pytest.approx(0.04, abs=0.001)  # warm at start-9m
+    assert sim.early_share(30, 5, 2) == 0.0  # nobody comes 15 minutes before
 
 
 def test_campushub_placeholders_fall_as_students_arrive_while_the_chart_holds() -> None:
@@ -131,12 +234,18 @@ def test_campushub_placeholders_fall_as_students_arrive_while_the_chart_holds() 
         sim.plan_steps(plan_span(catalog, week, [], sim.WEEK_START, sim.WEEK_START + sim.WEEK))
     )
     before, after = starts - lead + MINUTE, starts + 10 * MINUTE
-    assert placeholders(before, {}) == chart(before, {}) >= 20  # nobody on yet: the full need
-    assert placeholders(after, {}) <= 2  # nearly everyone came and holds their own room
-    assert chart(after, {}) >= 20  # plan_span plans the future: it counts nobody as on
+    # nobody on yet: the full need
+    assert placeholders(before, {}, no_free_room) == chart(before, {}, no_free_room) >= 20
+    # nearly everyone came and holds their own room
+    assert placeholders(after, {}, no_free_room) <= 2
+    # plan_span plans the future: it counts nobody as on
+    assert chart(after, {}, no_free_room) >= 20
     monday = [arrival for arrival in arrivals if arrival.at < MONDAY.span]
-    assert sim.percentile(outcome.waits, 0.95) == 0.0
     assert len(outcome.waits) == len(monday)
+    # Nobody waits for a node. Some wait for an image: a displaced placeholder's node boots
+    # after the falling target has dropped the placeholder, so it comes up empty and cold,
+    # and students land on it when the warm nodes are full.
+    assert max(outcome.waits) <= MONDAY.pull
 
 
 def test_the_oracle_never_waits_and_ideal_packing_is_below_it() -> None:
