@@ -186,6 +186,8 @@ scaler_dry_run = env.get("CAMPUSHUB_SCALER_DRY_RUN", "1" if mode == "local" else
 scaler_environment = {
     "CAMPUSHUB_CATALOG": catalog_path,
     "CAMPUSHUB_SCALER_DRY_RUN": scaler_dry_run,
+    # Servers the culler is about to stop count as leaving: their room is about to be free.
+    "CAMPUSHUB_CULL_TIMEOUT": str(max(0, int(env.get("CAMPUSHUB_CULL_TIMEOUT", "3600")))),
     "CAMPUSHUB_SCALER_STATE_DIR": env.get("CAMPUSHUB_SCALER_STATE_DIR")
     or (
         str(Path(env.get("CAMPUSHUB_STATE_DIR", ".campushub-state")).resolve() / "scaler")

@@ -72,6 +72,7 @@ class Pod:
     cpu: str | None = None
     memory: str | None = None
     phase: str = "Running"
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -296,7 +297,7 @@ def _node_object(node: Node) -> dict[str, Any]:
 def _pod_object(pod: Pod) -> dict[str, Any]:
     requests = {k: v for k, v in (("cpu", pod.cpu), ("memory", pod.memory)) if v is not None}
     return {
-        "metadata": {"name": pod.name, "namespace": pod.namespace},
+        "metadata": {"name": pod.name, "namespace": pod.namespace, "annotations": pod.annotations},
         "spec": {
             "nodeName": pod.node,
             "containers": [{"name": "main", "image": "x", "resources": {"requests": requests}}],

@@ -346,6 +346,40 @@ async def test_free_room_counts_ready_warm_nodes_of_the_pool_only(
 
 
 @needs_double
+async def test_servers_leaving_do_not_hold_room(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]]
+) -> None:
+    assert target.double is not None
+    double = target.double
+    double.clear_nodes()
+    labels = {"hub.jupyter.org/pool-name": "standard"}
+    double.add_node(Node("warm", labels, "8", "64Gi", [PYTHON]))
+
+    def server(user: str, course: str) -> dict[str, str]:
+        return {"hub.jupyter.org/username": user, "hub.jupyter.org/servername": course}
+
+    double.add_pod(
+        Pod("campus", "jupyter-ada--data8", "warm", "1", "8Gi", annotations=server("ada", "data8"))
+    )
+    double.add_pod(
+        Pod(
+            "campus",
+            "jupyter-grace--data8",
+            "warm",
+            "1",
+            "8Gi",
+            annotations=server("grace", "data8"),
+        )
+    )
+    double.add_pod(Pod("campus", "standard-placeholder-x", "warm", "1", "8Gi"))
+    applier, _ = scaler
+    (room,) = await applier.free_room(pool(labels), [PYTHON], {("ada", "data8")})
+    assert (room.cpu, room.memory) == (6.0, 48 * 2**30)  # ada's room counts as free
+    (room,) = await applier.free_room(pool(labels), [PYTHON])
+    assert (room.cpu, room.memory) == (5.0, 40 * 2**30)
+
+
+@needs_double
 async def test_free_room_that_cannot_be_read_is_an_error_not_a_guess(
     target: Target, scaler: tuple[PlaceholderScaler, list[float]]
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from campushub.demo import launch
-from campushub.services.scaler.core import Scaler
+from campushub.services.scaler.core import RunningServer, Scaler
 
 NOW = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # Monday 09:00 in Los Angeles
 
@@ -32,7 +32,7 @@ class Sources:
     def __init__(self) -> None:
         self.feed = feed(5)
         self.enrollment = {"data8": 1000}
-        self.present: dict[str, int] = {}
+        self.present: list[RunningServer] = []
         self.fail: set[str] = set()
         self.now = NOW
 
@@ -46,7 +46,7 @@ class Sources:
             raise TypeError("a bug in the reader")
         return self.enrollment
 
-    async def read_present(self) -> dict[str, int]:
+    async def read_present(self) -> list[RunningServer]:
         if "present" in self.fail:
             raise OSError("hub down")
         return self.present
@@ -70,6 +70,7 @@ def scaler(tmp_path: Path, sources: Sources) -> Scaler:
         sources.read_present,
         feed_interval=0,
         enrollment_interval=0,
+        cull_timeout=3600,
         clock=lambda: sources.now,
     )
 
@@ -127,7 +128,7 @@ async def test_a_catalog_with_problems_or_gone_keeps_the_last_good(
 async def test_people_on_are_kept_briefly_then_counted_as_nobody(
     scaler: Scaler, sources: Sources
 ) -> None:
-    sources.present = {"data8": 300}
+    sources.present = [RunningServer(f"s{i}", "data8", NOW) for i in range(300)]
     await scaler.run_round()
     assert scaler.present == {"data8": 300}
     sources.fail.add("present")
@@ -161,3 +162,23 @@ async def test_never_outside_min_and_max(scaler: Scaler, sources: Sources, count
     pool = scaler.catalog.pools["standard"]
     assert pool.min <= target.replicas <= pool.max
     assert target.replicas == (pool.max if count else max(pool.min, target.need))
+
+
+async def test_servers_the_culler_is_about_to_stop_are_leaving(
+    scaler: Scaler, sources: Sources
+) -> None:
+    # The demo pool's lead is 20m and the culler's timeout 1h: idle since 41 minutes ago, a
+    # server is stopped within the next 20 minutes; idle since 39 minutes ago, it is not.
+    sources.present = [
+        RunningServer("ada", "data8", NOW - timedelta(minutes=41)),
+        RunningServer("grace", "data8", NOW - timedelta(minutes=39)),
+        RunningServer("alan", "stat20", None),  # no activity recorded: not leaving
+        RunningServer("ghost", "gone101", NOW - timedelta(hours=5)),  # not a course: ignored
+    ]
+    await scaler.run_round()
+    assert scaler.present == {"data8": 1, "stat20": 1}
+    assert scaler.leaving == {("ada", "data8")}
+    scaler.cull_timeout = 0  # no culler: nobody leaves
+    await scaler.run_round()
+    assert scaler.present == {"data8": 2, "stat20": 1}
+    assert scaler.leaving == frozenset()

@@ -45,7 +45,7 @@ from ...catalog import CatalogError
 from ...demand import DEFAULT_ATTENDANCE, PoolTarget
 from ...memberships import GROUP_PREFIX, memberships_from_groups
 from ...units import format_cpu, format_duration, format_memory
-from .core import Scaler
+from .core import RunningServer, Scaler
 from .kube import PlaceholderScaler, connect
 
 HERE = Path(__file__).parent
@@ -295,6 +295,7 @@ class PlanAPIHandler(APIHandler):
                         "read_at": _iso(scaler.present_read_at),
                         "error": scaler.present_error,
                         "courses": scaler.present,
+                        "leaving": len(scaler.leaving),
                     },
                 }
             )
@@ -461,6 +462,17 @@ class ScalerApp(Application):
     def _default_attendance(self) -> float:
         return float(os.environ.get("CAMPUSHUB_SCALER_ATTENDANCE", str(DEFAULT_ATTENDANCE)))
 
+    cull_timeout = Float(
+        config=True,
+        help="""The idle culler's timeout (seconds): a course server idle so long that the culler
+        will stop it within its pool's lead is counted as leaving (its room as free). 0: no
+        culler. Default $CAMPUSHUB_CULL_TIMEOUT, else 0.""",
+    )
+
+    @default("cull_timeout")
+    def _default_cull_timeout(self) -> float:
+        return float(os.environ.get("CAMPUSHUB_CULL_TIMEOUT", "0"))
+
     namespace = Unicode(
         config=True,
         help="""Namespace of placeholders whose catalog entry names none. Default
@@ -566,6 +578,7 @@ class ScalerApp(Application):
                 attendance=self.attendance,
                 feed_interval=self.feed_interval,
                 enrollment_interval=self.enrollment_interval,
+                cull_timeout=self.cull_timeout,
                 log=self.log,
             )
         except CatalogError as error:
@@ -643,21 +656,23 @@ class ScalerApp(Application):
                 counts[slug] = len(group.get("users") or [])
         return counts
 
-    async def read_present(self) -> dict[str, int]:
-        """Course servers running or starting now, per course, from the hub's REST API."""
+    async def read_present(self) -> list[RunningServer]:
+        """Course servers running or starting now, with their last activity, from the hub."""
         courses = self.scaler.catalog.courses
-        counts: dict[str, int] = {}
+        found = []
         for user in await self._hub_pages("/users?state=active"):
             servers = user.get("servers") if isinstance(user, dict) else None
-            if not isinstance(servers, dict):
+            if not isinstance(servers, dict) or not isinstance(user.get("name"), str):
                 continue
             for name, server in servers.items():
                 running = isinstance(server, dict) and (
                     server.get("ready") or server.get("pending") == "spawn"
                 )
                 if name in courses and running:
-                    counts[name] = counts.get(name, 0) + 1
-        return counts
+                    found.append(
+                        RunningServer(user["name"], name, _parse_time(server.get("last_activity")))
+                    )
+        return found
 
     async def _hub_pages(self, path: str) -> list[Any]:
         """Every item of a paged hub API list."""
@@ -765,6 +780,17 @@ def _target_model(target: PoolTarget) -> dict[str, Any]:
             for reason in target.reasons
         ],
     }
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from the hub's API (``2026-11-28T10:00:00.123Z``), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -34,7 +34,7 @@ from ...manifests import pool_images
 from ...schedule import Occurrence, occurrences
 from .kube import Applied, KubeError, PlaceholderScaler
 
-__all__ = ["FeedState", "PoolState", "Scaler"]
+__all__ = ["FeedState", "PoolState", "RunningServer", "Scaler"]
 
 # How far feeds and the schedule are read: a day back (running events), 15 days ahead.
 WINDOW_BEFORE = timedelta(days=1)
@@ -42,7 +42,18 @@ WINDOW_AFTER = timedelta(days=15)
 
 Fetch = Callable[[str], Awaitable[bytes]]
 Enrollment = Callable[[], Awaitable[dict[str, int]]]
-Present = Callable[[], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunningServer:
+    """A course server running or starting, as the hub reports it."""
+
+    user: str
+    course: str
+    last_activity: datetime | None
+
+
+Present = Callable[[], Awaitable[list[RunningServer]]]
 
 
 @dataclass
@@ -89,6 +100,7 @@ class Scaler:
     enrollment_source: Enrollment | None = None
     present_source: Present | None = None
     present_keep: float = 600.0
+    cull_timeout: float = 0.0  # the idle culler's timeout (seconds); 0: no culler
     attendance: float = DEFAULT_ATTENDANCE
     feed_interval: float = 300.0
     enrollment_interval: float = 600.0
@@ -103,6 +115,8 @@ class Scaler:
     enrollment_read_at: datetime | None = field(init=False, default=None)
     enrollment_error: str | None = field(init=False, default=None)
     present: dict[str, int] = field(init=False, default_factory=dict)
+    servers: list[RunningServer] = field(init=False, default_factory=list)
+    leaving: frozenset[tuple[str, str]] = field(init=False, default=frozenset())
     present_read_at: datetime | None = field(init=False, default=None)
     present_error: str | None = field(init=False, default=None)
     free: dict[str, list[FreeRoom]] = field(init=False, default_factory=dict)
@@ -142,6 +156,7 @@ class Scaler:
                 self.problem(f"{step.__name__} failed: {type(error).__name__}: {error}")
                 self.log.exception("scaler: %s failed", step.__name__)
         try:
+            self.count_present(now)
             await self.read_free_room()
             self.plan_now(now)
             await self.apply(now)
@@ -234,14 +249,15 @@ class Scaler:
         if self.present_source is None:
             return
         try:
-            present = await self.present_source()
+            servers = await self.present_source()
         except Exception as error:
             now = self.clock()
             fresh = self.present_read_at and (
                 (now - self.present_read_at).total_seconds() < self.present_keep
             )
             if not fresh:
-                self.present = {}  # unknown: plan as if nobody were on (more room, not less)
+                # Unknown: plan as if nobody were on and nobody leaving (more room, not less).
+                self.servers = []
             self.present_error = (
                 f"cannot read who is on from the hub: {error}"
                 f" ({'keeping the last counts' if fresh else 'counting nobody as on'})"
@@ -249,9 +265,30 @@ class Scaler:
             self.problem(self.present_error)
             self.log.warning("scaler: %s", self.present_error)
             return
-        self.present = dict(present)
+        self.servers = list(servers)
         self.present_read_at = self.clock()
         self.present_error = None
+
+    def count_present(self, now: datetime) -> None:
+        """Who is on, per course, and which servers are leaving: the idle culler will stop them
+        within their pool's lead if they stay idle (last activity + cull timeout), so their
+        people are gone and their room will be free by the time it is needed."""
+        present: dict[str, int] = {}
+        leaving = set()
+        for server in self.servers:
+            course = self.catalog.courses.get(server.course)
+            if course is None:
+                continue
+            if (
+                self.cull_timeout > 0
+                and server.last_activity is not None
+                and server.last_activity + timedelta(seconds=self.cull_timeout)
+                <= now + course.pool.lead
+            ):
+                leaving.add((server.user, server.course))
+            else:
+                present[server.course] = present.get(server.course, 0) + 1
+        self.present, self.leaving = present, frozenset(leaving)
 
     async def read_free_room(self) -> None:
         """Free room on each pool's warm nodes; none where it cannot be read (the safe side)."""
@@ -263,7 +300,9 @@ class Scaler:
             if pool.placeholder is None:
                 continue
             try:
-                free[name] = await self.applier.free_room(pool, pool_images(self.catalog, pool))
+                free[name] = await self.applier.free_room(
+                    pool, pool_images(self.catalog, pool), self.leaving
+                )
             except KubeError as error:
                 problems.append(f"free room of pool {name} unknown, counted as none: {error}")
         self.free = free

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -145,11 +145,15 @@ class PlaceholderScaler:
         self.log.info("scaled %s from %s to %d replicas", where, current, target)
         return Applied(kind, name, namespace, target, current, True, attempts)
 
-    async def free_room(self, pool: Pool, images: list[str]) -> list[FreeRoom]:
+    async def free_room(
+        self, pool: Pool, images: list[str], leaving: Collection[tuple[str, str]] = ()
+    ) -> list[FreeRoom]:
         """Room free now on each ready, schedulable node of ``pool`` that already has every
         one of ``images``: allocatable CPU and memory less the requests of every pod on it
-        (placeholders included). A pool without a ``node_selector`` has no nodes of its own:
-        none. Raises :class:`KubeError` when the API will not say."""
+        (placeholders included), except the servers in ``leaving`` (``(user, server)`` pairs,
+        matched by KubeSpawner's ``hub.jupyter.org/username`` and ``/servername`` annotations),
+        whose room will be free by the time it is needed. A pool without a ``node_selector``
+        has no nodes of its own: none. Raises :class:`KubeError` when the API will not say."""
         if not pool.node_selector:
             return []
         selector = ",".join(f"{key}={value}" for key, value in sorted(pool.node_selector.items()))
@@ -180,7 +184,8 @@ class PlaceholderScaler:
                         _request_timeout=self.timeout,
                     ),
                 )
-                room = _room(node, pods.items or [])
+                staying = [pod for pod in pods.items or [] if _server(pod) not in leaving]
+                room = _room(node, staying)
                 if room is not None:
                     rooms.append(room)
         except _Failed as failed:
@@ -220,6 +225,12 @@ def normal_image(ref: str) -> str:
     if not at and ":" not in name.rpartition("/")[2]:
         name += ":latest"
     return f"{name}{at}{digest}"
+
+
+def _server(pod: Any) -> tuple[str, str] | None:
+    annotations = (pod.metadata.annotations if pod.metadata else None) or {}
+    user = annotations.get("hub.jupyter.org/username")
+    return (user, annotations.get("hub.jupyter.org/servername", "")) if user else None
 
 
 def _ready(node: Any) -> bool:
