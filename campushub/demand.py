@@ -28,6 +28,7 @@ target changes, by sweeping the events in start order rather than planning minut
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -207,17 +208,31 @@ def plan_span(
             for moment in (item.starts - pool.lead, item.ends):
                 if start < moment < end:
                     moments.add(moment)
-        active: list[Occurrence | Request] = []
+        # Occurrences are few at a time; feed requests may be many and long, so the largest
+        # running count comes from a heap (lazily cleared of ended requests).
+        active: list[Occurrence] = []
+        largest: list[tuple[int, datetime]] = []  # (-count, ends)
         cursor = 0
+        previous: tuple[tuple[int, ...], int | None] | None = None
         pool_steps: list[tuple[datetime, PoolTarget]] = []
         for moment in sorted(moments):
             while cursor < len(pending) and pending[cursor].starts - pool.lead <= moment:
-                active.append(pending[cursor])
+                item = pending[cursor]
+                if isinstance(item, Request):
+                    heapq.heappush(largest, (-item.count, item.ends))
+                else:
+                    active.append(item)
                 cursor += 1
-            active = [item for item in active if item.ends > moment]
-            counted = [item for item in active if isinstance(item, Occurrence)]
-            counts = [item.count for item in active if isinstance(item, Request)]
-            target = _plan_pool(catalog, pool, counted, max(counts, default=None), expected)
+            if any(item.ends <= moment for item in active):
+                active = [item for item in active if item.ends > moment]
+            while largest and largest[0][1] <= moment:
+                heapq.heappop(largest)
+            requested = -largest[0][0] if largest else None
+            key = (tuple(map(id, active)), requested)
+            if key == previous:
+                continue  # nothing that sizes the pool changed
+            previous = key
+            target = _plan_pool(catalog, pool, active, requested, expected)
             if not pool_steps or pool_steps[-1][1].replicas != target.replicas:
                 pool_steps.append((moment, target))
         steps[name] = pool_steps
