@@ -14,34 +14,42 @@ node pool under five strategies:
    count of who is already on (the real ``plan_span`` on the same catalog with ``lead: 0m``;
    nobody is present in a plan of the future); plain pause pods that warm no image;
 4. **campushub**: what the scaler service does: every ``--round-s`` (60 s) it calls the real
-   ``campushub.demand.plan_pools`` at that moment with ``present`` = the students of each
-   course who hold a server (running, or admitted and waiting for one) and ``free`` = the room
-   free on each warm node, read from the simulated cluster as the service reads it from the
-   Kubernetes API: ready nodes (not booting) whose images, pulled and not still being pulled,
-   include every image the pool's courses use, each with its allocatable CPU and memory less
-   the requests of its pods (students' guarantees; a placeholder of unit ``node`` requests the
-   whole node). It sets the placeholder Deployment to the target; its placeholder pods pull
-   the pool's course images as init containers. (The occurrences are passed pre-filtered to
-   those running or starting within the lead, which gives the same target as all of them, and
-   is fast. A round reads the cluster before the step's new arrivals are placed: for up to
+   ``campushub.demand.plan_pools`` at that moment with ``present`` = each course's servers
+   (running, or admitted and waiting for a node) that are not *leaving*, and ``free`` = the
+   room free on each warm node, read from the simulated cluster as the service reads it from
+   the Kubernetes API and the hub's: ready nodes (not booting) whose images, pulled and not
+   still being pulled, include every image the pool's courses use, each with its allocatable
+   CPU and memory less the requests of its pods (the guarantees of servers not leaving; a
+   placeholder of unit ``node`` requests the whole node). A server is leaving when the idle
+   culler will stop it within the pool's lead if it stays idle (its ``last_activity`` from the
+   hub's API + the cull timeout <= now + lead) and its student has gone: its people are not
+   on, and its room is counted as free though the server holds it until the culler's check.
+   It sets the placeholder Deployment to the target; its placeholder pods pull the pool's
+   course images as init containers. (The occurrences are passed pre-filtered to those
+   running or starting within the lead, which gives the same target as all of them, and is
+   fast. A round reads the cluster before the step's new arrivals are placed: for up to
    one ``--step-s`` they count as present while their room still looks free, where the real
    scheduler binds a pod in about a second; placing them before the round instead changes
-   campushub's node-hours by under 0.2%, and its p95 wait not at all, on the default campus.)
+   campushub's node-hours by 0.3%, and its p95 wait not at all, on the default campus.)
 5. **oracle**: perfect foresight, defined below.
 
 Two floors, not to be confused:
 
 - **oracle** (the "perfect oracle" of the goal, and the denominator of the result line's ratio):
   capacity appears exactly when it is needed. A server that finds no room gets a new node at
-  that instant, ready and holding every image (boot 0, pull 0); the packing, and the removal of
-  a node empty for ``--idle-min``, are the same as for every other strategy, and running
-  servers never move. Its waits are 0 by construction. It is what never making anyone wait
-  costs with perfect knowledge and nothing else changed.
+  that instant, ready and holding every image (boot 0, pull 0); the packing, the culler, and
+  the removal of a node empty for ``--idle-min``, are the same as for every other strategy,
+  and running servers never move. Its waits are 0 by construction. It is what never making
+  anyone wait costs with perfect knowledge and nothing else changed. (Greedy packing in
+  arrival order is not optimal, so it is no strict floor: a strategy whose servers are placed
+  in other batches, such as the reactive one's, can come out slightly below it.)
 - **ideal packing** (a lower bound no scheduler reaches, shown beside it): the integral of
-  max(ceil(CPU / node CPU), ceil(memory / node memory)) of the servers present, as if they were
-  re-packed perfectly at every instant, with no boot and no idle time.
+  max(ceil(CPU / node CPU), ceil(memory / node memory)) of the servers running (from their
+  student's arrival until the culler stops them), as if they were re-packed perfectly at every
+  instant, with no boot and no idle time.
 
-For each: p50, p95 and maximum wait per server start, and node-hours. Goal: campushub's p95
+For each: p50, p95 and maximum wait per server start, the share of starts waiting over 30 s,
+and node-hours. Goal: campushub's p95
 wait at most 30 s with at most 1.15x the oracle's node-hours. Planning the week (``occurrences``
 plus ``plan_span``, what the service's chart does) is timed too; goal under 1 s.
 
@@ -57,10 +65,18 @@ The model, all of it (times in seconds from Monday 00:00 of the week, America/Lo
 - **Forecast vs. reality.** The catalog's ``expect`` is enrollment x 0.9 (exams: enrollment);
   the people who actually come to a meeting are enrollment x a ratio drawn per meeting,
   uniform in 0.75-0.95 (exams 0.92-1.0), so the plan is not a perfect forecast.
-- **Students.** Each arrives at the start + N(-2 min, 4 min), clipped to -15..+10 min, and
-  stays until the end + U(0, 5) min. A server needs the course's guarantee of CPU and memory
-  (the limit during an exam, Guaranteed QoS), and a node holds whatever fits in both. A
-  student counts as present (for campushub's ``present``) from arrival until leaving.
+- **Students.** Those who come to a meeting are drawn from the course's enrolled students.
+  Each arrives at the start + N(-2 min, 4 min), clipped to -15..+10 min, and stays until the
+  end + U(0, 5) min. A server needs the course's guarantee of CPU and memory (the limit during
+  an exam, Guaranteed QoS), and a node holds whatever fits in both.
+- **The idle culler.** Closing the laptop stops nothing. A server's last activity is when its
+  student leaves; jupyterhub-idle-culler, run by campushub's reference configuration, checks
+  every ``--cull-every-min`` (``CAMPUSHUB_CULL_EVERY``, 5 min, from Monday 00:00) and stops
+  the servers idle for at least ``--cull-min`` (``CAMPUSHUB_CULL_TIMEOUT``, 60 min; 0: no
+  culler). A student who comes to a later meeting of the course while their server for it
+  still runs uses it at once: no wait, no new server, and its last activity moves on. (With
+  the default campus no course meets twice within an hour, so nobody does.) The same for
+  every strategy, the oracle and the bound.
 - **Nodes.** One pool of ``--node-cpu`` CPU / ``--node-memory-gi`` GiB allocatable. A node is
   ready ``--boot-min`` after it is requested. A server on a node without its course's image
   waits ``--pull-min`` more (the node keeps the image; pulls of different images run side by
@@ -82,12 +98,13 @@ The model, all of it (times in seconds from Monday 00:00 of the week, America/Lo
   the difference (placeholders one node each, servers packed by CPU and memory); a node it has
   requested boots even if the pod it was for is gone by then. A ready node with no server and
   no placeholder for ``--idle-min`` is removed. No node-count cap.
-- **Costs.** Wait = arrival to server running (placement, then image). Node-hours = every node's
-  life from request (booting included) to removal, over the week.
+- **Costs.** Wait = arrival to server running (placement, then image), per server start.
+  Node-hours = every node's life from request (booting included) to removal, over the week.
 
 Besides the table, it prints where each strategy's node-hours went (booting, serving students,
-holding only a placeholder, empty before removal; placeholders preempted; nodes removed without
-ever serving a student) and one what-if: campushub's rounds fed the same events cut at start +
+holding only servers whose students have gone until the culler stops them, holding only a
+placeholder, empty before removal; placeholders preempted; nodes removed without ever serving
+a student) and one what-if: campushub's rounds fed the same events cut at start +
 ``--what-if-cut-min`` (default 10, the end of arrivals), so the room still held for people who
 have not come when arrivals end (no-shows, mostly) is let go then, not at the event's end. It
 measures what that room costs; it is not what campushub does.
@@ -95,7 +112,8 @@ measures what that room costs; it is not what campushub does.
 Run from the repository root::
 
     python benchmarks/scaler_sim.py [--students 11000] [--courses 300] [--seed 2026]
-        [--boot-min 5] [--pull-min 2] [--idle-min 10] [--lead-min LEAD] [--pool-min 0]
+        [--boot-min 5] [--pull-min 2] [--idle-min 10] [--cull-min 60] [--cull-every-min 5]
+        [--lead-min LEAD] [--pool-min 0]
         [--pool-max 100] [--node-cpu 8] [--node-memory-gi 64] [--step-s 10] [--round-s 60]
 
 The pool's ``lead`` is, unless ``--lead-min`` sets it, what an operator would choose from
@@ -118,7 +136,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import dataclasses
-import heapq
 import math
 import random
 import shlex
@@ -233,8 +250,8 @@ class CourseSpec:
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """One server start: when the student comes and goes, what it needs (millicores, MiB),
-    and the course it is for."""
+    """One student coming to one meeting: when they come and go, what their server needs
+    (millicores, MiB), the course it is for and who they are (a number within the course)."""
 
     at: float
     leaves: float
@@ -242,6 +259,24 @@ class Arrival:
     memory: int
     image: str
     course: str
+    student: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """One student's server for one course: the visits it served ((arrival, leaving), in time
+    order, apart), what it requests (millicores, MiB) and when the idle culler stops it."""
+
+    visits: tuple[tuple[float, float], ...]
+    cpu: int
+    memory: int
+    image: str
+    course: str
+    stops: float
+
+    @property
+    def starts(self) -> float:
+        return self.visits[0][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +290,8 @@ class Cluster:
     idle: float
     step: float
     span: float
+    cull: float = 3600.0  # the idle culler's timeout (CAMPUSHUB_CULL_TIMEOUT); 0: no culler
+    cull_every: float = 300.0  # seconds between its checks (CAMPUSHUB_CULL_EVERY)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,9 +404,9 @@ def make_arrivals(
     week: Sequence[Occurrence],
     rng: random.Random,
 ) -> list[Arrival]:
-    """Every server start of the week, in arrival order."""
+    """Every student's coming to a meeting in the week, in arrival order."""
     start = WEEK_START
-    arrivals: list[Arrival] = []
+    meetings: list[tuple[Occurrence, list[Arrival]]] = []
     for occurrence in week:
         course = catalog.courses[occurrence.course]
         if occurrence.exam:
@@ -382,11 +419,12 @@ def make_arrivals(
         begins = (occurrence.starts - start).total_seconds()
         ends = (occurrence.ends - start).total_seconds()
         people = round(enrollment[occurrence.course] * rng.uniform(low, high))
+        coming = []
         for _ in range(people):
             offset = rng.gauss(ARRIVAL_MEAN_MIN, ARRIVAL_SD_MIN)
             offset = min(max(offset, ARRIVAL_EARLIEST_MIN), ARRIVAL_LATEST_MIN)
             leaves = ends + rng.uniform(0, STAY_AFTER_MAX_MIN) * 60
-            arrivals.append(
+            coming.append(
                 Arrival(
                     begins + offset * 60,
                     leaves,
@@ -396,8 +434,62 @@ def make_arrivals(
                     occurrence.course,
                 )
             )
+        meetings.append((occurrence, coming))
+    # Who comes is drawn after when, so that a seed's times do not depend on it.
+    arrivals: list[Arrival] = []
+    for occurrence, coming in meetings:
+        who = rng.sample(range(enrollment[occurrence.course]), len(coming))
+        arrivals += [
+            dataclasses.replace(arrival, student=student)
+            for arrival, student in zip(coming, who, strict=True)
+        ]
     arrivals.sort(key=lambda arrival: arrival.at)
     return arrivals
+
+
+def culled_at(last_activity: float, cluster: Cluster) -> float:
+    """When the idle culler stops a server whose last activity was at ``last_activity``: at its
+    first check (every ``cull_every`` from the week's start, as it checks from when the hub
+    starts) with the server idle for at least the timeout; never with the culler off."""
+    if cluster.cull <= 0:
+        return math.inf
+    checks = math.ceil(round((last_activity + cluster.cull) / cluster.cull_every, 9))
+    return checks * cluster.cull_every
+
+
+def make_servers(arrivals: Sequence[Arrival], cluster: Cluster) -> list[Server]:
+    """The servers ``arrivals`` start, in start order. Closing the laptop stops nothing: a
+    server's last activity is when its student leaves, and the culler stops it. A student who
+    comes back to the course while its server still runs uses it at once, and its last activity
+    moves on. (The reused server keeps what it was started with: here no course meets twice in
+    a culler's timeout, so an exam never finds a lecture's server.)"""
+    running: dict[tuple[str, int], int] = {}  # (course, student) -> their latest server
+    visits: list[list[tuple[float, float]]] = []
+    first: list[Arrival] = []
+    for arrival in sorted(arrivals, key=lambda arrival: arrival.at):
+        key = (arrival.course, arrival.student)
+        index = running.get(key)
+        if index is not None and arrival.at < culled_at(visits[index][-1][1], cluster):
+            came, left = visits[index][-1]
+            if arrival.at < left:  # still there: one visit
+                visits[index][-1] = (came, max(left, arrival.leaves))
+            else:
+                visits[index].append((arrival.at, arrival.leaves))
+            continue
+        running[key] = len(first)
+        first.append(arrival)
+        visits.append([(arrival.at, arrival.leaves)])
+    return [
+        Server(
+            tuple(times),
+            arrival.cpu,
+            arrival.memory,
+            arrival.image,
+            arrival.course,
+            culled_at(times[-1][1], cluster),
+        )
+        for arrival, times in zip(first, visits, strict=True)
+    ]
 
 
 def operator_lead(boot_min: float, pull_min: float) -> tuple[int, float]:
@@ -451,18 +543,24 @@ def time_plan(catalog: Catalog, runs: int) -> list[float]:
 # The placeholder counts
 # ---------------------------------------------------------------------------------------------
 
-Present = Mapping[str, int]  # course slug -> its students holding a server
+Present = Mapping[str, int]  # course slug -> its servers not leaving
 # The cluster read as the scaler service reads it from the Kubernetes API: given the images a
-# pool's courses use, the room free now on each ready node that has all of them.
+# pool's courses use, the room free now on each ready node that has all of them, the requests
+# of leaving servers not counted.
 ReadFreeRoom = Callable[[Collection[str]], list[FreeRoom]]
 
 
 class Placeholders(Protocol):
     """A strategy's placeholder count: asked every ``round_s`` seconds (0: every step) with
     who is on and a reader of the cluster's free room, it gives the placeholder Deployment's
-    replicas."""
+    replicas. A server the culler will stop within ``lead`` seconds if it stays idle is
+    leaving: not in ``present``, and its room reads as free."""
 
-    round_s: float
+    @property
+    def round_s(self) -> float: ...
+
+    @property
+    def lead(self) -> float: ...
 
     def __call__(self, now: float, present: Present, read_free: ReadFreeRoom) -> int: ...
 
@@ -474,6 +572,7 @@ class Steps:
 
     steps: Sequence[tuple[float, int]]
     round_s: float = 0.0
+    lead: float = 0.0
 
     def __call__(self, now: float, present: Present, read_free: ReadFreeRoom) -> int:
         index = bisect.bisect_right(self.steps, now, key=lambda step: step[0])
@@ -483,8 +582,8 @@ class Steps:
 @dataclass(slots=True)
 class ScalerRounds:
     """campushub's scaler service: each round, the real ``plan_pools`` at that moment with who
-    is on and the room free on the pool's warm nodes (ready, holding every image the pool's
-    courses use).
+    is on (servers not leaving) and the room free on the pool's warm nodes (ready, holding
+    every image the pool's courses use; leaving servers' requests not counted).
 
     The week's occurrences are swept in start order as the rounds move on, so a round passes
     only those running or starting within the pool's lead: the ones ``plan_pools`` would count
@@ -513,6 +612,11 @@ class ScalerRounds:
                 }
             )
         )
+
+    @property
+    def lead(self) -> float:
+        """The pool's lead, seconds."""
+        return self.catalog.pools[POOL].lead.total_seconds()
 
     def active(self, at: datetime) -> list[Occurrence]:
         """The occurrences running at ``at`` or starting within the pool's lead after it."""
@@ -552,6 +656,9 @@ class Node:
     cpu_free: int
     memory_free: int
     servers: int = 0
+    active: int = 0  # servers whose student is on
+    leaving_cpu: int = 0  # requests of its leaving servers
+    leaving_memory: int = 0
     placeholder: bool = False
     images: dict[str, float] = field(default_factory=dict)
     empty_since: float | None = None  # ready and holding nothing since
@@ -562,20 +669,49 @@ class Node:
 class Outcome:
     """What one strategy cost over the week."""
 
-    waits: list[float]
+    waits: list[float]  # per server start (a reused server is no start)
     node_hours: float
     peak_nodes: int
     nodes_started: int
-    # Where the node-hours went, as sampled each step: booting, ready with servers, ready
+    # Where the node-hours went, as sampled each step: booting, ready with a server whose
+    # student is on, ready with only servers whose students have gone (for the culler), ready
     # holding only a placeholder, ready and empty (waiting for removal).
     booting_hours: float = 0.0
     serving_hours: float = 0.0
+    culling_hours: float = 0.0
     placeholder_hours: float = 0.0
     empty_hours: float = 0.0
     # The placeholder count as set: (seconds, replicas) each time it changed.
     targets: list[tuple[float, int]] = field(default_factory=list)
     preemptions: int = 0  # placeholders a student's server displaced
     never_served: int = 0  # nodes started that never held a student's server
+
+
+# What happens to a server, in this order when at the same moment.
+RETURNS, LEAVES, GOES, STOPS = range(4)
+
+
+def server_events(
+    servers: Sequence[Server], cluster: Cluster, lead: float
+) -> list[tuple[float, int, int]]:
+    """(seconds, what, server index) in time order: its student returns (a later visit) or
+    leaves; it starts leaving (the culler will stop it within ``lead`` if it stays idle: last
+    activity + timeout <= now + lead, and its student gone); the culler stops it."""
+    events = []
+    for index, server in enumerate(servers):
+        visits = server.visits
+        for number, (came, left) in enumerate(visits):
+            if number:
+                events.append((came, RETURNS, index))
+            events.append((left, LEAVES, index))
+            if cluster.cull > 0:
+                goes = max(left, left + cluster.cull - lead)
+                if number + 1 == len(visits) or goes < visits[number + 1][0]:
+                    events.append((goes, GOES, index))
+        if server.stops < math.inf:
+            events.append((server.stops, STOPS, index))
+    events.sort()
+    return events
 
 
 def simulate(
@@ -592,6 +728,12 @@ def simulate(
     containers); empty for plain pause pods. ``foresight``: the oracle's; a server that finds
     no room gets a node of its own at that instant (with boot and pull 0: no wait).
     """
+    servers = make_servers(arrivals, cluster)
+    events = server_events(servers, cluster, placeholders.lead)
+    node_of: list[Node | None] = [None] * len(servers)
+    student_on = [True] * len(servers)
+    leaving = [False] * len(servers)
+    stopped = [False] * len(servers)
     booting: deque[Node] = deque()
     ready: list[Node] = []
     node_seconds = 0.0
@@ -599,19 +741,19 @@ def simulate(
     never_served = 0
     preemptions = 0
     peak = 0
-    states = [0, 0, 0, 0]  # node-steps booting, serving, placeholder only, empty
+    states = [0, 0, 0, 0, 0]  # node-steps booting, serving, culling, placeholder only, empty
     waits: list[float] = []
-    departures: list[tuple[float, int, Node, Arrival]] = []
-    pending: list[Arrival] = []
-    present: Counter[str] = Counter()
+    pending: list[int] = []  # servers waiting for a node, in start order
+    present: Counter[str] = Counter()  # per course, servers not leaving
     pending_placeholders = 0
     running_placeholders = 0
     now = 0.0
 
     def read_free(images: Collection[str]) -> list[FreeRoom]:
-        # As the scaler service reads the Kubernetes API: ready nodes whose images (pulled,
-        # not being pulled) include every one given; allocatable less the requests of the
-        # pods on the node, a node-sized placeholder's included (which leaves nothing).
+        # As the scaler service reads the Kubernetes API and the hub's: ready nodes whose
+        # images (pulled, not being pulled) include every one given; allocatable less the
+        # requests of the pods on the node, a node-sized placeholder's included (which leaves
+        # nothing), leaving servers' not.
         rooms = []
         for index, node in enumerate(ready):
             if any(node.images.get(image, math.inf) > now for image in images):
@@ -619,8 +761,8 @@ def simulate(
             held_cpu, held_memory = (
                 (cluster.node_cpu, cluster.node_memory) if node.placeholder else (0, 0)
             )
-            cpu = max(node.cpu_free - held_cpu, 0)
-            memory = max(node.memory_free - held_memory, 0)
+            cpu = max(node.cpu_free + node.leaving_cpu - held_cpu, 0)
+            memory = max(node.memory_free + node.leaving_memory - held_memory, 0)
             rooms.append(FreeRoom(f"node-{index}", cpu / 1000, memory * 2**20))
         return rooms
 
@@ -633,8 +775,8 @@ def simulate(
     target = placeholders(now, present, read_free)
     targets = [(0.0, target)]
     next_round = placeholders.round_s
-    next_arrival = 0
-    sequence = 0
+    next_server = 0
+    next_event = 0
 
     # A strategy that wants placeholders when the week starts has them already (steady state).
     for _ in range(target):
@@ -646,26 +788,55 @@ def simulate(
 
     while now <= cluster.span:
         before = now - cluster.step
-        # Servers leave.
-        while departures and departures[0][0] <= now:
-            leaves, _, node, arrival = heapq.heappop(departures)
-            node.cpu_free += arrival.cpu
-            node.memory_free += arrival.memory
-            node.servers -= 1
-            present[arrival.course] -= 1
-            if node.servers == 0 and not node.placeholder:
-                node.empty_since = leaves
+        # Students come back to running servers and leave; servers start leaving; the culler
+        # stops idle ones.
+        while next_event < len(events) and events[next_event][0] <= now:
+            moment, what, index = events[next_event]
+            next_event += 1
+            server, node = servers[index], node_of[index]
+            if what == RETURNS:
+                student_on[index] = True
+                if node is not None:
+                    node.active += 1
+                if leaving[index]:
+                    leaving[index] = False
+                    present[server.course] += 1
+                    if node is not None:
+                        node.leaving_cpu -= server.cpu
+                        node.leaving_memory -= server.memory
+            elif what == LEAVES:
+                student_on[index] = False
+                if node is not None:
+                    node.active -= 1
+            elif what == GOES:
+                leaving[index] = True
+                present[server.course] -= 1
+                if node is not None:
+                    node.leaving_cpu += server.cpu
+                    node.leaving_memory += server.memory
+            else:
+                stopped[index] = True
+                if not leaving[index]:
+                    present[server.course] -= 1
+                if node is not None:
+                    node.cpu_free += server.cpu
+                    node.memory_free += server.memory
+                    node.servers -= 1
+                    if leaving[index]:
+                        node.leaving_cpu -= server.cpu
+                        node.leaving_memory -= server.memory
+                    if node.servers == 0 and not node.placeholder:
+                        node.empty_since = moment
         # Nodes finish booting.
         while booting and booting[0].ready_at <= now:
             node = booting.popleft()
             node.empty_since = node.ready_at
             ready.append(node)
-        # Students arrive; from now on the hub counts them as on.
-        while next_arrival < len(arrivals) and arrivals[next_arrival].at <= now:
-            arrival = arrivals[next_arrival]
-            pending.append(arrival)
-            present[arrival.course] += 1
-            next_arrival += 1
+        # Students arrive and ask for a server; from now on the hub counts them as on.
+        while next_server < len(servers) and servers[next_server].starts <= now:
+            pending.append(next_server)
+            present[servers[next_server].course] += 1
+            next_server += 1
         # The scaler sets the placeholder count (at its rounds); the Deployment keeps to it.
         if now >= next_round:
             target = placeholders(now, present, read_free)
@@ -690,17 +861,20 @@ def simulate(
                         node.empty_since = now
         # Waiting servers are placed, preempting placeholders if they must.
         if pending:
-            still: list[Arrival] = []
+            still: list[int] = []
             no_room: set[tuple[int, int]] = set()
-            for arrival in pending:
-                size = (arrival.cpu, arrival.memory)
-                node = None if size in no_room else _best_node(ready, arrival, cluster)
+            for index in pending:
+                if stopped[index]:  # never happens here: nobody waits an hour
+                    continue
+                server = servers[index]
+                size = (server.cpu, server.memory)
+                node = None if size in no_room else _best_node(ready, server, cluster)
                 if node is None and foresight:
-                    node = Node(arrival.at, arrival.at, cluster.node_cpu, cluster.node_memory)
+                    node = Node(server.starts, server.starts, cluster.node_cpu, cluster.node_memory)
                     ready.append(node)
                     nodes_started += 1
                 if node is None and size not in no_room:
-                    node = _placeholder_node(ready, arrival.image)
+                    node = _placeholder_node(ready, server.image)
                     if node is not None:
                         node.placeholder = False  # preempted; its Deployment makes another
                         running_placeholders -= 1
@@ -708,20 +882,23 @@ def simulate(
                         preemptions += 1
                 if node is None:
                     no_room.add(size)
-                    still.append(arrival)
+                    still.append(index)
                     continue
-                placed = max(arrival.at, before, node.ready_at)
-                image_at = node.images.get(arrival.image)
+                placed = max(server.starts, before, node.ready_at)
+                image_at = node.images.get(server.image)
                 if image_at is None:
-                    image_at = node.images[arrival.image] = placed + cluster.pull
-                waits.append(max(placed, image_at) - arrival.at)
-                node.cpu_free -= arrival.cpu
-                node.memory_free -= arrival.memory
+                    image_at = node.images[server.image] = placed + cluster.pull
+                waits.append(max(placed, image_at) - server.starts)
+                node.cpu_free -= server.cpu
+                node.memory_free -= server.memory
                 node.servers += 1
+                node.active += student_on[index]
+                if leaving[index]:
+                    node.leaving_cpu += server.cpu
+                    node.leaving_memory += server.memory
                 node.served = True
                 node.empty_since = None
-                sequence += 1
-                heapq.heappush(departures, (arrival.leaves, sequence, node, arrival))
+                node_of[index] = node
             pending = still
         # Waiting placeholders land on empty ready nodes.
         if pending_placeholders:
@@ -734,8 +911,8 @@ def simulate(
                     running_placeholders += 1
         # The cluster autoscaler adds what the booting nodes cannot hold.
         if pending or pending_placeholders:
-            cpu = sum(arrival.cpu for arrival in pending)
-            memory = sum(arrival.memory for arrival in pending)
+            cpu = sum(servers[index].cpu for index in pending)
+            memory = sum(servers[index].memory for index in pending)
             for_servers = max(-(-cpu // cluster.node_cpu), -(-memory // cluster.node_memory))
             for _ in range(pending_placeholders + for_servers - len(booting)):
                 booting.append(Node(now, now + cluster.boot, cluster.node_cpu, cluster.node_memory))
@@ -749,7 +926,12 @@ def simulate(
                 never_served += not node.served
             else:
                 keep.append(node)
-                states[1 if node.servers else 2 if node.placeholder else 3] += 1
+                if node.active:
+                    states[1] += 1
+                elif node.servers:
+                    states[2] += 1
+                else:
+                    states[3 if node.placeholder else 4] += 1
         ready = keep
         states[0] += len(booting)
         peak = max(peak, len(ready) + len(booting))
@@ -757,7 +939,9 @@ def simulate(
     for node in (*ready, *booting):
         node_seconds += cluster.span - node.requested
         never_served += not node.served
-    booting_h, serving_h, placeholder_h, empty_h = (n * cluster.step / 3600 for n in states)
+    booting_h, serving_h, culling_h, placeholder_h, empty_h = (
+        n * cluster.step / 3600 for n in states
+    )
     return Outcome(
         waits,
         node_seconds / 3600,
@@ -765,6 +949,7 @@ def simulate(
         nodes_started,
         booting_h,
         serving_h,
+        culling_h,
         placeholder_h,
         empty_h,
         targets,
@@ -773,15 +958,15 @@ def simulate(
     )
 
 
-def _best_node(ready: list[Node], arrival: Arrival, cluster: Cluster) -> Node | None:
+def _best_node(ready: list[Node], server: Server, cluster: Cluster) -> Node | None:
     # The node with room that has (or is pulling) the image, then the fullest.
     best = None
     best_key = (False, -1.0)
     for node in ready:
-        if node.placeholder or node.cpu_free < arrival.cpu or node.memory_free < arrival.memory:
+        if node.placeholder or node.cpu_free < server.cpu or node.memory_free < server.memory:
             continue
         used = (1 - node.cpu_free / cluster.node_cpu) + (1 - node.memory_free / cluster.node_memory)
-        key = (arrival.image in node.images, used)
+        key = (server.image in node.images, used)
         if key > best_key:
             best, best_key = node, key
     return best
@@ -797,18 +982,20 @@ def _placeholder_node(ready: list[Node], image: str) -> Node | None:
 
 def oracle(arrivals: Sequence[Arrival], cluster: Cluster) -> Outcome:
     """Perfect foresight: each node appears, ready with every image, the instant a server finds
-    no room; the same packing and idle removal as the other strategies, no placeholder."""
+    no room; the same packing, culler and idle removal as the other strategies, no
+    placeholder."""
     instant = dataclasses.replace(cluster, boot=0.0, pull=0.0)
     return simulate(arrivals, Steps([(0.0, 0)]), instant, foresight=True)
 
 
 def ideal_packing(arrivals: Sequence[Arrival], cluster: Cluster) -> tuple[float, int]:
-    """Node-hours and peak of exactly the nodes the servers present need, packed ideally at
-    every instant, with no boot and no idle time: a lower bound, not a strategy."""
+    """Node-hours and peak of exactly the nodes the running servers need (from their start
+    until the culler stops them), packed ideally at every instant, with no boot and no idle
+    time: a lower bound, not a strategy."""
     changes: list[tuple[float, int, int]] = []
-    for arrival in arrivals:
-        changes.append((arrival.at, arrival.cpu, arrival.memory))
-        changes.append((arrival.leaves, -arrival.cpu, -arrival.memory))
+    for server in make_servers(arrivals, cluster):
+        changes.append((server.starts, server.cpu, server.memory))
+        changes.append((min(server.stops, cluster.span), -server.cpu, -server.memory))
     changes.sort(key=lambda change: change[0])
     cpu = memory = 0
     nodes = peak = 0
@@ -845,6 +1032,7 @@ class Row:
     p50: float | None
     p95: float | None
     worst: float | None
+    over_goal: float | None  # the share of server starts waiting longer than the goal's p95
     node_hours: float
     peak: int
     started: int | None
@@ -858,6 +1046,7 @@ class Row:
             percentile(waits, 0.5),
             percentile(waits, 0.95),
             max(waits, default=0.0),
+            sum(wait > P95_GOAL_S for wait in waits) / max(len(waits), 1),
             outcome.node_hours,
             outcome.peak_nodes,
             outcome.nodes_started,
@@ -866,17 +1055,20 @@ class Row:
 
 
 def print_table(rows: Sequence[Row], oracle_hours: float, ideal_hours: float) -> None:
+    goal = f"{P95_GOAL_S:g}s"
     print(
-        f"  {'strategy':<38} {'p50 s':>6} {'p95 s':>6} {'max s':>6} {'node-h':>7}"
+        f"  {'strategy':<38} {'p50 s':>6} {'p95 s':>6} {'max s':>6} {'>' + goal:>6} {'node-h':>7}"
         f" {'x oracle':>8} {'x ideal':>7} {'peak':>5} {'nodes':>6}"
     )
     for row in rows:
         waits = [
             "-" if value is None else f"{value:.0f}" for value in (row.p50, row.p95, row.worst)
         ]
+        over = "-" if row.over_goal is None else f"{row.over_goal:.1%}"
         started = "-" if row.started is None else str(row.started)
         print(
-            f"  {row.name:<38} {waits[0]:>6} {waits[1]:>6} {waits[2]:>6} {row.node_hours:7.1f}"
+            f"  {row.name:<38} {waits[0]:>6} {waits[1]:>6} {waits[2]:>6} {over:>6}"
+            f" {row.node_hours:7.1f}"
             f" {row.node_hours / oracle_hours:8.2f} {row.node_hours / ideal_hours:7.2f}"
             f" {row.peak:5d} {started:>6}"
         )
@@ -894,6 +1086,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--boot-min", type=float, default=5, help="node boot time, minutes")
     parser.add_argument("--pull-min", type=float, default=2, help="image pull time, minutes")
     parser.add_argument("--idle-min", type=float, default=10, help="idle node removal, minutes")
+    parser.add_argument(
+        "--cull-min",
+        type=float,
+        default=60,
+        help="the idle culler's timeout, minutes (CAMPUSHUB_CULL_TIMEOUT's default: 60; 0: off)",
+    )
+    parser.add_argument(
+        "--cull-every-min",
+        type=float,
+        default=5,
+        help="minutes between the idle culler's checks (CAMPUSHUB_CULL_EVERY's default: 5)",
+    )
     parser.add_argument(
         "--lead-min",
         type=int,
@@ -944,7 +1148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         idle=options.idle_min * 60,
         step=options.step_s,
         span=WEEK.total_seconds(),
+        cull=options.cull_min * 60,
+        cull_every=options.cull_every_min * 60,
     )
+    servers = make_servers(arrivals, cluster)
+    reused = len(arrivals) - len(servers)
+    idle_after = [server.stops - server.visits[-1][1] for server in servers]
 
     plan_seconds = time_plan(catalog, options.plan_runs)
     plan_s = statistics.median(plan_seconds)
@@ -976,7 +1185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         f"week      {WEEK_START.date()} to {(end - timedelta(days=1)).date()}:"
-        f" {len(week)} meetings, {len(exams)} exam(s), {len(arrivals)} server starts"
+        f" {len(week)} meetings, {len(exams)} exam(s), {len(arrivals)} students come"
         f" (catalog expects {PLANNED_ATTENDANCE:.0%} of enrolled,"
         f" actual {ATTENDANCE[0]:.0%}-{ATTENDANCE[1]:.0%} per meeting)"
     )
@@ -992,6 +1201,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" min {options.pool_min}, max {options.pool_max}, lead {options.lead_min}m;"
         f" idle removal {options.idle_min:g}m; step {options.step_s:g}s"
     )
+    if cluster.cull > 0:
+        print(
+            f"culler    servers outlive their students: last activity when the student leaves,"
+            f" stopped once idle {options.cull_min:g}m (CAMPUSHUB_CULL_TIMEOUT"
+            f" {cluster.cull:g}), checked every {options.cull_every_min:g}m"
+            f" (CAMPUSHUB_CULL_EVERY {cluster.cull_every:g}): each server runs"
+            f" {min(idle_after) / 60:.0f}-{max(idle_after) / 60:.0f}m after its student left;"
+            f" {len(servers)} server starts, {reused} reused (a student back while theirs ran)"
+        )
+    else:
+        print(
+            f"culler    off: servers run until the week ends; {len(servers)} server starts,"
+            f" {reused} reused"
+        )
     late = early_share(options.lead_min, options.boot_min, options.pull_min)
     operator = (
         f"boot {options.boot_min:g}m + pull {options.pull_min:g}m + {early_min:.1f}m (only"
@@ -1036,7 +1259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Row.of("3 berkeley: events sized once, no lead", simulate(arrivals, berkeley, cluster)),
         Row.of(f"4 campushub: rounds every {options.round_s:g}s", campus),
         Row.of("5 oracle: perfect foresight", perfect),
-        Row("6 ideal packing (lower bound)", None, None, None, ideal_hours, ideal_peak, None),
+        Row("6 ideal packing (lower bound)", None, None, None, None, ideal_hours, ideal_peak, None),
     ]
     what_if = Row.of(
         f"  events cut at start+{options.what_if_cut_min}m",
@@ -1045,13 +1268,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     simulated_s = time.perf_counter() - started
     print(
         f"campushub {rounds.rounds} rounds of plan_pools every {options.round_s:g}s with who is"
-        f" on and the room free on warm nodes (campushub's whole week"
+        f" on and the room free on warm nodes, servers the culler stops within the lead"
+        f" ({options.lead_min}m) counted as leaving (campushub's whole week"
         f" simulated in {campus_s:.1f} s); target time-weighted mean {campus_mean:.1f},"
         f" peak {max(replicas for _, replicas in campus.targets)}; the fixed strategy holds"
         f" {fixed_count}"
     )
     print(
-        f"strategies  wait per server start, node-hours over the week, peak and started nodes"
+        f"strategies  wait per server start (and the share waiting over {P95_GOAL_S:g} s),"
+        f" node-hours over the week, peak and started nodes"
         f" (simulated in {simulated_s:.1f} s)"
     )
     print_table(rows, perfect.node_hours, ideal_hours)
@@ -1061,31 +1286,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print_table([what_if], perfect.node_hours, ideal_hours)
     print(
-        "node-hours by node state: booting, serving students, holding only a placeholder, empty;"
+        "node-hours by node state: booting, serving students (a server whose student is on),"
+        " culling (only servers whose students have gone), holding only a placeholder, empty;"
         " placeholders preempted; nodes that never served a student"
     )
     print(
-        f"  {'':<38} {'boot':>6} {'serve':>6} {'hold':>6} {'empty':>6} {'preempt':>8} {'unused':>7}"
+        f"  {'':<38} {'boot':>6} {'serve':>6} {'cull':>6} {'hold':>6} {'empty':>6}"
+        f" {'preempt':>8} {'unused':>7}"
     )
     for row in [*rows[:5], what_if]:
         assert row.outcome is not None
         outcome = row.outcome
         print(
             f"  {row.name:<38} {outcome.booting_hours:6.1f} {outcome.serving_hours:6.1f}"
-            f" {outcome.placeholder_hours:6.1f} {outcome.empty_hours:6.1f}"
-            f" {outcome.preemptions:8d} {outcome.never_served:7d}"
+            f" {outcome.culling_hours:6.1f} {outcome.placeholder_hours:6.1f}"
+            f" {outcome.empty_hours:6.1f} {outcome.preemptions:8d} {outcome.never_served:7d}"
         )
-    print(f"  {rows[5].name:<38} {0:6.1f} {ideal_hours:6.1f} {0:6.1f} {0:6.1f} {'-':>8} {'-':>7}")
+    print(
+        f"  {rows[5].name:<38} {0:6.1f} {ideal_hours:6.1f} {'-':>6} {0:6.1f} {0:6.1f}"
+        f" {'-':>8} {'-':>7}"
+    )
 
     campus_row = rows[3]
     ratio = campus.node_hours / perfect.node_hours
     print(
-        f"oracle    perfect foresight (nodes ready at once with every image, same packing and"
-        f" {options.idle_min:g}m idle removal): {perfect.node_hours:.1f} node-hours, p95 wait"
+        f"oracle    perfect foresight (nodes ready at once with every image, same packing,"
+        f" culler and {options.idle_min:g}m idle removal): {perfect.node_hours:.1f} node-hours,"
+        f" p95 wait"
         f" {percentile(perfect.waits, 0.95):g} s; campushub is {ratio:.2f}x it"
     )
     print(
-        f"bound     ideal packing (servers present re-packed perfectly, no boot, no idle):"
+        f"bound     ideal packing (servers, until culled, re-packed perfectly, no boot, no idle):"
         f" {ideal_hours:.1f} node-hours; campushub is {campus.node_hours / ideal_hours:.2f}x it,"
         f" the oracle {perfect.node_hours / ideal_hours:.2f}x"
     )

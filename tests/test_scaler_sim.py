@@ -1,11 +1,14 @@
 """The scaler simulation benchmark's pure parts, on a tiny campus: the generated catalog is
 valid for the real checker and planner, a seed gives the same week, and the cluster model
 behaves as its docstring says (cold start = boot + pull, a warm placeholder = no wait, a
-preempted placeholder brings a node of its own); the free room a round reads is only on ready
-nodes holding every image asked for, less what runs there (a placeholder takes the node);
-campushub's rounds give what ``plan_pools`` gives over the whole week, free room lowers their
-target, and their placeholders fall as students arrive; the operator's lead follows boot,
-pull and arrivals; the oracle never makes anyone wait and ideal packing is below it.
+preempted placeholder brings a node of its own); a server outlives its student until the idle
+culler stops it, and a student who comes back while it runs reuses it; the free room a round
+reads is only on ready nodes holding every image asked for, less what runs there (a
+placeholder takes the node), and servers the culler will stop within the lead are leaving:
+their room reads as free and they are not on, which lowers campushub's plan; campushub's
+rounds give what ``plan_pools`` gives over the whole week, free room lowers their target, and
+their placeholders fall as students arrive; the operator's lead follows boot, pull and
+arrivals; the oracle never makes anyone wait and ideal packing is below it.
 """
 
 from __future__ import annotations
@@ -63,15 +66,18 @@ def no_free_room(images: object) -> list[FreeRoom]:
 @dataclasses.dataclass
 class FreeRoomRecorder:
     """A fixed placeholder count that records, each step, the free room the cluster reports
-    for ``images``."""
+    for ``images`` and who is on, servers the culler stops within ``lead`` leaving."""
 
     count: int
     images: tuple[str, ...]
+    lead: float = 0.0
     round_s: float = 0.0
     seen: dict[float, list[FreeRoom]] = dataclasses.field(default_factory=dict)
+    on: dict[float, dict[str, int]] = dataclasses.field(default_factory=dict)
 
-    def __call__(self, now: float, present: object, read_free: sim.ReadFreeRoom) -> int:
+    def __call__(self, now: float, present: sim.Present, read_free: sim.ReadFreeRoom) -> int:
         self.seen[now] = read_free(self.images)
+        self.on[now] = {course: n for course, n in present.items() if n}
         return self.count
 
 
@@ -82,8 +88,21 @@ class WithoutFreeRoom:
     rounds: sim.ScalerRounds
     round_s: float = 60.0
 
-    def __call__(self, now: float, present: object, read_free: sim.ReadFreeRoom) -> int:
+    @property
+    def lead(self) -> float:
+        return self.rounds.lead
+
+    def __call__(self, now: float, present: sim.Present, read_free: sim.ReadFreeRoom) -> int:
         return self.rounds(now, present, no_free_room)
+
+
+def rooms(seen: list[FreeRoom]) -> list[tuple[float, int]]:
+    return sorted((room.cpu, room.memory) for room in seen)
+
+
+def data8(at: float, leaves: float, student: int = 0) -> object:
+    """A data8 student's visit: 0.05 CPU and 1Gi guaranteed."""
+    return sim.Arrival(at, leaves, 50, 1024, "python", "data8", student)
 
 
 def tiny_week(seed: int = 7, lead_min: int = 20):
@@ -120,13 +139,107 @@ def test_a_seed_gives_the_same_week() -> None:
 
 
 def test_a_cold_cluster_makes_the_first_student_wait_boot_and_pull() -> None:
-    arrival = sim.Arrival(3600.0, 7200.0, 50, 1024, "python", "data8")
-    outcome = sim.simulate([arrival], NOTHING, CLUSTER)
+    outcome = sim.simulate([data8(3600.0, 7200.0)], NOTHING, CLUSTER)
     (wait,) = outcome.waits
     assert 7 * MINUTE <= wait < 7 * MINUTE + CLUSTER.step
     assert outcome.nodes_started == 1
-    # The node lives from its request until 10 idle minutes after the student leaves.
-    assert outcome.node_hours == pytest.approx((7200 + 10 * MINUTE - 3600) / 3600, abs=0.01)
+    # The node lives from its request until 10 idle minutes after the culler stops the server,
+    # an hour after the student leaves.
+    assert outcome.node_hours == pytest.approx((10800 + 10 * MINUTE - 3600) / 3600, abs=0.01)
+
+
+def test_a_server_outlives_its_student_until_the_culler_stops_it() -> None:
+    # The culler checks every 5 minutes and stops servers idle for at least the hour.
+    assert sim.culled_at(7200.0, MONDAY) == 10800.0
+    assert sim.culled_at(7201.0, MONDAY) == 11100.0
+    assert sim.culled_at(7200.0, dataclasses.replace(MONDAY, cull=0.0)) == float("inf")
+    (server,) = sim.make_servers([data8(3600.0, 7201.0)], MONDAY)
+    assert (server.starts, server.stops) == (3600.0, 11100.0)
+    watched = FreeRoomRecorder(0, ("python",))  # no lead: leaving once idle for the timeout
+    outcome = sim.simulate([data8(3600.0, 7201.0)], watched, MONDAY)
+    held = [(pytest.approx(7.95), 63 * GIB)]
+    assert rooms(watched.seen[7210.0]) == rooms(watched.seen[10800.0]) == held  # gone, still held
+    assert watched.on[10800.0] == {"data8": 1}
+    assert rooms(watched.seen[10810.0]) == [(8.0, 64 * GIB)] and watched.on[10810.0] == {}
+    # Stopped at the culler's check at 11100; the empty node is removed 10 minutes later.
+    assert watched.seen[11700.0] != [] == watched.seen[11710.0]
+    assert outcome.node_hours == pytest.approx((11100 + 10 * MINUTE - 3600) / 3600, abs=0.01)
+    assert outcome.culling_hours == pytest.approx((11100 - 7210) / 3600, abs=0.01)
+    # The ideal bound holds the server until it is stopped, too.
+    ideal_hours, _ = sim.ideal_packing([data8(3600.0, 7201.0)], MONDAY)
+    assert ideal_hours == pytest.approx((11100 - 3600) / 3600)
+
+
+def test_a_returning_student_reuses_their_running_server() -> None:
+    back = [data8(3600.0, 7200.0), data8(9000.0, 12000.0)]  # back before the culler's 10800
+    (server,) = sim.make_servers(back, MONDAY)
+    assert server.visits == ((3600.0, 7200.0), (9000.0, 12000.0))
+    assert server.stops == 15600.0  # an hour after the second visit
+    outcome = sim.simulate(back, NOTHING, MONDAY)
+    assert len(outcome.waits) == 1  # no second start, no wait
+    assert outcome.nodes_started == 1
+    assert outcome.node_hours == pytest.approx((15600 + 10 * MINUTE - 3600) / 3600, abs=0.01)
+    # Someone else, or the same student once the culler has stopped it, starts a new server.
+    other = [data8(3600.0, 7200.0), data8(9000.0, 12000.0, student=1)]
+    assert len(sim.make_servers(other, MONDAY)) == 2
+    late = [data8(3600.0, 7200.0), data8(10800.0, 12000.0)]
+    assert [s.stops for s in sim.make_servers(late, MONDAY)] == [10800.0, 15600.0]
+
+
+def test_servers_the_culler_stops_within_the_lead_are_leaving() -> None:
+    # 128 students fill two nodes' memory and leave at 7200: culled at 10800, so with a lead of
+    # 20 minutes they are leaving from 9600. Their room reads as free and they are not on,
+    # though they hold it until the culler stops them.
+    students = [data8(3600.0, 7200.0, student) for student in range(128)]
+    watched = FreeRoomRecorder(0, ("python",), lead=20 * MINUTE)
+    newcomer = data8(9700.0, 12000.0, student=128)
+    outcome = sim.simulate([*students, newcomer], watched, MONDAY)
+    full = [(pytest.approx(4.8), 0)] * 2
+    assert rooms(watched.seen[9590.0]) == full
+    assert watched.on[9590.0] == {"data8": 128}
+    empty = [(8.0, 64 * GIB)] * 2
+    assert rooms(watched.seen[9600.0]) == empty
+    assert watched.on[9600.0] == {}
+    # ... but a server started before the culler runs finds no room on them and waits for a
+    # node of its own.
+    assert max(outcome.waits) >= MONDAY.boot + MONDAY.pull
+    assert outcome.nodes_started == 3
+    # A student who is on is never leaving, however short the culler's timeout.
+    quick = dataclasses.replace(MONDAY, cull=10 * MINUTE)
+    watched = FreeRoomRecorder(0, ("python",), lead=20 * MINUTE)
+    sim.simulate([data8(3600.0, 7200.0)], watched, quick)
+    assert watched.on[7190.0] == {"data8": 1} and watched.on[7200.0] == {}
+    # A student back after their server started leaving makes it stay: on, its room held.
+    watched = FreeRoomRecorder(0, ("python",), lead=20 * MINUTE)
+    sim.simulate([data8(3600.0, 7200.0), data8(10000.0, 12000.0)], watched, MONDAY)
+    assert watched.on[9600.0] == {} and rooms(watched.seen[9600.0]) == [(8.0, 64 * GIB)]
+    assert watched.on[10000.0] == {"data8": 1}
+    assert rooms(watched.seen[10000.0]) == [(pytest.approx(7.95), 63 * GIB)]
+
+
+def test_leaving_servers_free_room_for_campushubs_plan() -> None:
+    _, catalog, week, _ = tiny_week()
+    (exam,) = [o for o in week if o.exam]  # Monday 15:30: 99 people at 2 CPU, ~25 nodes
+    starts = (exam.starts - sim.WEEK_START).total_seconds()
+    lead = catalog.pools[sim.POOL].lead.total_seconds()
+    # An earlier class filled two nodes; its students left 70 minutes before the exam, so the
+    # culler stops their servers 10 minutes before it: within the lead of a round before.
+    left = starts - 70 * MINUTE
+    earlier = [
+        sim.Arrival(left - 2 * 3600, left, 50, 1024, "python", "earlier", student)
+        for student in range(128)
+    ]
+    now = starts - lead + MINUTE
+    seen = {}
+    for name, count_leaving in (("counted", lead), ("blind", 0.0)):
+        watched = FreeRoomRecorder(0, ("python",), lead=count_leaving)
+        sim.simulate(earlier, watched, MONDAY)
+        seen[name] = watched.seen[now]
+    assert rooms(seen["blind"]) == [(pytest.approx(4.8), 0)] * 2
+    assert rooms(seen["counted"]) == [(8.0, 64 * GIB)] * 2
+    counted = sim.ScalerRounds(catalog, week).target(now, {}, seen["counted"])
+    blind = sim.ScalerRounds(catalog, week).target(now, {}, seen["blind"])
+    assert counted.replicas == blind.replicas - 2
 
 
 def test_a_warm_placeholder_means_no_wait_and_is_replaced_after_preemption() -> None:
@@ -147,9 +260,11 @@ def test_the_scaler_reads_free_room_only_on_ready_nodes_with_every_image_pulled(
     assert python.seen[3890.0] == python.seen[4010.0] == []
     (room,) = python.seen[4020.0]
     assert (room.cpu, room.memory) == (pytest.approx(7.95), 63 * GIB)  # less the guarantee
-    (room,) = python.seen[7200.0]  # the student has left
+    (room,) = python.seen[10790.0]  # the student left at 7200; the server still runs
+    assert (room.cpu, room.memory) == (pytest.approx(7.95), 63 * GIB)
+    (room,) = python.seen[10800.0]  # the culler stops it now
     assert (room.cpu, room.memory) == (8.0, 64 * GIB)
-    assert python.seen[7800.0] != [] == python.seen[7810.0]  # removed after 10 idle minutes
+    assert python.seen[11400.0] != [] == python.seen[11410.0]  # removed after 10 idle minutes
     every = FreeRoomRecorder(0, ALL_IMAGES)
     sim.simulate([arrival], every, CLUSTER)
     assert not any(every.seen.values())  # the node never pulled r or julia
@@ -268,6 +383,6 @@ def test_the_plan_beats_reactive_and_the_node_hours_add_up() -> None:
     assert sim.percentile(campus.waits, 0.95) < sim.percentile(reactive.waits, 0.95)
     assert perfect.node_hours <= campus.node_hours
     for outcome in (reactive, campus, perfect):
-        accounted = outcome.booting_hours + outcome.serving_hours
+        accounted = outcome.booting_hours + outcome.serving_hours + outcome.culling_hours
         accounted += outcome.placeholder_hours + outcome.empty_hours
         assert accounted == pytest.approx(outcome.node_hours, rel=0.02)
