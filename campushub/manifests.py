@@ -10,9 +10,9 @@ the catalog: plain dicts in, plain dicts out, no Kubernetes client.
 - per namespace holding placeholders, the Role ``campushub-scaler`` and its RoleBinding to the
   hub's ServiceAccount: the scaler runs inside the hub pod as a hub-managed service, so it
   acts with the hub's ServiceAccount. It may list Deployments and StatefulSets, and read and
-  resize only the catalog's placeholders; and the ClusterRole ``campushub-scaler-room`` with
-  its ClusterRoleBinding, to list nodes and pods (read only), so the scaler can count the room
-  already free on a pool's warm nodes;
+  resize only the catalog's placeholders; and, to count the room already free on a pool's warm
+  nodes, the ClusterRole ``campushub-scaler-room`` (list nodes) and, in the hub's namespace
+  where the servers run, the Role ``campushub-scaler-room`` (list pods), with their bindings;
 - per pool with a ``placeholder``, its Deployment or StatefulSet: ``min`` replicas of a pause
   pod as large as one node (unit ``node``) or one person's largest guarantee (unit ``user``),
   on the pool's nodes, scheduled by zero-to-jupyterhub's user scheduler, with one init
@@ -71,31 +71,51 @@ def manifests(
         objects.append(scaler_role_binding(placeholder_ns, namespace, service_account))
     if pools:
         objects.append(room_cluster_role())
-        objects.append(room_cluster_role_binding(namespace, service_account))
+        objects.append(room_binding("ClusterRole", namespace, service_account))
+        objects.append(pods_role(namespace))
+        objects.append(room_binding("Role", namespace, service_account))
     objects.extend(placeholder(catalog, pool, namespace, release) for pool in pools)
     return objects
 
 
 def room_cluster_role() -> Manifest:
-    """Read-only: list nodes (allocatable, images, readiness) and the pods on them."""
+    """Read-only: list nodes (allocatable, images, readiness). Cluster-wide, as nodes are."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {"name": ROOM_ROLE, "labels": {"app.kubernetes.io/part-of": "campushub"}},
-        "rules": [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]}],
+        "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}],
     }
 
 
-def room_cluster_role_binding(hub_namespace: str, service_account: str) -> Manifest:
+def pods_role(hub_namespace: str) -> Manifest:
+    """Read-only: list the pods of the hub's namespace (the servers and placeholders), never
+    those of other namespaces (their specs may hold other people's secrets)."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": ROOM_ROLE, "labels": {"app.kubernetes.io/part-of": "campushub"}},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
+        "kind": "Role",
+        "metadata": {
             "name": ROOM_ROLE,
+            "namespace": hub_namespace,
+            "labels": {"app.kubernetes.io/part-of": "campushub"},
         },
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}],
+    }
+
+
+def room_binding(kind: str, hub_namespace: str, service_account: str) -> Manifest:
+    """The ClusterRole or Role above for the hub's ServiceAccount."""
+    metadata: dict[str, Any] = {
+        "name": ROOM_ROLE,
+        "labels": {"app.kubernetes.io/part-of": "campushub"},
+    }
+    if kind == "Role":
+        metadata["namespace"] = hub_namespace
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": f"{kind}Binding",
+        "metadata": metadata,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": ROOM_ROLE},
         "subjects": [
             {"kind": "ServiceAccount", "name": service_account, "namespace": hub_namespace}
         ],

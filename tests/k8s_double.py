@@ -6,7 +6,7 @@ lists a pool's nodes and the pods on a node (to find room already free):
     GET   /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
     PATCH /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
     GET   /api/v1/nodes?labelSelector=k=v,...
-    GET   /api/v1/pods?fieldSelector=spec.nodeName=N,status.phase!=Succeeded,...
+    GET   /api/v1/namespaces/{ns}/pods?fieldSelector=spec.nodeName=N,status.phase!=Succeeded,...
 
 Like the real API server it wants a bearer token, answers ``autoscaling/v1`` ``Scale``
 objects, a ``Status`` object with the reason on errors (404 NotFound, 401, 415 for a patch
@@ -235,7 +235,7 @@ def _matches(terms: list[tuple[str, str, str]], values: dict[str, str]) -> bool:
 class ListHandler(ScaleHandler):
     """``GET /api/v1/nodes`` and ``GET /api/v1/pods`` with the selectors the scaler sends."""
 
-    def get(self, resource: str) -> None:
+    def get(self, resource: str, namespace: str | None = None) -> None:
         cluster = self.cluster
         try:
             labels = _selector(self.get_query_argument("labelSelector", ""))
@@ -260,7 +260,8 @@ class ListHandler(ScaleHandler):
                 items = [
                     _pod_object(pod)
                     for pod in cluster.pods
-                    if _matches(
+                    if namespace in (None, pod.namespace)
+                    and _matches(
                         fields,
                         {
                             "spec.nodeName": pod.node,
@@ -279,6 +280,12 @@ class ListHandler(ScaleHandler):
                 "items": items,
             },
         )
+
+
+class NamespacedPods(ListHandler):
+    def get(self, resource: str, namespace: str | None = None) -> None:
+        namespace = self.request.path.split("/")[4]
+        super().get(resource, namespace)
 
 
 def _node_object(node: Node) -> dict[str, Any]:
@@ -329,6 +336,11 @@ class KubeDouble:
             [
                 (PATH, ScaleHandler, {"cluster": self.cluster}),
                 (r"/api/v1/(nodes|pods)", ListHandler, {"cluster": self.cluster}),
+                (
+                    r"/api/v1/namespaces/[a-z0-9-]+/(pods)",
+                    NamespacedPods,
+                    {"cluster": self.cluster},
+                ),
             ]
         )
         self._server = httpserver.HTTPServer(app)

@@ -182,18 +182,25 @@ def test_init_containers_are_exactly_the_images_of_the_pools_servers():
             assert len({c["name"] for c in init}) == len(init)
 
 
-def test_scaler_may_only_list_nodes_and_pods_across_the_cluster():
+def test_scaler_may_only_list_nodes_and_the_pods_of_its_own_namespace():
     objects = made("demo", namespace="campus")
     (role,) = of_kind(objects, "ClusterRole")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]}]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]
     (binding,) = of_kind(objects, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": "campus"}]
+    pods = [r for r in of_kind(objects, "Role") if r["metadata"]["name"] == "campushub-scaler-room"]
+    assert len(pods) == 1 and pods[0]["metadata"]["namespace"] == "campus"
+    assert pods[0]["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
 
 
 def test_scaler_role_allows_only_reading_and_resizing_placeholders():
     objects = made("every-key", namespace="jupyter")
-    roles = {role["metadata"]["namespace"]: role for role in of_kind(objects, "Role")}
+    roles = {
+        role["metadata"]["namespace"]: role
+        for role in of_kind(objects, "Role")
+        if role["metadata"]["name"] == SCALER_ROLE
+    }
     assert set(roles) == {"hub", "jupyter"}
     for namespace, placeholder in (("jupyter", "standard-placeholder"), ("hub", "gpu-placeholder")):
         role = roles[namespace]
@@ -211,6 +218,8 @@ def test_scaler_role_allows_only_reading_and_resizing_placeholders():
             "statefulsets/scale": {"get", "patch", "update"},
         }
     for binding in of_kind(objects, "RoleBinding"):
+        if binding["metadata"]["name"] != SCALER_ROLE:
+            continue
         assert binding["roleRef"] == {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
@@ -226,8 +235,9 @@ def test_release_and_service_account_are_the_callers():
     objects = made("demo", release="campus", service_account="hub-sa")
     (placeholder,) = of_kind(objects, "Deployment")
     assert placeholder["spec"]["template"]["spec"]["schedulerName"] == "campus-user-scheduler"
-    (binding,) = of_kind(objects, "RoleBinding")
-    assert binding["subjects"][0]["name"] == "hub-sa"
+    bindings = of_kind(objects, "RoleBinding") + of_kind(objects, "ClusterRoleBinding")
+    assert len(bindings) == 3
+    assert {binding["subjects"][0]["name"] for binding in bindings} == {"hub-sa"}
 
 
 def test_a_catalog_without_placeholders_needs_no_role():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from campushub.demo import launch
-from campushub.services.scaler.core import RunningServer, Scaler
+from campushub.services.scaler.core import RunningServer, Scaler, feed_label
 
 NOW = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # Monday 09:00 in Los Angeles
 
@@ -86,7 +86,8 @@ async def test_a_round_plans_every_pool(scaler: Scaler) -> None:
 
 async def test_a_failing_feed_keeps_its_last_good_events(scaler: Scaler, sources: Sources) -> None:
     await scaler.run_round()
-    state = scaler.feed_states["https://calendar.example/feed.ics"]
+    (state,) = scaler.feed_states.values()
+    assert state.source.startswith("calendar.example #")  # the address is never shown
     first_read = state.read_at
     sources.fail.add("feed")
     sources.now = NOW + timedelta(minutes=30)
@@ -182,3 +183,16 @@ async def test_servers_the_culler_is_about_to_stop_are_leaving(
     await scaler.run_round()
     assert scaler.present == {"data8": 2, "stat20": 1}
     assert scaler.leaving == frozenset()
+
+
+def test_feed_labels_never_show_secret_addresses() -> None:
+    secret = "https://calendar.google.com/calendar/ical/x/private-0123456789abcdef/basic.ics"
+    label, address = feed_label(secret)
+    assert address == secret
+    assert label.startswith("calendar.google.com #") and "private" not in label
+    assert feed_label("exams=" + secret) == ("exams", secret)
+    assert feed_label("https://user:pw@host.example/a.ics")[0].startswith("host.example #")
+    assert feed_label("/etc/campushub/extra.ics") == (
+        "/etc/campushub/extra.ics",
+        "/etc/campushub/extra.ics",
+    )

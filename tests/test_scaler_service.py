@@ -102,9 +102,12 @@ def plan(session: requests.Session, hub, hours: int = 24) -> dict[str, Any]:
 def test_it_patches_the_placeholder_to_the_planned_target(hub, double, admin) -> None:
     # The feed asks for at least 7; a lecture running now could ask for more.
     target = poll(
-        lambda: plan(admin, hub)["pools"]["standard"]["target"]["replicas"],
+        lambda: (
+            plan(admin, hub)["pools"]["standard"]["target"]["requested"] == COUNT
+            and plan(admin, hub)["pools"]["standard"]["target"]["replicas"]
+        ),
         60,
-        "a plan",
+        "a plan with the feed's request",
     )
     assert target >= COUNT
     assert double.wait_for("Deployment", PLACEHOLDER, NAMESPACE, target, 30)

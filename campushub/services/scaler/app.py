@@ -15,13 +15,19 @@ command-line options (``--help-all``) or ``--config scaler_config.py`` setting
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
+import multiprocessing
 import os
+import resource
 import secrets
 import signal
 import time
 import urllib.parse
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,11 +44,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from tornado import httpclient, ioloop, web
 from tornado.httpserver import HTTPServer
 from tornado.log import access_log
-from traitlets import Bool, Float, Integer, List, Unicode, default
+from traitlets import Bool, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
 from ...catalog import CatalogError
 from ...demand import DEFAULT_ATTENDANCE, PoolTarget
+from ...feeds import FeedError, FeedResult, read_feed
 from ...memberships import GROUP_PREFIX, memberships_from_groups
 from ...units import format_cpu, format_duration, format_memory
 from .core import RunningServer, Scaler
@@ -398,6 +405,8 @@ class ScalerApp(Application):
         "namespace": "ScalerApp.namespace",
         "kubeconfig": "ScalerApp.kubeconfig",
         "attendance": "ScalerApp.attendance",
+        "authenticate-prometheus": "ScalerApp.authenticate_prometheus",
+        "cull-timeout": "ScalerApp.cull_timeout",
         "state-dir": "ScalerApp.state_dir",
         "ip": "ScalerApp.ip",
         "port": "ScalerApp.port",
@@ -437,7 +446,14 @@ class ScalerApp(Application):
 
     @default("dry_run")
     def _default_dry_run(self) -> bool:
-        return os.environ.get("CAMPUSHUB_SCALER_DRY_RUN", "0") in ("1", "true", "yes")
+        value = os.environ.get("CAMPUSHUB_SCALER_DRY_RUN", "0").strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise SystemExit(
+            f"campushub-scaler: CAMPUSHUB_SCALER_DRY_RUN={value!r}: use 1 (report only) or 0"
+        )
 
     interval = Float(
         config=True, help="Seconds between rounds. Default $CAMPUSHUB_SCALER_INTERVAL, else 60."
@@ -445,10 +461,16 @@ class ScalerApp(Application):
 
     @default("interval")
     def _default_interval(self) -> float:
-        return float(os.environ.get("CAMPUSHUB_SCALER_INTERVAL", "60"))
+        return _number("CAMPUSHUB_SCALER_INTERVAL", "60")
 
     feed_interval = Float(300.0, config=True, help="Seconds between readings of each feed.")
     feed_timeout = Float(20.0, config=True, help="Seconds a feed download may take.")
+    feed_parse_timeout = Float(
+        60.0, config=True, help="Seconds reading one feed may take (in its worker process)."
+    )
+    feed_memory_limit = Integer(
+        1024, config=True, help="MiB of memory the feed-reading worker process may use."
+    )
     enrollment_interval = Float(
         600.0, config=True, help="Seconds between readings of enrollment from the hub's groups."
     )
@@ -460,7 +482,16 @@ class ScalerApp(Application):
 
     @default("attendance")
     def _default_attendance(self) -> float:
-        return float(os.environ.get("CAMPUSHUB_SCALER_ATTENDANCE", str(DEFAULT_ATTENDANCE)))
+        return _number("CAMPUSHUB_SCALER_ATTENDANCE", str(DEFAULT_ATTENDANCE))
+
+    @validate("attendance")
+    def _check_attendance(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if not (math.isfinite(value) and 0 < value <= 2):
+            raise TraitError(
+                f"attendance {value!r} must be a share above 0 (0.9 is 90%), at most 2"
+            )
+        return value
 
     cull_timeout = Float(
         config=True,
@@ -471,7 +502,15 @@ class ScalerApp(Application):
 
     @default("cull_timeout")
     def _default_cull_timeout(self) -> float:
-        return float(os.environ.get("CAMPUSHUB_CULL_TIMEOUT", "0"))
+        return _number("CAMPUSHUB_CULL_TIMEOUT", "0")
+
+    @validate("cull_timeout", "interval")
+    def _check_seconds(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if not (math.isfinite(value) and 0 <= value <= 7 * 86400):
+            name = proposal["trait"].name
+            raise TraitError(f"{name} {value!r} must be a number of seconds from 0 to 604800")
+        return value
 
     namespace = Unicode(
         config=True,
@@ -567,6 +606,7 @@ class ScalerApp(Application):
                 log=self.log,
             )
         self.hub_auth = HubOAuth(parent=self)
+        self._feed_worker: ProcessPoolExecutor | None = None
         try:
             self.scaler = Scaler(
                 self.catalog_path,
@@ -579,6 +619,7 @@ class ScalerApp(Application):
                 feed_interval=self.feed_interval,
                 enrollment_interval=self.enrollment_interval,
                 cull_timeout=self.cull_timeout,
+                parse=self.parse_feed,
                 log=self.log,
             )
         except CatalogError as error:
@@ -646,6 +687,40 @@ class ScalerApp(Application):
             data = file.read(MAX_FEED_BYTES + 1)
         return data
 
+    async def parse_feed(self, *args: Any) -> FeedResult:
+        """Read a feed in a worker process with a time and a memory limit, so that no feed
+        can stall or exhaust the service; the worker is replaced when a feed breaks it."""
+        if self._feed_worker is None:
+            self._feed_worker = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_limit_memory,
+                initargs=(self.feed_memory_limit * 2**20,),
+            )
+        label = args[1]
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._feed_worker, read_feed, *args), self.feed_parse_timeout
+            )
+        except TimeoutError:
+            self._stop_feed_worker()
+            raise FeedError(
+                f"{label}: reading it took more than {self.feed_parse_timeout:.0f} s"
+            ) from None
+        except (BrokenProcessPool, MemoryError):
+            self._stop_feed_worker()
+            raise FeedError(
+                f"{label}: reading it needed more than {self.feed_memory_limit} MiB"
+            ) from None
+
+    def _stop_feed_worker(self) -> None:
+        worker, self._feed_worker = self._feed_worker, None
+        if worker is not None:
+            for process in list(getattr(worker, "_processes", {}).values()):
+                process.kill()
+            worker.shutdown(wait=False, cancel_futures=True)
+
     async def read_enrollment(self) -> dict[str, int]:
         """Members of each ``course:<slug>`` group, from the hub's REST API (paged)."""
         counts: dict[str, int] = {}
@@ -665,13 +740,12 @@ class ScalerApp(Application):
             if not isinstance(servers, dict) or not isinstance(user.get("name"), str):
                 continue
             for name, server in servers.items():
-                running = isinstance(server, dict) and (
-                    server.get("ready") or server.get("pending") == "spawn"
-                )
-                if name in courses and running:
-                    found.append(
-                        RunningServer(user["name"], name, _parse_time(server.get("last_activity")))
-                    )
+                # Only ready servers are on: a spawning one's pod may not be on a node yet, so
+                # its room is not taken from the free room either (counting it as on would
+                # count that room twice).
+                if name in courses and isinstance(server, dict) and server.get("ready") is True:
+                    last = _parse_time(server.get("last_activity"))
+                    found.append(RunningServer(user["name"], name, last))
         return found
 
     async def _hub_pages(self, path: str) -> list[Any]:
@@ -754,6 +828,7 @@ class ScalerApp(Application):
         server.stop()
         if self.scaler.applier is not None:
             loop.run_sync(self.scaler.applier.close)
+        self._stop_feed_worker()
         self.log.info("scaler service stopped")
 
 
@@ -782,6 +857,20 @@ def _target_model(target: PoolTarget) -> dict[str, Any]:
     }
 
 
+def _number(variable: str, fallback: str) -> float:
+    value = os.environ.get(variable, fallback)
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"campushub-scaler: {variable}={value!r} is not a number") from None
+
+
+def _limit_memory(limit: int) -> None:
+    """In the feed worker: a hostile feed runs out of memory there, not in the hub pod."""
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def _parse_time(value: Any) -> datetime | None:
     """An ISO 8601 time from the hub's API (``2026-11-28T10:00:00.123Z``), or None."""
     if not isinstance(value, str):
@@ -790,7 +879,9 @@ def _parse_time(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # A time in the future is not a last activity anyone had: unknown.
+    return moment if moment <= datetime.now(UTC) + timedelta(minutes=5) else None
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -20,21 +20,24 @@ a feed, the catalog, the hub or the Kubernetes API says can stop the service.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ...catalog import Catalog, CatalogError, load_catalog
+from ...catalog import Catalog, CatalogError, Placeholder, Pool, load_catalog
 from ...demand import DEFAULT_ATTENDANCE, FreeRoom, PoolTarget, Request, plan_pools, plan_span
 from ...feeds import FeedError, FeedResult, Skipped, read_feed
 from ...manifests import pool_images
 from ...schedule import Occurrence, occurrences
-from .kube import Applied, KubeError, PlaceholderScaler
+from .kube import Applied, PlaceholderScaler
 
-__all__ = ["FeedState", "PoolState", "RunningServer", "Scaler"]
+__all__ = ["FeedState", "PoolState", "RunningServer", "Scaler", "feed_label", "parse_here"]
 
 # How far feeds and the schedule are read: a day back (running events), 15 days ahead.
 WINDOW_BEFORE = timedelta(days=1)
@@ -54,13 +57,35 @@ class RunningServer:
 
 
 Present = Callable[[], Awaitable[list[RunningServer]]]
+Parse = Callable[..., Awaitable[FeedResult]]
+
+
+async def parse_here(*args: Any) -> FeedResult:
+    """Read a feed in this process (the service reads them in a limited worker process)."""
+    return read_feed(*args)
+
+
+def feed_label(entry: str) -> tuple[str, str]:
+    """``(label, address)`` of a feed entry: ``name=address`` names it; an https address is
+    shown as its host and a short hash (calendar addresses are often secret), a file as its
+    path. Only the label is ever shown, logged or used as a metric label."""
+    name, equals, rest = entry.partition("=")
+    if equals and name and "/" not in name and ":" not in name:
+        return name, rest
+    scheme, _, after = entry.partition("://")
+    if scheme in ("http", "https"):
+        host = after.split("/", 1)[0].rpartition("@")[2]
+        return f"{host} #{hashlib.sha256(entry.encode()).hexdigest()[:8]}", entry
+    return entry, entry
 
 
 @dataclass
 class FeedState:
-    """One calendar feed: its last good reading, and the last problem."""
+    """One calendar feed: its last good reading, and the last problem. ``source`` is its
+    label, never its (possibly secret) address."""
 
     source: str
+    address: str = ""
     result: FeedResult | None = None
     read_at: datetime | None = None  # when the last good reading was taken
     error: str | None = None
@@ -100,7 +125,9 @@ class Scaler:
     enrollment_source: Enrollment | None = None
     present_source: Present | None = None
     present_keep: float = 600.0
+    parse: Parse = parse_here
     cull_timeout: float = 0.0  # the idle culler's timeout (seconds); 0: no culler
+    free_room_deadline: float = 30.0  # seconds the cluster may take to say what room is free
     attendance: float = DEFAULT_ATTENDANCE
     feed_interval: float = 300.0
     enrollment_interval: float = 600.0
@@ -137,7 +164,12 @@ class Scaler:
         self._catalog_mtime = _mtime(self.catalog_path)
         self.catalog = load_catalog(self.catalog_path)
         self.catalog_loaded_at = self.clock()
-        self.feed_states = {source: FeedState(source) for source in self.feeds}
+        self.feed_states = {}
+        for entry in self.feeds:
+            label, address = feed_label(entry)
+            self.feed_states[label] = FeedState(label, address)
+        # A first plan from the catalog alone, so the pages have one before the first round.
+        self.plan_now(self.clock())
 
     @property
     def dry_run(self) -> bool:
@@ -155,14 +187,19 @@ class Scaler:
             except Exception as error:  # a bug in one step must not stop the others
                 self.problem(f"{step.__name__} failed: {type(error).__name__}: {error}")
                 self.log.exception("scaler: %s failed", step.__name__)
-        try:
-            self.count_present(now)
-            await self.read_free_room()
-            self.plan_now(now)
-            await self.apply(now)
-        except Exception as error:
-            self.problem(f"planning failed: {type(error).__name__}: {error}")
-            self.log.exception("scaler: planning failed")
+        for name, step in (
+            ("counting who is on", lambda: self.count_present(now)),
+            ("reading free room", self.read_free_room),
+            ("planning", lambda: self.plan_now(now)),
+            ("applying", lambda: self.apply(now)),
+        ):
+            try:
+                result = step()
+                if hasattr(result, "__await__"):
+                    await result
+            except Exception as error:  # one step's failure must not stop the next ones
+                self.problem(f"{name} failed: {type(error).__name__}: {error}")
+                self.log.exception("scaler: %s failed", name)
         self.rounds += 1
         self.last_round_at = now
         self.last_round_seconds = time.monotonic() - started
@@ -197,8 +234,8 @@ class Scaler:
                 continue
             state.due = time.monotonic() + self.feed_interval
             try:
-                data = await self.fetch(state.source)
-                result = read_feed(
+                data = await self.fetch(state.address)
+                result = await self.parse(
                     data,
                     state.source,
                     tuple(self.catalog.pools),
@@ -210,7 +247,8 @@ class Scaler:
                 self._feed_failed(state, now, str(error))
                 continue
             except Exception as error:  # fetch errors of every kind
-                self._feed_failed(state, now, f"{state.source}: cannot be read: {error}")
+                detail = str(error).replace(state.address, state.source)[:300]
+                self._feed_failed(state, now, f"{state.source}: cannot be read: {detail}")
                 continue
             state.result, state.read_at, state.error, state.error_at = result, now, None, None
             self.log.info(
@@ -279,11 +317,12 @@ class Scaler:
             course = self.catalog.courses.get(server.course)
             if course is None:
                 continue
+            last = server.last_activity
             if (
                 self.cull_timeout > 0
-                and server.last_activity is not None
-                and server.last_activity + timedelta(seconds=self.cull_timeout)
-                <= now + course.pool.lead
+                and last is not None
+                and (now - last).total_seconds()
+                >= self.cull_timeout - course.pool.lead.total_seconds()
             ):
                 leaving.add((server.user, server.course))
             else:
@@ -296,15 +335,25 @@ class Scaler:
             return
         free: dict[str, list[FreeRoom]] = {}
         problems = []
-        for name, pool in self.catalog.pools.items():
-            if pool.placeholder is None:
-                continue
+        applier = self.applier
+
+        async def one(name: str, pool: Pool) -> None:
             try:
-                free[name] = await self.applier.free_room(
-                    pool, pool_images(self.catalog, pool), self.leaving
+                free[name] = await asyncio.wait_for(
+                    applier.free_room(pool, pool_images(self.catalog, pool), self.leaving),
+                    self.free_room_deadline,
                 )
-            except KubeError as error:
+            except TimeoutError:
+                problems.append(
+                    f"free room of pool {name} unknown, counted as none: the API took more"
+                    f" than {self.free_room_deadline:.0f} s"
+                )
+            except Exception as error:  # KubeError, or anything unexpected
                 problems.append(f"free room of pool {name} unknown, counted as none: {error}")
+
+        await asyncio.gather(
+            *(one(name, pool) for name, pool in self.catalog.pools.items() if pool.placeholder)
+        )
         self.free = free
         self.free_error = "; ".join(problems) or None
         for problem in problems:
@@ -381,13 +430,12 @@ class Scaler:
     async def apply(self, now: datetime) -> None:
         if self.applier is None:
             return
-        for name, state in self.pools.items():
-            pool = self.catalog.pools.get(name)
-            if pool is None or pool.placeholder is None:
-                continue
+        applier = self.applier
+
+        async def one(state: PoolState, pool: Pool, placeholder: Placeholder) -> None:
             # The target is already clamped; clamp again so no path can leave min..max.
             target = min(max(state.target.replicas, pool.min), pool.max)
-            applied = await self.applier.scale(pool.placeholder, target)
+            applied = await applier.scale(placeholder, target)
             state.applied, state.applied_at = applied, now
             if applied.patched:
                 state.patches += 1
@@ -395,11 +443,21 @@ class Scaler:
                 state.errors += 1
                 self.problem(applied.error)
 
+        await asyncio.gather(
+            *(
+                one(state, pool, pool.placeholder)
+                for name, state in self.pools.items()
+                if (pool := self.catalog.pools.get(name)) and pool.placeholder
+            )
+        )
+
     # -- problems -----------------------------------------------------------------------------
 
     def problem(self, what: str) -> None:
+        """Remember a problem (the latest 50 distinct ones; a repeat moves to the end)."""
+        self.problems = [p for p in self.problems if p.what != what]
         self.problems.append(Problem(self.clock(), what))
-        del self.problems[:-50]  # the latest 50
+        del self.problems[:-50]
 
     def feed_ages(self, now: datetime) -> Mapping[str, float | None]:
         return {source: state.age(now) for source, state in self.feed_states.items()}

@@ -132,16 +132,24 @@ class PlaceholderScaler:
 
         try:
             scale = await self._retrying(where, lambda: call(read, name, namespace))
-            current = int(scale.spec.replicas or 0) if scale.spec else 0
+            found = getattr(getattr(scale, "spec", None), "replicas", 0) or 0
+            if isinstance(found, bool) or not isinstance(found, int) or not 0 <= found <= 10**6:
+                raise _Failed(f"{where}: the API's answer is not a scale ({found!r} replicas)")
+            current = found
             if current == target:
                 return Applied(kind, name, namespace, target, current, False, attempts)
             body = {"spec": {"replicas": target}}
-            await self._retrying(
+            answer = await self._retrying(
                 where,
                 lambda: call(patch, name, namespace, body, _content_type=MERGE_PATCH),
             )
+            if getattr(getattr(answer, "spec", None), "replicas", None) != target:
+                raise _Failed(f"{where}: the patch was not confirmed (the answer is not a scale)")
         except _Failed as failed:
             return Applied(kind, name, namespace, target, current, False, attempts, str(failed))
+        except Exception as error:  # whatever else the client raises: an error, not a crash
+            problem = f"{where}: {type(error).__name__}: {error}"[:300]
+            return Applied(kind, name, namespace, target, current, False, attempts, problem)
         self.log.info("scaled %s from %s to %d replicas", where, current, target)
         return Applied(kind, name, namespace, target, current, True, attempts)
 
@@ -163,34 +171,31 @@ class PlaceholderScaler:
                 f"nodes of pool {pool.name}",
                 lambda: self.core.list_node(label_selector=selector, _request_timeout=self.timeout),
             )
-            rooms = []
-            for node in nodes.items or []:
+            warm = [node for node in (nodes.items or []) if _usable(node, wanted)]
+            limit = asyncio.Semaphore(8)
+
+            async def room_on(node: Any) -> FreeRoom | None:
                 name = node.metadata.name
-                if not _ready(node) or (node.spec and node.spec.unschedulable):
-                    continue
-                held = {
-                    normal_image(found)
-                    for image in (node.status.images or [])
-                    for found in (image.names or [])
-                }
-                if not wanted <= held:
-                    continue
-                pods = await self._retrying(
-                    f"pods on node {name}",
-                    lambda name=name: self.core.list_pod_for_all_namespaces(
-                        field_selector=(
-                            f"spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"
+                async with limit:
+                    pods = await self._retrying(
+                        f"pods on node {name}",
+                        lambda: self.core.list_namespaced_pod(
+                            self.namespace,
+                            field_selector=(
+                                f"spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"
+                            ),
+                            _request_timeout=self.timeout,
                         ),
-                        _request_timeout=self.timeout,
-                    ),
-                )
+                    )
                 staying = [pod for pod in pods.items or [] if _server(pod) not in leaving]
-                room = _room(node, staying)
-                if room is not None:
-                    rooms.append(room)
+                return _room(node, staying, pool)
+
+            rooms = await asyncio.gather(*(room_on(node) for node in warm))
         except _Failed as failed:
             raise KubeError(str(failed)) from None
-        return rooms
+        except Exception as error:  # an answer that is not what the API documents
+            raise KubeError(f"pool {pool.name}: {type(error).__name__}: {error}"[:300]) from None
+        return [room for room in rooms if room is not None]
 
     async def _retrying(self, where: str, attempt: Callable[[], Awaitable[_T]]) -> _T:
         for number in range(1, self.attempts + 1):
@@ -238,21 +243,56 @@ def _ready(node: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in conditions)
 
 
-def _room(node: Any, pods: list[Any]) -> FreeRoom | None:
-    """The node's allocatable less its pods' requests; None if a quantity cannot be read
+def _usable(node: Any, wanted: set[str]) -> bool:
+    """Ready, schedulable, and holding every wanted image."""
+    status = getattr(node, "status", None)
+    if status is None or not _ready(node) or (node.spec and node.spec.unschedulable):
+        return False
+    held = {normal_image(found) for image in (status.images or []) for found in (image.names or [])}
+    return wanted <= held
+
+
+def _room(node: Any, pods: list[Any], pool: Pool) -> FreeRoom | None:
+    """What servers may still use on ``node``: its allocatable, but no more than the catalog
+    says a node of ``pool`` offers servers (the rest is for daemon sets and the system), less
+    the requests of the servers' namespace's pods on it. None if a quantity cannot be read
     (then the node's room is not counted: more placeholders, never fewer)."""
     try:
         allocatable = node.status.allocatable or {}
-        cpu = parse_cpu(allocatable.get("cpu", "0"))
-        memory = parse_memory(allocatable.get("memory", "0"))
+        cpu = min(parse_cpu(allocatable.get("cpu", "0")), pool.node_cpu)
+        memory = min(parse_memory(allocatable.get("memory", "0")), pool.node_memory)
         for pod in pods:
-            for container in (pod.spec.containers if pod.spec else None) or []:
-                requests = (container.resources.requests if container.resources else None) or {}
-                cpu -= parse_cpu(requests.get("cpu", "0"))
-                memory -= parse_memory(requests.get("memory", "0"))
+            pod_cpu, pod_memory = _requests(pod)
+            cpu -= pod_cpu
+            memory -= pod_memory
     except (ValueError, AttributeError, TypeError):
         return None
     return FreeRoom(node.metadata.name, max(cpu, 0.0), max(memory, 0))
+
+
+def _requests(pod: Any) -> tuple[float, int]:
+    """A pod's CPU and memory request as the scheduler counts it: the larger of its
+    containers' sum and its largest init container, plus its overhead."""
+
+    def of(containers: Any) -> list[tuple[float, int]]:
+        found = []
+        for container in containers or []:
+            requests = (container.resources.requests if container.resources else None) or {}
+            found.append(
+                (parse_cpu(requests.get("cpu", "0")), parse_memory(requests.get("memory", "0")))
+            )
+        return found
+
+    spec = pod.spec
+    main = of(spec.containers if spec else None)
+    init = of(spec.init_containers if spec else None)
+    overhead = (spec.overhead if spec else None) or {}
+    cpu = max(sum(c for c, _ in main), max((c for c, _ in init), default=0.0))
+    memory = max(sum(m for _, m in main), max((m for _, m in init), default=0))
+    return (
+        cpu + parse_cpu(overhead.get("cpu", "0")),
+        memory + parse_memory(overhead.get("memory", "0")),
+    )
 
 
 def _api_problem(where: str, error: ApiException) -> str:
