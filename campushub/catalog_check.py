@@ -374,6 +374,8 @@ class _Checker:
         if isinstance(low, int) and isinstance(high, int) and high < low:
             high = self.problem((*path, "max"), f"{high} is below min ({low})")
         lead = self.parsed(section.get("lead", "15m"), (*path, "lead"), parse_duration)
+        if isinstance(lead, timedelta) and lead > timedelta(hours=24):
+            lead = self.problem((*path, "lead"), "must be at most 24h")
         unit = self.choice(section.get("unit", "node"), (*path, "unit"), PLACEHOLDER_UNITS)
         parts = (bad_name, node_cpu, node_memory, selector, tolerations, placeholder, low, high)
         if _any_bad(*parts, lead, unit):

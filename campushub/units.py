@@ -138,7 +138,10 @@ def parse_duration(value: object) -> timedelta:
     if not text or not match or not any(match.groupdict().values()):
         raise ValueError(f"{show(value)} is not a duration (try 50m, 3h or 1h30m)")
     parts = {unit: int(number or 0) for unit, number in match.groupdict().items()}
-    return timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    try:
+        return timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    except OverflowError:
+        raise ValueError(f"{show(value)} is too long to be a duration") from None
 
 
 def format_duration(duration: timedelta) -> str:
