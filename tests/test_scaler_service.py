@@ -129,6 +129,7 @@ def test_it_patches_the_placeholder_to_the_planned_target(hub, double, admin) ->
             "feed": str(Path(body["feeds"][0]["source"])),
             "event": body["skipped"][0]["event"],
             "reason": "standrad is not a pool of the catalog (pools: standard)",
+            "count": 1,
         }
     ]
     assert body["skipped"][0]["event"].startswith("Typo event (")

@@ -284,7 +284,7 @@ class PlanAPIHandler(APIHandler):
                         for state in scaler.feed_states.values()
                     ],
                     "skipped": [
-                        {"feed": s.feed, "event": s.event, "reason": s.reason}
+                        {"feed": s.feed, "event": s.event, "reason": s.reason, "count": s.count}
                         for s in scaler.skipped()
                     ],
                     "catalog": {
