@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import signal
 import time
 import urllib.parse
@@ -32,17 +31,15 @@ import jinja2
 from jupyterhub.services.auth import (
     HubOAuth,
     HubOAuthCallbackHandler,
-    HubOAuthenticated,
-    UserNotAllowed,
 )
 from tornado import httpclient, ioloop, web
 from tornado.httpserver import HTTPServer
-from tornado.log import access_log
 from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import Application, catch_config_error
 
 from ...catalog import Catalog, CatalogError, Course, load_catalog
 from ...memberships import GROUP_PREFIX, ROLE_GROUP_SUFFIX
+from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
 from . import rules
 from .remote import check_remote
 from .store import Link, LinkStore, database_url
@@ -93,15 +90,6 @@ class CatalogHolder:
         return self.catalog
 
 
-class PageError(web.HTTPError):
-    """An error whose message is for the person (shown on the page, escaped)."""
-
-    def __init__(self, status: int, message: str, title: str = "") -> None:
-        super().__init__(status, message)
-        self.message = message
-        self.title = title
-
-
 class Rejected(PageError):
     """A link the rules or the remote check refused: 400 with each field's problem."""
 
@@ -120,35 +108,14 @@ class CallbackHandler(HubOAuthCallbackHandler):
 # -- handlers ------------------------------------------------------------------------------------
 
 
-class BaseHandler(HubOAuthenticated, web.RequestHandler):
+class BaseHandler(HubPage):
     """Shared by every page: the hub login, the person, the catalog, page rendering."""
+
+    refused = "Your hub account may not use the links service."
 
     def initialize(self, links: LinksApp) -> None:
         self.links = links
         self.hub_auth = links.hub_auth
-
-    async def prepare(self) -> None:
-        # Identify the person here, without blocking the loop: HubAuthenticated's own
-        # get_current_user would ask the hub synchronously from a thread. Its checks apply.
-        model = await self.hub_auth.get_user(self, sync=False)
-        self._hub_auth_user_cache = None
-        if model:
-            try:
-                self._hub_auth_user_cache = self.check_hub_user(model)
-            except UserNotAllowed:
-                raise PageError(
-                    403, "Your hub account may not use the links service.", "Not allowed"
-                ) from None
-
-    def set_default_headers(self) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-            " frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
-        )
-        self.set_header("Cache-Control", "no-store")
 
     @property
     def catalog(self) -> Catalog:
@@ -671,12 +638,7 @@ class LinksApp(Application):
         if self.config_file:
             self.load_config_file(self.config_file)
             self.update_config(self.cli_config)  # the command line wins over the file
-        # tornado's and HubAuth's log lines go where the service's own go (the hub's log).
-        tornado_log = logging.getLogger("tornado")
-        tornado_log.setLevel(self.log_level)
-        tornado_log.propagate = False
-        for handler in self.log.handlers:
-            tornado_log.addHandler(handler)
+        route_tornado_logs(self.log, self.log_level)
 
     def init(self) -> None:
         """Open the catalog and the database, make the HubOAuth client and the web app."""
@@ -710,11 +672,11 @@ class LinksApp(Application):
             handlers,
             default_handler_class=NotFoundHandler,
             default_handler_args={"links": self},
-            cookie_secret=self.cookie_secret(),
+            cookie_secret=cookie_secret(self.state_dir),
             xsrf_cookies=True,
             static_path=str(STATIC),
             static_url_prefix=prefix + "static/",
-            log_function=self.log_request,
+            log_function=log_request,
         )
         self.log.info(
             "links: catalog %s (%d courses), database %s, at %s",
@@ -722,30 +684,6 @@ class LinksApp(Application):
             len(self.catalog_holder.catalog.courses),
             self.store.engine.url.render_as_string(hide_password=True),
             prefix,
-        )
-
-    def cookie_secret(self) -> bytes:
-        """A secret kept in the state folder, so a restart does not log everyone out."""
-        path = Path(self.state_dir) / "cookie_secret"
-        try:
-            if not path.exists():
-                path.touch(mode=0o600)
-                path.write_text(secrets.token_hex(32))
-            return bytes.fromhex(path.read_text().strip())
-        except (OSError, ValueError):
-            return secrets.token_bytes(32)
-
-    def log_request(self, handler: web.RequestHandler) -> None:
-        status = handler.get_status()
-        log = access_log.info if status < 400 else access_log.warning
-        if status >= 500:
-            log = access_log.error
-        log(
-            "%d %s %s %.1fms",
-            status,
-            handler.request.method,
-            handler.request.path,  # never the query: it may hold a token
-            1000.0 * handler.request.request_time(),
         )
 
     def log_link(self, what: str, link: Link, who: str) -> None:

@@ -22,7 +22,6 @@ import math
 import multiprocessing
 import os
 import resource
-import secrets
 import signal
 import time
 import urllib.parse
@@ -36,14 +35,11 @@ import jinja2
 from jupyterhub.services.auth import (
     HubOAuth,
     HubOAuthCallbackHandler,
-    HubOAuthenticated,
-    UserNotAllowed,
 )
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from tornado import httpclient, ioloop, web
 from tornado.httpserver import HTTPServer
-from tornado.log import access_log
 from traitlets import Bool, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
@@ -52,6 +48,7 @@ from ...demand import DEFAULT_ATTENDANCE, PoolTarget
 from ...feeds import FeedError, FeedResult, read_feed
 from ...memberships import GROUP_PREFIX, memberships_from_groups
 from ...units import format_cpu, format_duration, format_memory
+from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
 from .core import RunningServer, Scaler
 from .kube import PlaceholderScaler, connect
 
@@ -64,41 +61,17 @@ STAFF_ROLES = ("ta", "instructor")
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
-class PageError(web.HTTPError):
-    def __init__(self, status: int, message: str, title: str = "") -> None:
-        super().__init__(status, message)
-        self.message = message
-        self.title = title
-
-
 class CallbackHandler(HubOAuthCallbackHandler):
     def initialize(self, app: ScalerApp) -> None:
         self.hub_auth = app.hub_auth
 
 
-class BaseHandler(HubOAuthenticated, web.RequestHandler):
+class BaseHandler(HubPage):
+    refused = "Your hub account may not use the scaler."
+
     def initialize(self, app: ScalerApp) -> None:
         self.app = app
         self.hub_auth = app.hub_auth
-
-    async def prepare(self) -> None:
-        model = await self.hub_auth.get_user(self, sync=False)
-        self._hub_auth_user_cache = None
-        if model:
-            try:
-                self._hub_auth_user_cache = self.check_hub_user(model)
-            except UserNotAllowed:
-                raise PageError(403, "Your hub account may not use the scaler.") from None
-
-    def set_default_headers(self) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-            " frame-ancestors 'self'; form-action 'self'; base-uri 'none'",
-        )
-        self.set_header("Cache-Control", "no-store")
 
     @property
     def scaler(self) -> Scaler:
@@ -523,9 +496,7 @@ class ScalerApp(Application):
         if os.environ.get("CAMPUSHUB_SCALER_NAMESPACE"):
             return os.environ["CAMPUSHUB_SCALER_NAMESPACE"]
         try:
-            return (
-                Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
-            )
+            return Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip()
         except OSError:
             return os.environ.get("POD_NAMESPACE", "default")
 
@@ -580,11 +551,7 @@ class ScalerApp(Application):
         if self.config_file:
             self.load_config_file(self.config_file)
             self.update_config(self.cli_config)
-        tornado_log = logging.getLogger("tornado")
-        tornado_log.setLevel(self.log_level)
-        tornado_log.propagate = False
-        for handler in self.log.handlers:
-            tornado_log.addHandler(handler)
+        route_tornado_logs(self.log, self.log_level)
 
     async def init(self) -> None:
         if not self.catalog_path:
@@ -644,12 +611,12 @@ class ScalerApp(Application):
             [(path, handler, {"app": self}) for path, handler in handlers],
             default_handler_class=NotFoundHandler,
             default_handler_args={"app": self},
-            cookie_secret=self.cookie_secret(),
+            cookie_secret=cookie_secret(self.state_dir),
             xsrf_cookies=True,
             xsrf_cookie_kwargs={"path": prefix},
             static_path=str(STATIC),
             static_url_prefix=prefix + "static/",
-            log_function=self.log_request,
+            log_function=lambda handler: log_request(handler, quiet=("/metrics",)),
         )
         self.log.info(
             "scaler: catalog %s, %d pool(s), %d feed(s), %s, every %.0f s",
@@ -772,32 +739,6 @@ class ScalerApp(Application):
                 break
             offset = int(following.get("offset", offset + len(items)))
         return found
-
-    def cookie_secret(self) -> bytes:
-        path = Path(self.state_dir) / "cookie_secret"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                path.touch(mode=0o600)
-                path.write_text(secrets.token_hex(32))
-            return bytes.fromhex(path.read_text().strip())
-        except (OSError, ValueError):
-            return secrets.token_bytes(32)
-
-    def log_request(self, handler: web.RequestHandler) -> None:
-        status = handler.get_status()
-        log = access_log.info if status < 400 else access_log.warning
-        if status >= 500:
-            log = access_log.error
-        if status < 400 and handler.request.path.endswith("/metrics"):
-            log = access_log.debug  # scraped every few seconds
-        log(
-            "%d %s %s %.1fms",
-            status,
-            handler.request.method,
-            handler.request.path,
-            1000.0 * handler.request.request_time(),
-        )
 
     async def rounds(self) -> None:
         """Run a round every ``interval`` seconds, forever; nothing in a round stops this."""

@@ -1,0 +1,91 @@
+"""What the hub services' tornado apps share: the hub login on every request, security headers,
+errors whose message is for the person, the cookie secret, request logging and log routing."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any, ClassVar
+
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from tornado import web
+from tornado.log import access_log
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+)
+
+
+class PageError(web.HTTPError):
+    """An error whose message is for the person (shown on the page, escaped)."""
+
+    def __init__(self, status: int, message: str, title: str = "") -> None:
+        super().__init__(status, message)
+        self.message = message
+        self.title = title
+
+
+class HubPage(HubOAuthenticated, web.RequestHandler):
+    """A page of a hub service: identifies the person through the hub (HubOAuth) without
+    blocking the loop, and sends strict security headers. ``refused`` says who may not."""
+
+    refused: ClassVar[str] = "Your hub account may not use this service."
+
+    async def prepare(self) -> None:
+        # HubAuthenticated's own get_current_user would ask the hub synchronously from a
+        # thread; asking here keeps the loop free. Its checks still apply.
+        model = await self.hub_auth.get_user(self, sync=False)
+        self._hub_auth_user_cache = None
+        if model:
+            try:
+                self._hub_auth_user_cache = self.check_hub_user(model)
+            except UserNotAllowed:
+                raise PageError(403, self.refused, "Not allowed") from None
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.set_header("Cache-Control", "no-store")
+
+
+def cookie_secret(state_dir: str | Path) -> bytes:
+    """A secret kept in the service's folder, so a restart does not log everyone out."""
+    path = Path(state_dir) / "cookie_secret"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32))
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        return secrets.token_bytes(32)
+
+
+def log_request(handler: web.RequestHandler, quiet: tuple[str, ...] = ()) -> None:
+    """One access-log line: status, method, path (never the query: it may hold a token) and
+    time; successful requests to paths ending in one of ``quiet`` only at debug level."""
+    status = handler.get_status()
+    log = access_log.info if status < 400 else access_log.warning
+    if status >= 500:
+        log = access_log.error
+    elif status < 400 and quiet and handler.request.path.endswith(quiet):
+        log = access_log.debug
+    log(
+        "%d %s %s %.1fms",
+        status,
+        handler.request.method,
+        handler.request.path,
+        1000.0 * handler.request.request_time(),
+    )
+
+
+def route_tornado_logs(log: logging.Logger, level: Any) -> None:
+    """tornado's and HubAuth's log lines go where the service's own go (the hub's log)."""
+    tornado_log = logging.getLogger("tornado")
+    tornado_log.setLevel(level)
+    tornado_log.propagate = False
+    for handler in log.handlers:
+        tornado_log.addHandler(handler)
