@@ -25,7 +25,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -458,9 +458,6 @@ class Scaler:
         self.problems = [p for p in self.problems if p.what != what]
         self.problems.append(Problem(self.clock(), what))
         del self.problems[:-50]
-
-    def feed_ages(self, now: datetime) -> Mapping[str, float | None]:
-        return {source: state.age(now) for source, state in self.feed_states.items()}
 
 
 def _mtime(path: str) -> float:
