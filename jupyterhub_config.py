@@ -232,11 +232,17 @@ c.JupyterHub.load_roles.append(
         "services": ["scaler"],
     }
 )
-c.JupyterHub.extra_user_scopes = [
-    "access:services!service=links",
-    # Everyone may reach it; its pages admit administrators and course staff only.
-    "access:services!service=scaler",
-]
+# Everyone may reach both services through the hub's OAuth; the links service's pages then
+# decide by course, the scaler's admit administrators and course staff only. Granted in the
+# `user` role through load_roles, which JupyterHub 5.4 (zero-to-jupyterhub 4.3) and 6 both
+# read; JupyterHub 6's extra_user_scopes would do the same but 5.4 does not know it.
+c.JupyterHub.load_roles.append(
+    {
+        "name": "user",
+        "description": "Everyone signed in: their own servers, and campushub's services",
+        "scopes": ["self", "access:services!service=links", "access:services!service=scaler"],
+    }
+)
 
 # -- services: the idle culler (jupyterhub-idle-culler, configured, not rewritten) ---------------
 # Stops servers (course servers included) idle for CAMPUSHUB_CULL_TIMEOUT seconds, checking every

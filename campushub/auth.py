@@ -294,12 +294,10 @@ class CampusAuthenticator(GenericOAuthenticator):
         # Full definitions of every role a login can name, so syncing them never meets an
         # undefined one (JupyterHub would warn that it has no scopes).
         self._role_definitions = {role["name"]: role for role in get_default_roles()}
-        # The hub's extra_user_scopes (e.g. access to the links service) are part of the
-        # `user` role; syncing it without them would take them from everyone at each login.
-        extra = sorted(getattr(self.parent, "extra_user_scopes", None) or ())
-        if extra:
-            user_role = self._role_definitions["user"]
-            user_role["scopes"] = [*user_role["scopes"], *extra]
+        # Each login names the `user` role with its scopes, and JupyterHub stores what a login
+        # names: it must be the hub's own definition (access to the links service, say), or
+        # every login would take those scopes from everyone.
+        self._role_definitions["user"] = hub_user_role(self.parent)
         self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
 
     def _load_catalog(self) -> Catalog:
@@ -493,6 +491,20 @@ class CampusAuthenticator(GenericOAuthenticator):
                 "Canvas courses of %s: stopped after %d pages (canvas_max_pages)", username, pages
             )
         return courses
+
+
+def hub_user_role(hub: Any) -> dict[str, Any]:
+    """The hub's `user` role as JupyterHub loads it: the default, overridden by a `user`
+    entry of ``load_roles`` (JupyterHub 5 and 6), plus ``extra_user_scopes`` (JupyterHub 6)
+    unless ``load_roles`` overrides the scopes."""
+    role = {r["name"]: r for r in get_default_roles()}["user"]
+    role["scopes"] = list(role["scopes"])
+    for spec in getattr(hub, "load_roles", None) or ():
+        if spec.get("name") == "user":
+            role.update({key: spec[key] for key in ("description", "scopes") if key in spec})
+            return role
+    role["scopes"].extend(sorted(getattr(hub, "extra_user_scopes", None) or ()))
+    return role
 
 
 def next_link(header: str, base: urllib.parse.SplitResult) -> str | None:

@@ -105,6 +105,13 @@ class IdTokenVerifier:
         if algorithm not in ALGORITHMS:
             raise IdTokenError(f"the id_token uses the algorithm {algorithm!r}, which is refused")
         key = await self._key_for(str(header.get("kid") or ""))
+        if algorithm != key.algorithm_name:
+            # Checked here, not left to PyJWT: releases before 2.13 let a token name another
+            # algorithm than its key's and only failed on the signature.
+            raise IdTokenError(
+                f"the id_token's algorithm {algorithm!r} is not its key's"
+                f" ({key.algorithm_name!r})"
+            )
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
