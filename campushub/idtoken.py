@@ -109,8 +109,7 @@ class IdTokenVerifier:
             # Checked here, not left to PyJWT: releases before 2.13 let a token name another
             # algorithm than its key's and only failed on the signature.
             raise IdTokenError(
-                f"the id_token's algorithm {algorithm!r} is not its key's"
-                f" ({key.algorithm_name!r})"
+                f"the id_token's algorithm {algorithm!r} is not its key's ({key.algorithm_name!r})"
             )
         try:
             claims: dict[str, Any] = jwt.decode(

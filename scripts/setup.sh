@@ -2,7 +2,10 @@
 # Set up everything campushub needs on a fresh machine, idempotently.
 #
 #   scripts/setup.sh demo   the local campus: virtualenv, campushub[demo], configurable-http-proxy
-#   scripts/setup.sh test   the same plus test and docs tools, and (as root) Debian's chromium
+#   scripts/setup.sh test   the same plus test and docs tools, and (as root) Debian's chromium;
+#                           and a second virtualenv ($CHART_VENV, default .venv-chart) holding
+#                           the versions of zero-to-jupyterhub's hub image that images/hub names
+#                           (images/hub/chart-requirements.txt), for the second test run
 #
 # Python packages go into the virtualenv ($VENV, default .venv) and configurable-http-proxy
 # into $VENV/node, linked as $VENV/bin/configurable-http-proxy: nothing global but apt packages.
@@ -12,6 +15,8 @@ what=${1:-demo}
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 CHP_VERSION=${CHP_VERSION:-^5.0.1}
+CHART_VENV=${CHART_VENV:-.venv-chart}
+CHART_REQUIREMENTS=images/hub/chart-requirements.txt
 
 say() { printf 'campushub setup: %s\n' "$*"; }
 
@@ -62,4 +67,21 @@ if [ ! -x "$chp" ]; then
 fi
 ln -sf "$(cd "$VENV/node/node_modules/.bin" && pwd)/configurable-http-proxy" \
   "$VENV/bin/configurable-http-proxy"
+
+# -- the chart's versions (tests only) ---------------------------------------------------------
+# The hub image builds on zero-to-jupyterhub's k8s-hub image, whose JupyterHub, OAuthenticator,
+# KubeSpawner and the rest are older than the newest; the same tests run on both.
+if [ "$what" = test ]; then
+  if [ ! -x "$CHART_VENV/bin/python" ]; then
+    say "creating the virtualenv $CHART_VENV (zero-to-jupyterhub's hub versions)"
+    "$PYTHON" -m venv "$CHART_VENV"
+  fi
+  "$CHART_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  say "installing campushub[test] into $CHART_VENV with $CHART_REQUIREMENTS"
+  "$CHART_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    --constraint "$CHART_REQUIREMENTS" -e ".[test]"
+  ln -sf "$(cd "$VENV/node/node_modules/.bin" && pwd)/configurable-http-proxy" \
+    "$CHART_VENV/bin/configurable-http-proxy"
+  say "$CHART_VENV: JupyterHub $("$CHART_VENV/bin/python" -c 'import jupyterhub; print(jupyterhub.__version__)')"
+fi
 say "ready ($("$VENV/bin/configurable-http-proxy" --version 2>/dev/null | tail -n 1) proxy)"

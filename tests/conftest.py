@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import time
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,45 @@ from campushub.demo.login import login
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # The tests talk to 127.0.0.1 only; a proxy configured for the machine must not intercept it.
 os.environ.update(launch.LOOPBACK_NO_PROXY)
+
+
+# Code whose behaviour depends on the JupyterHub version set: the hub and its plugins, the
+# Kubernetes client, and campushub's adapters of them.
+HUB_VERSION_CODE = (
+    "jupyterhub",
+    "oauthenticator",
+    "kubespawner",
+    "kubernetes_asyncio",
+    "campushub.auth",
+    "campushub.spawner",
+    "campushub.pages",
+    "campushub.services",
+    "campushub.demo",
+)
+HUB_FIXTURES = {"hub", "browser", "identity_provider"}
+
+
+def _touches_hub_code(module: types.ModuleType) -> bool:
+    for value in vars(module).values():
+        name = value.__name__ if isinstance(value, types.ModuleType) else None
+        name = name or getattr(value, "__module__", None)
+        if isinstance(name, str) and name.startswith(HUB_VERSION_CODE):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``hub_versions`` every test that starts a hub, a provider or a browser, or whose
+    module uses the hub's packages; scripts/test.sh runs those again on the chart's versions."""
+    touching: dict[str, bool] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__name__ not in touching:
+            touching[module.__name__] = _touches_hub_code(module)
+        if HUB_FIXTURES & set(getattr(item, "fixturenames", ())) or (
+            module is not None and touching[module.__name__]
+        ):
+            item.add_marker(pytest.mark.hub_versions)
 
 
 @dataclass

@@ -170,12 +170,12 @@ def test_a_changed_version_label_is_caught(tmp_path):
 
 
 def hub_jupyterhub_major() -> str:
-    """The JupyterHub major version of the hub image (its JUPYTERHUB_VERSION, which its build
-    checks against the chart's image)."""
+    """The JupyterHub major version of the hub image: the chart's, as
+    images/hub/chart-requirements.txt pins it (the image's build checks it)."""
     match = re.search(
-        r"^ARG JUPYTERHUB_VERSION=(\d+)\.", (IMAGES / "hub" / "Dockerfile").read_text(), re.M
+        r"^jupyterhub==(\d+)\.", (IMAGES / "hub" / "chart-requirements.txt").read_text(), re.M
     )
-    assert match, "images/hub/Dockerfile states no JUPYTERHUB_VERSION"
+    assert match, "images/hub/chart-requirements.txt pins no jupyterhub"
     return match[1]
 
 
