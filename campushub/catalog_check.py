@@ -528,18 +528,29 @@ class _Checker:
         memory: Allocation[int] | _Bad,
         path: Path,
     ) -> None:
-        if isinstance(memory, Allocation) and memory.guarantee > pool.node_memory:
-            self.problem(
-                (*path, "memory", "guarantee"),
-                f"{format_memory(memory.guarantee)} does not fit on a node of pool"
-                f" {pool.name} ({format_memory(pool.node_memory)})",
-            )
-        if isinstance(cpu, Allocation) and cpu.guarantee > pool.node_cpu:
-            self.problem(
-                (*path, "cpu", "guarantee"),
-                f"{format_cpu(cpu.guarantee)} does not fit on a node of pool"
-                f" {pool.name} ({format_cpu(pool.node_cpu)} CPU)",
-            )
+        """Guarantees and limits fit one node of the pool: a limit larger than a node is never
+        reachable, and in an exam window (guarantee = limit) the pod could not be placed."""
+        checks: list[tuple[str, Allocation[Any] | _Bad, Any, Callable[[Any], str], str]] = [
+            ("memory", memory, pool.node_memory, format_memory, ""),
+            ("cpu", cpu, pool.node_cpu, format_cpu, " CPU"),
+        ]
+        for resource, allocation, node, shown, unit in checks:
+            if not isinstance(allocation, Allocation):
+                continue
+            if allocation.guarantee > node:
+                self.problem(
+                    (*path, resource, "guarantee"),
+                    f"{shown(allocation.guarantee)} does not fit on a node of pool"
+                    f" {pool.name} ({shown(node)}{unit})",
+                )
+            elif allocation.limit > node:
+                self.problem(
+                    (*path, resource, "limit"),
+                    f"{shown(allocation.limit)} does not fit on a node of pool {pool.name}"
+                    f" ({shown(node)}{unit}): a server never gets it, and in an exam window"
+                    " (guarantee = limit) its pod could not be placed; lower the limit or use"
+                    " a pool with larger nodes",
+                )
 
     def course_keys(self, value: Any, path: Path) -> list[tuple[Path, str]]:
         keys = []
