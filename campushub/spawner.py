@@ -33,6 +33,12 @@ from traitlets.config import LoggingConfigurable
 from .catalog import Catalog, CatalogError, load_catalog
 from .environments import HOME_MOUNT, NotAllowed, ServerPlan, Volume, choices, plan_server
 from .memberships import memberships_from_groups
+from .pods import (
+    FOLDERS_CONTAINER,
+    folders_init_container,
+    guaranteed_init_containers,
+    init_resources,
+)
 
 
 class CourseSpawnerMixin(LoggingConfigurable):
@@ -191,6 +197,19 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         ``storage_capacity`` is set.""",
     )
 
+    prepare_folders = Bool(
+        True,
+        config=True,
+        help="""Before each server starts, create the person's folders on the shared storage
+        (their folder of the home claim, and the course's shared data when they may write
+        it) and give them to the server's user (``uid``, 1000 unless set, and ``fs_gid``,
+        100 unless set), in an init container named ``campushub-folders`` that runs the
+        server's image as root with only the chown capabilities and small resources (requests
+        equal to limits, never above the server's guarantees). Without it the kubelet creates
+        a new ``subPath`` folder owned by root and the person cannot write to their home.
+        Turn off only where the storage already gives each person their folder.""",
+    )
+
     @default("delete_pvc")
     def _default_delete_pvc(self) -> bool:
         # Removing a course server must not delete a student's work with it.
@@ -209,6 +228,7 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         "extra_resource_guarantees",
         "volumes",
         "volume_mounts",
+        "init_containers",
     )
 
     @default("profile_list")
@@ -288,6 +308,54 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         kept_volumes = [v for v in base["volumes"] if v.get("name") not in dropped]
         self.volumes = [*kept_volumes, *(claim_volume(volume) for volume in ours)]
         self.volume_mounts = [*kept_mounts, *(volume_mount(volume) for volume in ours)]
+        self.init_containers = self._init_containers(plan, base["init_containers"], ours)
+
+    def _owner(self) -> tuple[int, int]:
+        """The server's user and group, as KubeSpawner runs it (1000:100 unless set)."""
+        uid = self.uid if isinstance(self.uid, int) else 1000
+        gid = next((g for g in (self.fs_gid, self.gid) if isinstance(g, int)), 100)
+        return uid, gid
+
+    def _init_containers(
+        self, plan: ServerPlan, configured: Any, ours: tuple[Volume, ...]
+    ) -> list[Any]:
+        """The configured init containers (zero-to-jupyterhub's ``block-cloud-metadata``,
+        ``singleuser.initContainers``), then campushub's folders step; in an exam window every
+        one of them with requests equal to limits, so the pod's QoS class is Guaranteed."""
+        containers = [
+            container
+            for container in self._sorted_dict_values(configured)
+            if (container.get("name") if isinstance(container, dict) else container.name)
+            != FOLDERS_CONTAINER
+        ]
+        resources = init_resources(plan.cpu.guarantee, plan.memory.guarantee)
+        if self.prepare_folders:
+            uid, gid = self._owner()
+            literal_volumes = [
+                Volume(
+                    literal(volume.name),
+                    volume.claim,
+                    volume.mount_path,
+                    volume.read_only,
+                    literal(volume.sub_path) if volume.sub_path else None,
+                )
+                for volume in ours
+            ]
+            folders = folders_init_container(
+                literal_volumes, literal(plan.image.ref), uid, gid, resources
+            )
+            if folders is not None:
+                containers.append(folders)
+        if plan.exam:
+            containers, changed = guaranteed_init_containers(containers, resources)
+            if changed:
+                self.log.info(
+                    "%s: exam window: init containers %s get requests equal to limits, so"
+                    " the pod is Guaranteed",
+                    self._log_name,
+                    ", ".join(changed),
+                )
+        return containers
 
     async def start(self) -> Any:
         self.apply_plan(self._start_plan())

@@ -12,6 +12,7 @@ real cluster and ``CAMPUSHUB_TEST_CLUSTER=1`` says it may be used.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -396,6 +397,264 @@ async def test_gpu_course_in_no_exam_keeps_its_own_guarantee(make_spawner):
     # DATA 8's exam does not touch another course.
     pod = await pod_of(make_spawner("gus", "cs189"), now=DATA8_EXAM)
     assert notebook(pod)["resources"]["requests"]["cpu"] == 1
+
+
+# -- folders on the shared storage, and exam pods that stay Guaranteed -----------------------
+
+
+def init_containers_of(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {container["name"]: container for container in pod["spec"]["init_containers"] or []}
+
+
+def qos_class(pod: dict[str, Any]) -> str:
+    """The pod's QoS class by Kubernetes' rules (every container, init containers included):
+    Guaranteed if each has CPU and memory limits and requests equal to them (a request left
+    out defaults to the limit); BestEffort if none asks for anything; else Burstable."""
+    containers = [*pod["spec"]["containers"], *(pod["spec"]["init_containers"] or [])]
+    parse = {"cpu": parse_cpu, "memory": parse_memory}
+    guaranteed, anything = True, False
+    for container in containers:
+        resources = container.get("resources") or {}
+        limits = resources.get("limits") or {}
+        requests = resources.get("requests") or {}
+        anything = anything or bool(limits or requests)
+        for name in ("cpu", "memory"):
+            if name not in limits:
+                guaranteed = False
+                continue
+            request = requests.get(name, limits[name])
+            if parse[name](request) != parse[name](limits[name]):
+                guaranteed = False
+    if guaranteed:
+        return "Guaranteed"
+    return "Burstable" if anything else "BestEffort"
+
+
+def chart_block_cloud_metadata(resources: dict[str, Any]) -> Any:
+    """zero-to-jupyterhub 4.3.3's own init container (its jupyterhub_config.py, built when
+    singleuser.cloudMetadata.blockWithIptables is true), as a Kubernetes client model."""
+    from kubernetes_asyncio import client
+
+    return client.V1Container(
+        name="block-cloud-metadata",
+        image="quay.io/jupyterhub/k8s-network-tools:4.3.3",
+        command=[
+            "iptables",
+            "--append",
+            "OUTPUT",
+            "--protocol",
+            "tcp",
+            "--destination",
+            "169.254.169.254",
+            "--destination-port",
+            "80",
+            "--jump",
+            "DROP",
+        ],
+        security_context=client.V1SecurityContext(
+            privileged=True, run_as_user=0, capabilities=client.V1Capabilities(add=["NET_ADMIN"])
+        ),
+        resources=resources,
+    )
+
+
+def deploy_values() -> dict[str, Any]:
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "deploy" / "values.yaml"
+    return yaml.safe_load(path.read_text())
+
+
+async def test_a_students_home_folder_is_made_theirs_before_the_server_starts(make_spawner):
+    pod = await pod_of(make_spawner("ada", "data8"))
+    folders = init_containers_of(pod)["campushub-folders"]
+    # The course's image (pulled for the server anyway), root with only chown's capabilities.
+    assert folders["image"] == "ghcr.io/campus/python:2026.08"
+    # (dicts inside KubeSpawner's models stay as written: camelCase, as the API reads them)
+    context = folders["security_context"]
+    assert context["runAsUser"] == 0 and context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"]["drop"] == ["ALL"]
+    assert set(context["capabilities"]["add"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER"}
+    # The whole home claim is mounted; ada's folder is made and given to 1000:100. The course
+    # data is read-only for students: left alone.
+    assert folders["volume_mounts"] == [{"name": "home", "mountPath": "/campushub-folders/home"}]
+    assert folders["command"][-1:] == ["/campushub-folders/home/ada"]
+    assert {e["name"]: e["value"] for e in folders["env"]} == {"OWNER": "1000:100"}
+    # Requests equal limits, never above the server's own guarantees (0.05 CPU, 1Gi).
+    resources = folders["resources"]
+    assert resources["requests"] == resources["limits"] == {"cpu": "50m", "memory": str(64 * MiB)}
+
+
+async def test_the_folders_script_makes_and_owns_each_folder_it_is_given(tmp_path):
+    # The script the init container runs, run here on folders of this machine.
+    import getpass
+    import grp
+    import subprocess
+
+    from campushub.pods import FOLDERS_SCRIPT
+
+    user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
+    targets = [str(tmp_path / "home" / "ada"), str(tmp_path / "home" / "ada" / "data8")]
+    subprocess.run(
+        ["/bin/sh", "-c", FOLDERS_SCRIPT, "campushub-folders", *targets],
+        env={"OWNER": f"{user}:{group}", "PATH": os.environ["PATH"]},
+        check=True,
+    )
+    assert all(Path(target).is_dir() for target in targets)
+    failed = subprocess.run(
+        ["/bin/sh", "-c", FOLDERS_SCRIPT, "campushub-folders", targets[0]],
+        env={"OWNER": "no-such-user-anywhere:nogroup", "PATH": os.environ["PATH"]},
+        check=False,
+        capture_output=True,
+    )
+    assert failed.returncode != 0  # a failed chown stops the pod from starting
+
+
+async def test_staff_get_the_course_data_folder_and_the_owner_follows_the_chart(make_spawner):
+    # zero-to-jupyterhub sets singleuser.uid and fsGid as KubeSpawner's uid and fs_gid.
+    pod = await pod_of(make_spawner("tom", "data8", uid=1234, fs_gid=555))
+    folders = init_containers_of(pod)["campushub-folders"]
+    assert folders["command"][-2:] == [
+        "/campushub-folders/home/tom",
+        "/campushub-folders/course-data",
+    ]
+    assert {e["name"]: e["value"] for e in folders["env"]} == {"OWNER": "1234:555"}
+
+
+async def test_a_per_course_home_claim_is_owned_at_its_root(make_spawner):
+    pod = await pod_of(make_spawner("ada", "stat20"))
+    folders = init_containers_of(pod)["campushub-folders"]
+    assert folders["command"][-1:] == ["/campushub-folders/home"]
+    assert folders["image"] == "ghcr.io/campus/r:2026.08"
+
+
+async def test_folders_step_can_be_turned_off(make_spawner):
+    pod = await pod_of(make_spawner("ada", "data8", prepare_folders=False))
+    assert "campushub-folders" not in init_containers_of(pod)
+
+
+@pytest.mark.parametrize("values", ["chart default", "reference values"])
+async def test_an_exam_pod_is_guaranteed_with_the_charts_init_container(make_spawner, values):
+    resources = (
+        {}
+        if values == "chart default"
+        else deploy_values()["singleuser"]["networkTools"]["resources"]
+    )
+    spawner = make_spawner("ada", "data8", init_containers=[chart_block_cloud_metadata(resources)])
+    exam = await pod_of(spawner, now=DATA8_EXAM)
+    assert qos_class(exam) == "Guaranteed"
+    blocker = init_containers_of(exam)["block-cloud-metadata"]
+    # The chart's container is kept as it is otherwise (privileged, its command).
+    assert blocker["security_context"]["privileged"] is True
+    assert blocker["command"][0] == "iptables"
+    if values == "reference values":  # already requests = limits: unchanged
+        assert blocker["resources"] == resources
+    # Out of the exam window the same server is Burstable, and the chart's container untouched.
+    normal = await pod_of(spawner, now=IN_TERM)
+    assert qos_class(normal) == "Burstable"
+    assert init_containers_of(normal)["block-cloud-metadata"]["resources"] == resources
+
+
+async def test_an_exam_pod_gives_requests_equal_to_limits_to_any_init_container(make_spawner):
+    configured = [
+        {
+            "name": "only-limits",
+            "image": "busybox",
+            "resources": {"limits": {"cpu": "200m", "memory": "128Mi"}},
+        },
+        {"name": "only-requests", "image": "busybox", "resources": {"requests": {"cpu": "20m"}}},
+    ]
+    pod = await pod_of(make_spawner("ada", "data8", init_containers=configured), now=DATA8_EXAM)
+    assert qos_class(pod) == "Guaranteed"
+    found = init_containers_of(pod)
+    assert found["only-limits"]["resources"]["requests"] == {"cpu": "200m", "memory": "128Mi"}
+    assert found["only-requests"]["resources"]["limits"]["cpu"] == "20m"
+
+
+# -- what survives of the chart's settings: each merged with the course's plan ---------------
+
+CHART_SETTINGS: dict[str, Any] = {
+    # zero-to-jupyterhub's user-node taint and its own node selector
+    "tolerations": [
+        {
+            "key": "hub.jupyter.org/dedicated",
+            "operator": "Equal",
+            "value": "user",
+            "effect": "NoSchedule",
+        }
+    ],
+    "node_selector": {"topology.kubernetes.io/zone": "us-west1-a"},
+    # singleuser.storage.extraVolumes / extraVolumeMounts, and the chart's own home volume
+    "volumes": [
+        {"name": "extra-certs", "configMap": {"name": "campus-ca"}},
+        {"name": "home", "persistentVolumeClaim": {"claimName": "claim-{username}"}},
+    ],
+    "volume_mounts": [
+        {"name": "extra-certs", "mountPath": "/etc/campus-ca", "readOnly": True},
+        {"name": "home", "mountPath": "/home/jovyan"},
+    ],
+    "environment": {"CAMPUS_PROXY": "http://proxy.campus:3128", "CAMPUSHUB_COURSE": "chart"},
+    "extra_labels": {"campus.edu/billing": "instruction", "campushub.io/course": "chart"},
+    "extra_annotations": {"campus.edu/owner": "research-it"},
+    "extra_resource_limits": {"ephemeral-storage": "5Gi"},
+    "extra_resource_guarantees": {"ephemeral-storage": "1Gi"},
+}
+
+
+async def test_chart_settings_merge_with_the_courses_plan(make_spawner):
+    pod = await pod_of(make_spawner("gus", "cs189", **copy.deepcopy(CHART_SETTINGS)))
+    spec, container = pod["spec"], notebook(pod)
+    # node selector: both; the pool's keys win where both name one
+    assert spec["node_selector"] == {
+        "topology.kubernetes.io/zone": "us-west1-a",
+        "hub.jupyter.org/pool-name": "gpu",
+        "cloud.google.com/gke-accelerator": "nvidia-l4",
+    }
+    # tolerations: the chart's, then the pool's
+    assert [t["key"] for t in spec["tolerations"]] == [
+        "hub.jupyter.org/dedicated",
+        "nvidia.com/gpu",
+    ]
+    # volumes: the chart's extra volume kept; its home at /home/jovyan gives way to the catalog's
+    assert claims_of_any(pod) == {"extra-certs": None, "home": "home-nfs"}
+    assert mounts_of(pod)["extra-certs"] == ("/etc/campus-ca", True, None)
+    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "gus")
+    # environment, labels, annotations: both; campushub's win where both name a key
+    env = env_of(pod)
+    assert env["CAMPUS_PROXY"] == "http://proxy.campus:3128" and env["CAMPUSHUB_COURSE"] == "cs189"
+    labels = pod["metadata"]["labels"]
+    assert (
+        labels["campus.edu/billing"] == "instruction" and labels["campushub.io/course"] == "cs189"
+    )
+    assert pod["metadata"]["annotations"]["campus.edu/owner"] == "research-it"
+    # extra resources: the chart's, and the course's GPU
+    assert container["resources"]["limits"]["ephemeral-storage"] == "5Gi"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert container["resources"]["requests"]["ephemeral-storage"] == "1Gi"
+
+
+async def test_a_reused_spawner_does_not_carry_one_plan_into_the_next(make_spawner):
+    spawner = make_spawner("ada", "", **copy.deepcopy(CHART_SETTINGS))
+    spawner.user_options = {"profile": "stat20"}
+    first = await pod_of(spawner)
+    assert mounts_of(first)["course-data"][0] == "/srv/stat20"
+    spawner.user_options = {"profile": "general"}
+    second = await pod_of(spawner)
+    assert "course-data" not in mounts_of(second)
+    assert [c for c in init_containers_of(second)] == ["campushub-folders"]
+    assert spec_tolerations(second) == ["hub.jupyter.org/dedicated"]
+
+
+def claims_of_any(pod: dict[str, Any]) -> dict[str, str | None]:
+    """Each pod volume's name and its claim (None for other kinds of volume)."""
+    return {
+        volume["name"]: (volume.get("persistent_volume_claim") or {}).get("claimName")
+        for volume in pod["spec"]["volumes"]
+    }
+
+
+def spec_tolerations(pod: dict[str, Any]) -> list[str]:
+    return [t["key"] for t in pod["spec"]["tolerations"] or []]
 
 
 # -- the default server ---------------------------------------------------------------------
