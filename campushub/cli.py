@@ -51,7 +51,14 @@ def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
 _ManifestDumper.add_representer(str, _represent_text)
 
 
-def print_manifests(path: str, namespace: str, release: str, service_account: str) -> int:
+def print_manifests(
+    path: str,
+    namespace: str,
+    release: str,
+    service_account: str,
+    storage: Any = None,
+    shown_options: str = "",
+) -> int:
     """Print the Kubernetes objects for the catalog at ``path`` as multi-document YAML
     (exit 0), or its problems on stderr (exit 1)."""
     from .manifests import manifests
@@ -71,10 +78,12 @@ def print_manifests(path: str, namespace: str, release: str, service_account: st
         catalog_text=text,
         release=release,
         service_account=service_account,
+        storage=storage,
     )
     print(
         f"# campushub manifests {path} --namespace {namespace} --release {release}"
-        f" --service-account {service_account}\n# Apply with: kubectl apply -f <this file>"
+        f" --service-account {service_account}{shown_options}\n"
+        "# Apply with: kubectl apply -f <this file>"
     )
     print(
         yaml.dump_all(
@@ -109,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Print, as YAML for kubectl apply, the objects campushub adds to a"
             " zero-to-jupyterhub release: the catalog's ConfigMap, the placeholders'"
-            " PriorityClass, each pool's placeholder Deployment or StatefulSet, and the Role"
+            " PriorityClass, the claims its servers mount (the shared home and each course's"
+            " shared data), each pool's placeholder Deployment or StatefulSet, and the Role"
             " that lets the scaler (in the hub pod) resize them. A catalog with problems"
             " prints them on stderr and exits 1."
         ),
@@ -127,6 +137,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--service-account",
         default="hub",
         help="the hub pod's ServiceAccount, which the scaler acts as (default: %(default)s)",
+    )
+    manifests_parser.add_argument(
+        "--home-claim",
+        default="home-nfs",
+        help="the shared home claim, as CourseKubeSpawner.home_volume_claim (default: %(default)s)",
+    )
+    manifests_parser.add_argument(
+        "--storage-class",
+        default=None,
+        help="the StorageClass of the claims, one that provides ReadWriteMany volumes such as an"
+        " NFS or Filestore provisioner (default: the cluster's default class)",
+    )
+    manifests_parser.add_argument(
+        "--access-mode",
+        default="ReadWriteMany",
+        choices=["ReadWriteMany", "ReadWriteOnce"],
+        help="the claims' access mode; ReadWriteOnce only for a one-node cluster (default:"
+        " %(default)s)",
+    )
+    manifests_parser.add_argument(
+        "--home-size", default="100Gi", help="the home claim's size (default: %(default)s)"
+    )
+    manifests_parser.add_argument(
+        "--course-data-size",
+        default="10Gi",
+        help="each course data claim's size (default: %(default)s)",
+    )
+    manifests_parser.add_argument(
+        "--no-claims",
+        action="store_true",
+        help="print no claims (they are made some other way, e.g. PersistentVolumes by hand)",
     )
     demo_parser = commands.add_parser(
         "demo",
@@ -157,7 +198,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return check(args.path)
     if args.command == "manifests":
-        return print_manifests(args.path, args.namespace, args.release, args.service_account)
+        from .manifests import Storage
+
+        storage = None
+        shown = " --no-claims"
+        if not args.no_claims:
+            storage = Storage(
+                home_claim=args.home_claim,
+                storage_class=args.storage_class,
+                access_mode=args.access_mode,
+                home_size=args.home_size,
+                course_data_size=args.course_data_size,
+            )
+            shown = (
+                f" --home-claim {args.home_claim} --access-mode {args.access_mode}"
+                f" --home-size {args.home_size} --course-data-size {args.course_data_size}"
+                + (f" --storage-class {args.storage_class}" if args.storage_class else "")
+            )
+        return print_manifests(
+            args.path, args.namespace, args.release, args.service_account, storage, shown
+        )
     from .demo import campus  # the demo's imports are only needed here
 
     return campus.run(args.state_dir, args.port, args.fresh)

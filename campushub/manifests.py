@@ -3,16 +3,18 @@ the catalog: plain dicts in, plain dicts out, no Kubernetes client.
 
 ``manifests(catalog, namespace=..., catalog_text=...)`` returns, in the order to apply them:
 
-- the PriorityClass ``campushub-placeholder`` (value -10, never preempting), so any course
-  server (priority 0) evicts a placeholder pod when it needs the room;
+- the PriorityClass ``<release>-campushub-placeholder`` (value -10, never preempting), so any
+  course server (priority 0) evicts a placeholder pod when it needs the room;
 - the ConfigMap ``campushub-catalog`` holding the catalog as ``courses.yaml``, which the hub
   pod mounts;
+- with ``storage``, a PersistentVolumeClaim for each claim the catalog's servers mount: the
+  shared home (``home-nfs`` unless named otherwise) and each course's shared data;
 - per namespace holding placeholders, the Role ``campushub-scaler`` and its RoleBinding to the
   hub's ServiceAccount: the scaler runs inside the hub pod as a hub-managed service, so it
   acts with the hub's ServiceAccount. It may list Deployments and StatefulSets, and read and
   resize only the catalog's placeholders; and, to count the room already free on a pool's warm
-  nodes, the ClusterRole ``campushub-scaler-room`` (list nodes) and, in the hub's namespace
-  where the servers run, the Role ``campushub-scaler-room`` (list pods), with their bindings;
+  nodes, the ClusterRole ``<release>-campushub-scaler-room`` (list nodes) and, in the hub's
+  namespace where the servers run, the Role ``campushub-scaler-room`` (list pods), with their bindings;
 - per pool with a ``placeholder``, its Deployment or StatefulSet: ``min`` replicas of a pause
   pod as large as one node (unit ``node``) or one person's largest guarantee (unit ``user``),
   on the pool's nodes, scheduled by zero-to-jupyterhub's user scheduler, with one init
@@ -21,21 +23,26 @@ the catalog: plain dicts in, plain dicts out, no Kubernetes client.
   matters is that the kubelet pulled its image, so the node already has the course images
   when the students arrive.
 
-``campushub manifests courses.yaml --namespace NS`` prints them as YAML for ``kubectl apply``.
+Cluster-wide objects carry the release's name, as zero-to-jupyterhub's own do, so two hubs
+(production and staging, say) share a cluster when their releases are named differently.
+
+``campushub manifests courses.yaml --namespace NS --release R`` prints them as YAML for
+``kubectl apply``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Final
 
 from .catalog import Catalog, Pool
 from .units import format_cpu, format_memory
 
-PRIORITY_CLASS: Final = "campushub-placeholder"
+PRIORITY_CLASS: Final = "campushub-placeholder"  # prefixed with the release: cluster-wide
 PLACEHOLDER_PRIORITY: Final = -10
 SCALER_ROLE: Final = "campushub-scaler"
-ROOM_ROLE: Final = "campushub-scaler-room"
+ROOM_ROLE: Final = "campushub-scaler-room"  # the ClusterRole's name is prefixed with the release
 CATALOG_CONFIGMAP: Final = "campushub-catalog"
 CATALOG_KEY: Final = "courses.yaml"
 # The pause image zero-to-jupyterhub 4.3 uses for its own placeholders.
@@ -48,6 +55,57 @@ POOL_LABEL: Final = "campushub/pool"
 Manifest = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Storage:
+    """How ``campushub manifests`` makes the claims the catalog names: the shared home claim
+    (``CourseKubeSpawner.home_volume_claim``) and each course's ``shared.volume``."""
+
+    home_claim: str = "home-nfs"
+    storage_class: str | None = None  # None: the cluster's default StorageClass
+    access_mode: str = "ReadWriteMany"
+    home_size: str = "100Gi"
+    course_data_size: str = "10Gi"
+
+
+def claims(catalog: Catalog, namespace: str, storage: Storage) -> list[Manifest]:
+    """A PersistentVolumeClaim for every claim the catalog's servers mount: the shared home if
+    any course (or the general environment) has ``home: shared``, and each course's shared
+    data. Per-course homes are made by KubeSpawner when a server first starts."""
+    wanted: dict[str, tuple[str, str]] = {}
+    sources = [catalog.defaults, *catalog.courses.values()]
+    if any(source.home == "shared" for source in sources):
+        wanted[storage.home_claim] = (storage.home_size, "every person's home (subPath <username>)")
+    for course in catalog.courses.values():
+        if course.shared is not None and course.shared.volume not in wanted:
+            wanted[course.shared.volume] = (
+                storage.course_data_size,
+                f"shared data of {course.slug}",
+            )
+    return [
+        claim(name, namespace, size, purpose, storage) for name, (size, purpose) in wanted.items()
+    ]
+
+
+def claim(name: str, namespace: str, size: str, purpose: str, storage: Storage) -> Manifest:
+    spec: dict[str, Any] = {
+        "accessModes": [storage.access_mode],
+        "resources": {"requests": {"storage": size}},
+    }
+    if storage.storage_class is not None:
+        spec["storageClassName"] = storage.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "campushub"},
+            "annotations": {"campushub.io/holds": purpose},
+        },
+        "spec": spec,
+    }
+
+
 def manifests(
     catalog: Catalog,
     *,
@@ -55,12 +113,17 @@ def manifests(
     catalog_text: str,
     release: str = "jupyterhub",
     service_account: str = "hub",
+    storage: Storage | None = None,
 ) -> list[Manifest]:
     """Every object campushub adds to a zero-to-jupyterhub release, in the order to apply
     them. ``namespace`` is the hub's; ``release`` the Helm release's name (zero-to-jupyterhub
-    names its user scheduler ``<release>-user-scheduler``); ``service_account`` the hub's
-    ServiceAccount (``hub`` in zero-to-jupyterhub)."""
-    objects = [priority_class(), catalog_config_map(catalog_text, namespace)]
+    names its user scheduler ``<release>-user-scheduler``; campushub's cluster-wide objects
+    carry it too, so two hubs share a cluster); ``service_account`` the hub's ServiceAccount
+    (``hub`` in zero-to-jupyterhub); ``storage`` how the catalog's claims are made (None: no
+    claims, for storage made some other way)."""
+    objects = [priority_class(release), catalog_config_map(catalog_text, namespace)]
+    if storage is not None:
+        objects.extend(claims(catalog, namespace, storage))
     pools = [pool for pool in catalog.pools.values() if pool.placeholder is not None]
     by_namespace: dict[str, list[Pool]] = {}
     for pool in pools:
@@ -70,20 +133,29 @@ def manifests(
         objects.append(scaler_role(placeholder_ns, names))
         objects.append(scaler_role_binding(placeholder_ns, namespace, service_account))
     if pools:
-        objects.append(room_cluster_role())
-        objects.append(room_binding("ClusterRole", namespace, service_account))
+        objects.append(room_cluster_role(release))
+        objects.append(room_binding("ClusterRole", namespace, service_account, release))
         objects.append(pods_role(namespace))
-        objects.append(room_binding("Role", namespace, service_account))
+        objects.append(room_binding("Role", namespace, service_account, release))
     objects.extend(placeholder(catalog, pool, namespace, release) for pool in pools)
     return objects
 
 
-def room_cluster_role() -> Manifest:
+def cluster_name(release: str, name: str) -> str:
+    """The name of a cluster-wide object of ``release``'s hub: ``<release>-<name>``, as
+    zero-to-jupyterhub names its own (``<release>-user-scheduler``)."""
+    return f"{release}-{name}"
+
+
+def room_cluster_role(release: str) -> Manifest:
     """Read-only: list nodes (allocatable, images, readiness). Cluster-wide, as nodes are."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
-        "metadata": {"name": ROOM_ROLE, "labels": {"app.kubernetes.io/part-of": "campushub"}},
+        "metadata": {
+            "name": cluster_name(release, ROOM_ROLE),
+            "labels": {"app.kubernetes.io/part-of": "campushub"},
+        },
         "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}],
     }
 
@@ -103,19 +175,17 @@ def pods_role(hub_namespace: str) -> Manifest:
     }
 
 
-def room_binding(kind: str, hub_namespace: str, service_account: str) -> Manifest:
+def room_binding(kind: str, hub_namespace: str, service_account: str, release: str) -> Manifest:
     """The ClusterRole or Role above for the hub's ServiceAccount."""
-    metadata: dict[str, Any] = {
-        "name": ROOM_ROLE,
-        "labels": {"app.kubernetes.io/part-of": "campushub"},
-    }
+    name = cluster_name(release, ROOM_ROLE) if kind == "ClusterRole" else ROOM_ROLE
+    metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/part-of": "campushub"}}
     if kind == "Role":
         metadata["namespace"] = hub_namespace
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": f"{kind}Binding",
         "metadata": metadata,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": ROOM_ROLE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
         "subjects": [
             {"kind": "ServiceAccount", "name": service_account, "namespace": hub_namespace}
         ],
@@ -128,12 +198,15 @@ def placeholder_namespace(pool: Pool, namespace: str) -> str:
     return pool.placeholder.namespace or namespace
 
 
-def priority_class() -> Manifest:
+def priority_class(release: str) -> Manifest:
     """Placeholders' priority: below every course server's (0), and never preempting."""
     return {
         "apiVersion": "scheduling.k8s.io/v1",
         "kind": "PriorityClass",
-        "metadata": {"name": PRIORITY_CLASS, "labels": {"app.kubernetes.io/part-of": "campushub"}},
+        "metadata": {
+            "name": cluster_name(release, PRIORITY_CLASS),
+            "labels": {"app.kubernetes.io/part-of": "campushub"},
+        },
         "value": PLACEHOLDER_PRIORITY,
         "globalDefault": False,
         "preemptionPolicy": "Never",
@@ -241,7 +314,7 @@ def placeholder(catalog: Catalog, pool: Pool, namespace: str, release: str) -> M
     # Extended resources such as GPUs must be limited to what is requested.
     limits = {key: value for key, value in requests.items() if "/" in key}
     pod_spec: dict[str, Any] = {
-        "priorityClassName": PRIORITY_CLASS,
+        "priorityClassName": cluster_name(release, PRIORITY_CLASS),
         "schedulerName": f"{release}-user-scheduler",
         "terminationGracePeriodSeconds": 0,
         "automountServiceAccountToken": False,

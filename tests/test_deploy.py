@@ -27,6 +27,7 @@ from campushub.manifests import (
     PRIORITY_CLASS,
     PULL_ONLY_COMMAND,
     SCALER_ROLE,
+    Storage,
     manifests,
     pool_images,
 )
@@ -81,7 +82,7 @@ def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("name", sorted(CATALOGS))
 def test_manifests_validate_against_kubernetes_schemas(name, version):
-    for item in made(name):
+    for item in made(name, storage=Storage(storage_class="nfs-client")):
         kubernetes_validate.validate(item, version, strict=True)
 
 
@@ -94,7 +95,8 @@ def test_a_wrong_manifest_is_refused_by_the_validation():
 
 def test_priority_class_is_below_every_server_and_never_preempts():
     (priority_class,) = of_kind(made("demo"), "PriorityClass")
-    assert priority_class["metadata"]["name"] == PRIORITY_CLASS == "campushub-placeholder"
+    # Cluster-wide, so named after the release (zero-to-jupyterhub's default: jupyterhub).
+    assert priority_class["metadata"]["name"] == f"jupyterhub-{PRIORITY_CLASS}"
     assert priority_class["value"] == -10
     assert priority_class["preemptionPolicy"] == "Never"
     assert priority_class["globalDefault"] is False
@@ -122,7 +124,7 @@ def test_demo_placeholder_is_a_node_warmed_with_every_image_of_its_pool():
     pod = placeholder["spec"]["template"]
     assert pod["metadata"]["labels"] == labels
     spec = pod["spec"]
-    assert spec["priorityClassName"] == "campushub-placeholder"
+    assert spec["priorityClassName"] == "jupyterhub-campushub-placeholder"
     assert spec["schedulerName"] == "jupyterhub-user-scheduler"
     assert spec["terminationGracePeriodSeconds"] == 0
     assert spec["nodeSelector"] == {"hub.jupyter.org/pool-name": "standard"}
@@ -254,7 +256,81 @@ def test_manifests_command_prints_them_as_yaml(capsys):
     assert out.startswith("# campushub manifests ")
     assert "&id" not in out  # no YAML anchors
     assert "  courses.yaml: |\n" in out  # the catalog as a readable block
-    assert list(yaml.safe_load_all(out)) == made("demo")
+    assert list(yaml.safe_load_all(out)) == made("demo", storage=Storage())
+
+
+def test_claims_are_the_shared_home_and_each_courses_data():
+    objects = made("demo", storage=Storage())
+    claims = {c["metadata"]["name"]: c for c in of_kind(objects, "PersistentVolumeClaim")}
+    catalog = parse_catalog(CATALOGS["demo"])
+    course_data = {c.shared.volume for c in catalog.courses.values() if c.shared is not None}
+    assert set(claims) == {"home-nfs", *course_data}
+    for claim in claims.values():
+        assert claim["metadata"]["namespace"] == "campushub"
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+        assert "storageClassName" not in claim["spec"]  # the cluster's default class
+    assert claims["home-nfs"]["spec"]["resources"]["requests"]["storage"] == "100Gi"
+    # Before the placeholders and servers that mount them.
+    kinds = [item["kind"] for item in objects]
+    assert kinds.index("PersistentVolumeClaim") < kinds.index("Deployment")
+
+
+def test_claims_follow_the_options_and_the_catalogs_homes():
+    text = CATALOGS["demo"]
+    storage = Storage(
+        home_claim="homes-filestore",
+        storage_class="filestore-rwx",
+        access_mode="ReadWriteOnce",
+        home_size="1Ti",
+        course_data_size="50Gi",
+    )
+    claims = of_kind(made("demo", storage=storage), "PersistentVolumeClaim")
+    home = next(c for c in claims if c["metadata"]["name"] == "homes-filestore")
+    assert home["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "1Ti"}},
+        "storageClassName": "filestore-rwx",
+    }
+    # Every course (and the general environment) with a home of its own: no shared home claim.
+    per_course = text.replace("defaults:\n", "defaults:\n  home: per-course\n")
+    catalog = parse_catalog(per_course)
+    assert all(course.home == "per-course" for course in catalog.courses.values())
+    names = {
+        c["metadata"]["name"]
+        for c in of_kind(
+            manifests(catalog, namespace="n", catalog_text=per_course, storage=Storage()),
+            "PersistentVolumeClaim",
+        )
+    }
+    assert "home-nfs" not in names
+    # Without storage (--no-claims), none.
+    assert not of_kind(made("demo"), "PersistentVolumeClaim")
+
+
+def test_two_releases_share_a_cluster():
+    production = made("demo", namespace="hub", release="jupyterhub")
+    staging = made("demo", namespace="hub-staging", release="staging")
+
+    def cluster_wide(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        kinds = {"PriorityClass", "ClusterRole", "ClusterRoleBinding"}
+        return {(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in kinds}
+
+    assert len(cluster_wide(production)) == 3
+    assert not cluster_wide(production) & cluster_wide(staging)
+    for objects, release in ((production, "jupyterhub"), (staging, "staging")):
+        (binding,) = of_kind(objects, "ClusterRoleBinding")
+        (role,) = of_kind(objects, "ClusterRole")
+        assert binding["roleRef"]["name"] == role["metadata"]["name"]
+        (placeholder,) = of_kind(objects, "Deployment")
+        (priority,) = of_kind(objects, "PriorityClass")
+        pod = placeholder["spec"]["template"]["spec"]
+        assert pod["priorityClassName"] == priority["metadata"]["name"]
+        assert pod["schedulerName"] == f"{release}-user-scheduler"
+
+
+def test_manifests_command_can_leave_out_the_claims(capsys):
+    assert main(["manifests", str(DEMO_CATALOG), "--namespace", "campushub", "--no-claims"]) == 0
+    assert list(yaml.safe_load_all(capsys.readouterr().out)) == made("demo")
 
 
 def test_manifests_command_refuses_a_bad_catalog(capsys):

@@ -114,3 +114,23 @@ def test_the_image_check_accepts_the_charts_versions_and_names_what_differs() ->
     )
     assert other.returncode == 1
     assert "does not describe zero-to-jupyterhub 0.0.1" in other.stderr
+
+
+def test_database_urls_shown_anywhere_use_a_driver_the_hub_image_has() -> None:
+    # SQLAlchemy's postgresql:// means psycopg2; postgresql+<driver>:// names another driver.
+    pins = chart_pins()
+    texts = [
+        path
+        for folder in ("campushub", "docs", ".github")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".py", ".md", ".yaml", ".yml"} and "_build" not in path.parts
+    ]
+    texts += [ROOT / "README.md", ROOT / "jupyterhub_config.py"]
+    drivers = {"psycopg2": "psycopg2", "psycopg": "psycopg", "asyncpg": "asyncpg"}
+    seen = 0
+    for path in texts:
+        for match in re.finditer(r"postgresql(?:\+(\w+))?://", path.read_text()):
+            seen += 1
+            driver = drivers.get(match.group(1) or "psycopg2", match.group(1))
+            assert driver in pins, f"{path.relative_to(ROOT)}: {match.group(0)} needs {driver}"
+    assert seen, "no database URL found: the test reads nothing"

@@ -566,8 +566,9 @@ class LinksApp(Application):
 
     db_url = Unicode(
         config=True,
-        help="""SQLAlchemy URL of the links database, e.g. postgresql+psycopg://user@host/links.
-        Default $CAMPUSHUB_LINKS_DB_URL, else SQLite in state_dir.""",
+        help="""SQLAlchemy URL of the links database, e.g. postgresql://user@host/links
+        (SQLAlchemy's default PostgreSQL driver, psycopg2, which zero-to-jupyterhub's hub
+        image installs). Default $CAMPUSHUB_LINKS_DB_URL, else SQLite in state_dir.""",
     )
 
     @default("db_url")

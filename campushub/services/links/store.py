@@ -1,8 +1,8 @@
 """The links service's own database: links, and who opened them how often.
 
 SQLAlchemy 2, so the same code runs on SQLite (the default, a file in the service's state
-folder) and PostgreSQL (any SQLAlchemy URL, e.g. ``postgresql+psycopg://...``). The schema is
-created when the store is opened. Everything returned is plain data (:class:`Link`).
+folder) and PostgreSQL (any SQLAlchemy URL, e.g. ``postgresql://...``: psycopg2, which
+zero-to-jupyterhub's hub image has). The schema is created when the store is opened. Everything returned is plain data (:class:`Link`).
 """
 
 from __future__ import annotations
