@@ -14,7 +14,8 @@ the catalog: plain dicts in, plain dicts out, no Kubernetes client.
   acts with the hub's ServiceAccount. It may list Deployments and StatefulSets, and read and
   resize only the catalog's placeholders; and, to count the room already free on a pool's warm
   nodes, the ClusterRole ``<release>-campushub-scaler-room`` (list nodes) and, in the hub's
-  namespace where the servers run, the Role ``campushub-scaler-room`` (list pods), with their bindings;
+  namespace where the servers run, the Role ``campushub-scaler-room`` (list pods), with their
+  bindings;
 - per pool with a ``placeholder``, its Deployment or StatefulSet: ``min`` replicas of a pause
   pod as large as one node (unit ``node``) or one person's largest guarantee (unit ``user``),
   on the pool's nodes, scheduled by zero-to-jupyterhub's user scheduler, with one init

@@ -2,7 +2,8 @@
 
 SQLAlchemy 2, so the same code runs on SQLite (the default, a file in the service's state
 folder) and PostgreSQL (any SQLAlchemy URL, e.g. ``postgresql://...``: psycopg2, which
-zero-to-jupyterhub's hub image has). The schema is created when the store is opened. Everything returned is plain data (:class:`Link`).
+zero-to-jupyterhub's hub image has). The schema is created when the store is opened.
+Everything returned is plain data (:class:`Link`).
 """
 
 from __future__ import annotations
