@@ -554,3 +554,10 @@ def test_workflow_installs_the_chart_on_k3s_and_runs_the_cluster_tests():
     ci_values = yaml.safe_load((CI_DIR / "values.yaml").read_text())
     assert ci_values["hub"]["image"]["tag"] == "ci"
     assert "ghcr.io/campushub/hub:ci" in script
+    # People log in through the cluster's proxy and provider (tests/test_cluster_campus.py),
+    # at the addresses the hub itself uses; no check accepts a bare redirect as success.
+    environment = ci_values["hub"]["extraEnv"]
+    assert test_step["env"]["CAMPUSHUB_TEST_HUB_URL"] == environment["CAMPUSHUB_PUBLIC_URL"]
+    assert test_step["env"]["CAMPUSHUB_TEST_IDP_URL"] == environment["CAMPUSHUB_OIDC_ISSUER"]
+    assert "302" not in script
+    assert "--release jupyterhub" in script
