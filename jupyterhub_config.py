@@ -128,6 +128,9 @@ else:
     c.JupyterHub.db_url = f"sqlite:///{state_dir / 'jupyterhub.sqlite'}"
     c.JupyterHub.cookie_secret_file = str(state_dir / "jupyterhub_cookie_secret")
     c.JupyterHub.spawner_class = "course-local"
+    # Stopping the local campus stops its servers unless told to keep them running across a
+    # restart of the hub (as servers in a cluster always do: zero-to-jupyterhub sets this off).
+    c.JupyterHub.cleanup_servers = env.get("CAMPUSHUB_CLEANUP_SERVERS", "1") != "0"
     c.CourseLocalSpawner.home_dir_template = str(state_dir / "homes" / "{username}")
 
 # -- services: the links service (campushub.services.links) -------------------------------------
@@ -233,16 +236,14 @@ c.JupyterHub.load_roles.append(
     }
 )
 # Everyone may reach both services through the hub's OAuth; the links service's pages then
-# decide by course, the scaler's admit administrators and course staff only. Granted in the
-# `user` role through load_roles, which JupyterHub 5.4 (zero-to-jupyterhub 4.3) and 6 both
-# read; JupyterHub 6's extra_user_scopes would do the same but 5.4 does not know it.
-c.JupyterHub.load_roles.append(
-    {
-        "name": "user",
-        "description": "Everyone signed in: their own servers, and campushub's services",
-        "scopes": ["self", "access:services!service=links", "access:services!service=scaler"],
-    }
-)
+# decide by course, the scaler's admit administrators and course staff only. The `user` role
+# is managed by the authenticator (so a restart keeps everyone's), which takes its scopes from
+# here on JupyterHub 5.4 (zero-to-jupyterhub 4.3) and 6 alike.
+c.CampusAuthenticator.user_scopes = [
+    "self",
+    "access:services!service=links",
+    "access:services!service=scaler",
+]
 
 # -- services: the idle culler (jupyterhub-idle-culler, configured, not rewritten) ---------------
 # Stops servers (course servers included) idle for CAMPUSHUB_CULL_TIMEOUT seconds, checking every

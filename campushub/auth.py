@@ -224,6 +224,17 @@ class CampusAuthenticator(GenericOAuthenticator):
         20, config=True, help="At most this many pages of 100 courses are read from Canvas."
     )
 
+    user_scopes = List(
+        Unicode(),
+        default_value=["self"],
+        config=True,
+        help="""The scopes of JupyterHub's ``user`` role, which everyone signed in holds; the
+        reference configuration adds access to the links and scaler services. campushub
+        manages this role with the staff roles (every login names it, and a restart keeps
+        everyone's), so give its scopes here, not in ``JupyterHub.load_roles`` or
+        ``JupyterHub.extra_user_scopes`` (either is refused at start). Keep ``self``.""",
+    )
+
     # -- upstream settings campushub relies on --------------------------------------------------
     @default("scope")
     def _default_scope(self) -> list[str]:
@@ -243,6 +254,14 @@ class CampusAuthenticator(GenericOAuthenticator):
 
     @default("manage_roles")
     def _default_manage_roles(self) -> bool:
+        return True
+
+    @default("reset_managed_roles_on_startup")
+    def _default_reset_managed_roles(self) -> bool:
+        # JupyterHub 5.4 and 6.1 fail to start (KeyError 'users' in init_role_assignment)
+        # when a managed role without a `users` list has members and this is False. With it
+        # True, every role a login assigns is returned by load_managed_roles without `users`,
+        # so the assignments logins made are kept, and roles no longer in the catalog go.
         return True
 
     def __init__(self, **kwargs: Any) -> None:
@@ -295,9 +314,9 @@ class CampusAuthenticator(GenericOAuthenticator):
         # undefined one (JupyterHub would warn that it has no scopes).
         self._role_definitions = {role["name"]: role for role in get_default_roles()}
         # Each login names the `user` role with its scopes, and JupyterHub stores what a login
-        # names: it must be the hub's own definition (access to the links service, say), or
-        # every login would take those scopes from everyone.
-        self._role_definitions["user"] = hub_user_role(self.parent)
+        # names; campushub defines it (user_scopes) and manages it.
+        self._check_hub_roles()
+        self._role_definitions["user"] = self.user_role()
         self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
 
     def _load_catalog(self) -> Catalog:
@@ -326,9 +345,56 @@ class CampusAuthenticator(GenericOAuthenticator):
         return datetime.now(self.catalog.timezone).date()
 
     # -- roles the authenticator manages -----------------------------------------------------------
+    def user_role(self) -> dict[str, Any]:
+        """JupyterHub's ``user`` role as campushub manages it: ``user_scopes``."""
+        role = {r["name"]: r for r in get_default_roles()}["user"]
+        return {**role, "scopes": list(self.user_scopes)}
+
+    def _check_hub_roles(self) -> None:
+        """Refuse hub settings that would fight the roles campushub manages, saying why."""
+        if not self.manage_roles:
+            return
+        if not self.reset_managed_roles_on_startup:
+            raise ValueError(
+                "CampusAuthenticator: reset_managed_roles_on_startup must stay True: with"
+                " per-course staff roles JupyterHub would not start again on its database"
+                " (KeyError 'users' in init_role_assignment)"
+            )
+        hub = self.parent
+        if any(spec.get("name") == "user" for spec in getattr(hub, "load_roles", None) or ()):
+            raise ValueError(
+                "CampusAuthenticator: campushub manages the `user` role; give its scopes with"
+                " c.CampusAuthenticator.user_scopes, not a `user` entry of"
+                " c.JupyterHub.load_roles"
+            )
+        if getattr(hub, "extra_user_scopes", None):
+            raise ValueError(
+                "CampusAuthenticator: campushub manages the `user` role; give its scopes with"
+                " c.CampusAuthenticator.user_scopes, not c.JupyterHub.extra_user_scopes"
+            )
+
     async def load_managed_roles(self) -> list[dict[str, Any]]:
-        """One role per course for its TAs and one for its instructors (see memberships)."""
-        return staff_roles(self.catalog)
+        """Every role a login assigns, with no ``users`` list (so the hub keeps the assignments
+        logins made when it starts): ``user``, and one role per course for its TAs and one
+        for its instructors (see memberships). ``admin`` is not among them: JupyterHub
+        restores it at start from each person's admin flag, which logins set."""
+        self._adopt_user_role()
+        return [self.user_role(), *staff_roles(self.catalog)]
+
+    def _adopt_user_role(self) -> None:
+        """Mark an existing ``user`` role as managed. A database written before campushub
+        managed it holds it as a configured role, which JupyterHub would delete at start
+        (with everyone's assignment to it) because the configuration no longer names it."""
+        db = getattr(self.parent, "db", None)
+        if db is None:
+            return
+        from jupyterhub import orm
+
+        role = orm.Role.find(db, "user")
+        if role is not None and not role.managed_by_auth:
+            role.managed_by_auth = True
+            db.commit()
+            self.log.info("The `user` role is now managed by campushub's authenticator")
 
     # -- hooks of the upstream flow ------------------------------------------------------------
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -491,20 +557,6 @@ class CampusAuthenticator(GenericOAuthenticator):
                 "Canvas courses of %s: stopped after %d pages (canvas_max_pages)", username, pages
             )
         return courses
-
-
-def hub_user_role(hub: Any) -> dict[str, Any]:
-    """The hub's `user` role as JupyterHub loads it: the default, overridden by a `user`
-    entry of ``load_roles`` (JupyterHub 5 and 6), plus ``extra_user_scopes`` (JupyterHub 6)
-    unless ``load_roles`` overrides the scopes."""
-    role = {r["name"]: r for r in get_default_roles()}["user"]
-    role["scopes"] = list(role["scopes"])
-    for spec in getattr(hub, "load_roles", None) or ():
-        if spec.get("name") == "user":
-            role.update({key: spec[key] for key in ("description", "scopes") if key in spec})
-            return role
-    role["scopes"].extend(sorted(getattr(hub, "extra_user_scopes", None) or ()))
-    return role
 
 
 def next_link(header: str, base: urllib.parse.SplitResult) -> str | None:

@@ -102,12 +102,14 @@ class Process:
     def running(self) -> bool:
         return self.popen.poll() is None
 
-    def stop(self, timeout: float = 40.0) -> None:
+    def stop(self, timeout: float = 40.0, keep_servers: bool = False) -> None:
         """Ask the process to stop (SIGTERM) and wait, then kill what is left.
 
         The hub stops its servers and proxy itself on SIGTERM, which can take a while; if it
         has to be killed, its process group (children in the same session) and the processes
-        named by its pid files go too.
+        named by its pid files go too. Processes carrying the environment marker (its servers)
+        are ended as well, unless ``keep_servers`` (a hub restarting with
+        ``cleanup_servers`` off finds them again).
         """
         if self.running():
             self.popen.send_signal(signal.SIGTERM)
@@ -120,7 +122,7 @@ class Process:
             with contextlib.suppress(OSError, ValueError):
                 os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
                 pid_file.unlink()
-        if self.environment_marker:
+        if self.environment_marker and not keep_servers:
             for pid in processes_with(self.environment_marker):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
