@@ -449,6 +449,7 @@ class CampusAuthenticator(GenericOAuthenticator):
             values = claim_values(user_info, self.membership_claim)
             memberships = memberships_from_claims(values, self.rules, self.catalog, today)
         auth_state[AUTH_STATE_KEY] = {"memberships": memberships}
+        self._share_course_servers(auth_model["name"], memberships)
         if not auth_model.get("admin"):
             admin_claims = set(claim_values(user_info, self.admin_claim))
             auth_model["admin"] = bool(admin_claims & self.admin_values)
@@ -463,6 +464,22 @@ class CampusAuthenticator(GenericOAuthenticator):
             " [administrator]" if auth_model["admin"] else "",
         )
         return auth_model
+
+    def _share_course_servers(self, username: str, memberships: dict[str, str]) -> None:
+        """Course staff reach their course's servers (shares of each server, kept exactly to
+        what the memberships reach; see :mod:`campushub.sharing`). A person signing in for
+        the first time has no account yet: the servers that start from now on are shared
+        with them, and their next refresh shares those already there."""
+        db = getattr(self.parent, "db", None)
+        if db is None:
+            return
+        from jupyterhub import orm
+
+        from .sharing import share_course_servers_with
+
+        orm_user = orm.User.find(db, username)
+        if orm_user is not None:
+            share_course_servers_with(db, orm_user, memberships)
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """Refresh memberships (upstream flow). If the identity provider or Canvas is down,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .catalog import Allocation, Catalog, Course, Image, OneOffEvent, Pool
-from .memberships import ROLE_GROUP_SUFFIX
+from .memberships import ROLE_GROUP_SUFFIX, staff_reach
 from .units import format_cpu, format_memory
 
 GENERAL = "general"  # the default server's choice of the catalog's general environment
@@ -69,6 +69,12 @@ class ServerPlan:
     annotations: Mapping[str, str]
     volumes: tuple[Volume, ...]
     home_per_course: bool
+    # The folder of the person's shared home that this server shows: the whole home
+    # (``<username>``) for the default server, the course's folder (``<username>/<slug>``)
+    # for a course server, so whoever opens it sees that course's work only.
+    home_folder: str
+    # The groups whose members may open this server (JupyterHub sharing): course servers only.
+    shared_with: tuple[str, ...]
 
     @property
     def title(self) -> str:
@@ -241,4 +247,8 @@ def _plan(
         annotations=types.MappingProxyType(annotations),
         volumes=tuple(volumes),
         home_per_course=home_per_course,
+        home_folder=f"{username}/{server_name}" if server_name else username,
+        shared_with=staff_reach(server_name, member_role or "")
+        if server_name and course is not None
+        else (),
     )

@@ -213,30 +213,37 @@ def staff_role_name(slug: str, role: str) -> str:
     return f"course-{slug}-{role}"
 
 
+def staff_reach(slug: str, member_role: str) -> tuple[str, ...]:
+    """The groups whose members may open a course server of ``slug`` held by a person with
+    ``member_role`` in it: a student's by the course's TAs and instructors, a TA's by its
+    instructors, an instructor's by no one (but administrators)."""
+    tas, instructors = f"{GROUP_PREFIX}{slug}:tas", f"{GROUP_PREFIX}{slug}:instructors"
+    return {STUDENT: (tas, instructors), TA: (instructors,)}.get(member_role, ())
+
+
 def staff_roles(catalog: Catalog) -> list[dict[str, Any]]:
     """One role per course and staff kind, for ``Authenticator.load_managed_roles``.
 
-    TAs may access and manage the servers of, and read, the course's students; instructors
-    also its TAs. Scopes are filtered by group, so no role reaches another course's members.
+    A role holds only the course's roster: TAs read the course's group and its students'
+    group (each member's name, nothing else of theirs), instructors its TAs' group too. Access
+    to servers is not in any role: each course server is shared, by JupyterHub's sharing,
+    with exactly the staff groups of :func:`staff_reach`, so staff reach that one server of
+    each member and nothing else of theirs (a grant filtered by user or group would open every
+    server of those people).
     """
     roles = []
     for slug in catalog.courses:
-        reach = {
-            TA: [f"{GROUP_PREFIX}{slug}:students"],
-            INSTRUCTOR: [f"{GROUP_PREFIX}{slug}:students", f"{GROUP_PREFIX}{slug}:tas"],
-        }
-        for role, groups in reach.items():
-            scopes = [
-                f"{scope}!group={group}"
-                for group in groups
-                for scope in ("access:servers", "servers", "read:users")
-            ]
+        course, students, tas = (
+            f"{GROUP_PREFIX}{slug}{part}" for part in ("", ":students", ":tas")
+        )
+        rosters = {TA: [course, students], INSTRUCTOR: [course, students, tas]}
+        for role, groups in rosters.items():
             roles.append(
                 {
                     "name": staff_role_name(slug, role),
-                    "description": f"{ROLE_GROUP_SUFFIX[role]} of {slug}: reach its"
-                    f" {' and '.join(g.rsplit(':', 1)[1] for g in groups)}",
-                    "scopes": scopes,
+                    "description": f"{ROLE_GROUP_SUFFIX[role]} of {slug}: read its roster"
+                    f" ({', '.join(groups)})",
+                    "scopes": [f"read:groups!group={group}" for group in groups],
                 }
             )
     return roles

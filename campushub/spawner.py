@@ -96,7 +96,23 @@ class CourseSpawnerMixin(LoggingConfigurable):
         plan = self.server_plan()
         self._plan = plan
         self.log.info(plan.describe())
+        self.share_with_staff(plan)
         return plan
+
+    def share_with_staff(self, plan: ServerPlan) -> None:
+        """Share this course server with exactly the staff who may open it (see
+        :mod:`campushub.sharing`): that one server, not the owner's others."""
+        from .sharing import share_server_with_staff
+
+        user = self.user  # type: ignore[attr-defined]
+        names = share_server_with_staff(user.db, self.orm_spawner, plan.shared_with)  # type: ignore[attr-defined]
+        if names:
+            self.log.info(
+                "%s/%s is open to its course staff: %s",
+                user.name,
+                plan.server_name,
+                ", ".join(sorted(names)),
+            )
 
     async def _plan_progress(self) -> AsyncIterator[dict[str, Any]]:
         plan: ServerPlan | None = getattr(self, "_plan", None)
@@ -296,7 +312,7 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         home = (
             Volume("home", self.pvc_name, HOME_MOUNT)
             if plan.home_per_course
-            else Volume("home", self.home_volume_claim, HOME_MOUNT, sub_path=plan.username)
+            else Volume("home", self.home_volume_claim, HOME_MOUNT, sub_path=plan.home_folder)
         )
         ours = (home, *plan.volumes)
         # Configured mounts at the same paths (a chart's own home volume) give way to ours.
@@ -462,10 +478,11 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
             self.default_url = "/lab"
         self.mem_guarantee, self.mem_limit = plan.memory.guarantee, plan.memory.limit
         self.cpu_guarantee, self.cpu_limit = plan.cpu.guarantee, plan.cpu.limit
-        if plan.course is not None:
-            work_dir = Path(self.home_dir) / plan.course.slug
-            work_dir.mkdir(parents=True, exist_ok=True)
-            self.notebook_dir = str(work_dir)
+        # The course's folder of the home for a course server; the whole home for the
+        # default one (as the shared home's subPath in a cluster).
+        work_dir = Path(self.home_dir, *plan.home_folder.split("/")[1:])
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.notebook_dir = str(work_dir)
 
     def _prepare_memory_cgroup(self, plan: ServerPlan) -> None:
         """Create the server's memory cgroup with its limit; the process joins it at start."""

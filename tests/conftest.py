@@ -179,6 +179,7 @@ TEST_SCOPES = (
     "proxy",
     "tokens",
     "access:servers",
+    "read:shares",
 )
 
 

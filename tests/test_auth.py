@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 import pytest
 import requests
@@ -74,17 +73,32 @@ def token_for(hub, name: str) -> str:
     return response.json()["token"]
 
 
+# The servers running for the access tests: (owner, server name); "" is the personal server.
+SERVERS = (
+    ("ada", ""),
+    ("ada", "data8"),
+    ("grace", "stat20"),
+    ("alan", "stat20"),
+    ("tom", ""),
+    ("tom", "data8"),
+    ("ines", "data8"),
+)
+
+
 @pytest.fixture(scope="module")
 def people(hub):
-    """Browser sessions of the demo people; ada, alan and tom have running servers."""
-    sessions = {name: hub.login(name) for name in ("ada", "alan", "tom", "ines", "dana")}
-    for name in ("ada", "alan", "tom"):
-        assert hub.api("POST", f"/users/{name}/server").status_code in (201, 202)
-    for name in ("ada", "alan", "tom"):
-        hub.wait_for_server(name)
+    """Browser sessions of the demo people, and their running servers (SERVERS)."""
+    sessions = {name: hub.login(name) for name in ("ada", "grace", "alan", "tom", "ines", "dana")}
+    for owner, server in SERVERS:
+        path = f"/users/{owner}/servers/{server}" if server else f"/users/{owner}/server"
+        assert hub.api("POST", path).status_code in (201, 202)
+    for owner, server in SERVERS:
+        hub.wait_for_server(owner, server)
     yield sessions
-    for name in ("ada", "alan", "tom"):
-        hub.api("DELETE", f"/users/{name}/server")
+    for owner, server in SERVERS:
+        hub.api(
+            "DELETE", f"/users/{owner}/servers/{server}" if server else f"/users/{owner}/server"
+        )
 
 
 def user_model_status(hub, token: str, owner: str) -> int:
@@ -93,90 +107,95 @@ def user_model_status(hub, token: str, owner: str) -> int:
     return requests.get(f"{hub.url}/hub/api/users/{owner}", headers=headers, timeout=30).status_code
 
 
-def server_status(hub, session: requests.Session, owner: str) -> int:
+def server_status(hub, session: requests.Session, owner: str, server: str = "") -> int:
     """Open ``owner``'s server in a browser session: the server sends the visitor through
     the hub's OAuth, which grants access only with access:servers for that server."""
-    page = session.get(f"{hub.url}/user/{owner}/lab", timeout=60)
+    target = f"{hub.url}/user/{owner}/{server + '/' if server else ''}lab"
+    page = session.get(target, timeout=60)
     if page.status_code == 200 and "/hub/api/oauth2/authorize" in page.url:
         # Someone else's server: the hub asks the visitor to authorize it, as in a browser.
         fields = re.findall(
             r'<input type="hidden" name="(_xsrf|scopes)" value="([^"]*)"', page.text
         )
         page = session.post(page.url, data=[(k, html.unescape(v)) for k, v in fields], timeout=60)
-    if page.status_code == 200 and page.url != f"{hub.url}/user/{owner}/lab":
+    if page.status_code == 200 and page.url != target:
         return 0  # ended somewhere else
     return page.status_code
 
 
-def test_ta_reaches_their_courses_students_and_no_one_else(hub, people):
-    tom = token_for(hub, "tom")
-    assert user_model_status(hub, tom, "ada") == 200
-    assert server_status(hub, people["tom"], "ada") == 200
-    # A student of another course: the hub does not even confirm the person exists.
-    assert user_model_status(hub, tom, "alan") == 404
-    assert server_status(hub, people["tom"], "alan") == 403
+def reachable(hub, session: requests.Session) -> set[tuple[str, str]]:
+    """Which of the running SERVERS ``session`` opens."""
+    return {server for server in SERVERS if server_status(hub, session, *server) == 200}
 
 
-def test_ta_may_start_and_stop_their_students_servers_only(hub, people):
+def test_ta_opens_their_courses_students_course_servers_and_nothing_else(hub, people):
+    # Not ada's personal server, not grace's or alan's stat20 server, not the instructor's.
+    assert reachable(hub, people["tom"]) == {("ada", "data8"), ("tom", ""), ("tom", "data8")}
+
+
+def test_instructor_opens_the_course_servers_of_students_and_tas_only(hub, people):
+    assert reachable(hub, people["ines"]) == {
+        ("ada", "data8"),
+        ("tom", "data8"),  # the TA's data8 server, not the TA's personal one
+        ("ines", "data8"),
+    }
+
+
+def test_students_open_only_their_own_servers(hub, people):
+    assert reachable(hub, people["ada"]) == {("ada", ""), ("ada", "data8")}
+    assert reachable(hub, people["grace"]) == {("grace", "stat20")}
+
+
+def test_administrator_opens_every_server(hub, people):
+    assert reachable(hub, people["dana"]) == set(SERVERS)
+
+
+def test_staff_read_their_courses_roster_and_nothing_else_of_anyone(hub, people):
     headers = {"Authorization": f"token {token_for(hub, 'tom')}"}
-    hub.login("grace")  # a data8 student too
-    started = requests.post(f"{hub.url}/hub/api/users/grace/server", headers=headers, timeout=60)
-    assert started.status_code in (201, 202)
-    hub.wait_for_server("grace")
-    stopped = requests.delete(f"{hub.url}/hub/api/users/grace/server", headers=headers, timeout=60)
-    assert stopped.status_code in (202, 204)
-    alan = requests.delete(f"{hub.url}/hub/api/users/alan/server", headers=headers, timeout=60)
-    assert alan.status_code in (403, 404)
-    assert hub.api("GET", "/users/alan").json()["servers"][""]["ready"]
+
+    def get(path: str) -> requests.Response:
+        return requests.get(f"{hub.url}/hub/api{path}", headers=headers, timeout=30)
+
+    roster = get("/groups/course:data8:students")
+    assert roster.status_code == 200
+    assert "ada" in roster.json()["users"]
+    assert get("/groups/course:data8").status_code == 200
+    # Not another course's roster, not the instructors, not anyone's user model (which would
+    # show their other courses), and the list of users shows no one.
+    assert get("/groups/course:stat20:students").status_code == 404
+    assert get("/groups/course:data8:instructors").status_code == 404
+    for owner in ("ada", "grace", "alan", "ines"):
+        assert user_model_status(hub, headers["Authorization"].split()[1], owner) == 404
+    ines = {"Authorization": f"token {token_for(hub, 'ines')}"}
+    tas = requests.get(f"{hub.url}/hub/api/groups/course:data8:tas", headers=ines, timeout=30)
+    assert tas.status_code == 200 and "tom" in tas.json()["users"]
 
 
-def test_student_is_refused_other_peoples_servers(hub, people):
-    ada = token_for(hub, "ada")
-    assert user_model_status(hub, ada, "alan") == 404
-    assert server_status(hub, people["ada"], "alan") == 403
-    assert server_status(hub, people["ada"], "tom") == 403  # nor their TA's
-    assert server_status(hub, people["ada"], "ada") == 200
+def test_staff_cannot_start_stop_change_or_delete_members_servers(hub, people):
+    headers = {"Authorization": f"token {token_for(hub, 'tom')}"}
+    base = f"{hub.url}/hub/api/users"
+    answers = [
+        requests.post(f"{base}/grace/servers/data8", headers=headers, timeout=60),
+        requests.delete(f"{base}/ada/servers/data8", headers=headers, timeout=60),
+        requests.delete(
+            f"{base}/ada/servers/data8", headers=headers, json={"remove": True}, timeout=60
+        ),
+        requests.delete(f"{base}/ada/server", headers=headers, timeout=60),
+        requests.delete(f"{base}/alan/servers/stat20", headers=headers, timeout=60),
+    ]
+    assert [answer.status_code in (403, 404) for answer in answers] == [True] * len(answers)
+    model = hub.api("GET", "/users/ada").json()
+    assert model["servers"]["data8"]["ready"] and model["servers"][""]["ready"]
 
 
-def test_instructor_reaches_students_and_tas_of_their_course(hub, people):
-    ines = token_for(hub, "ines")
-    assert user_model_status(hub, ines, "ada") == 200
-    assert user_model_status(hub, ines, "tom") == 200
-    assert server_status(hub, people["ines"], "ada") == 200
-    assert server_status(hub, people["ines"], "tom") == 200
-    assert server_status(hub, people["ines"], "alan") == 403
+def test_a_course_server_is_shared_with_exactly_the_staff_who_reach_it(hub, people):
+    def shares(owner: str, server: str) -> set[str]:
+        response = hub.api("GET", f"/shares/{owner}/{server}")
+        assert response.status_code == 200, response.text
+        return {item["user"]["name"] for item in response.json()["items"] if item["user"]}
 
-
-def test_ta_does_not_reach_the_instructor(hub, people):
-    assert user_model_status(hub, token_for(hub, "tom"), "ines") == 404
-
-
-def test_administrator_reaches_everyone(hub, people):
-    dana = token_for(hub, "dana")
-    for owner in ("ada", "alan", "tom"):
-        assert user_model_status(hub, dana, owner) == 200
-        assert server_status(hub, people["dana"], owner) == 200
-
-
-def test_refresh_after_a_claim_change_removes_a_membership(hub, identity_provider):
-    from campushub.demo.launch import demo_people, person_claims
-
-    grace = next(person for person in demo_people() if person["sub"] == "grace")
-    session = hub.login("grace")
-    assert "course:stat20" in hub.api("GET", "/users/grace").json()["groups"]
-
-    claims = person_claims(grace)
-    claims["groups"] = ["course::1524699::enrollment_type::student"]  # dropped stat20
-    identity_provider.set_claims("grace", claims)
-    try:
-        deadline = time.monotonic() + 30
-        groups: list[str] = []
-        while time.monotonic() < deadline:
-            session.get(f"{hub.url}/hub/home", timeout=30)  # a request that refreshes auth
-            groups = hub.api("GET", "/users/grace").json()["groups"]
-            if "course:stat20" not in groups:
-                break
-            time.sleep(0.25)  # polling interval
-        assert sorted(groups) == ["course:data8", "course:data8:students"]
-    finally:
-        identity_provider.set_claims("grace", person_claims(grace))
+    assert shares("ada", "data8") == {"tom", "ines"}
+    assert shares("tom", "data8") == {"ines"}
+    assert shares("ines", "data8") == set()
+    assert shares("ada", "") == set()
+    assert shares("grace", "stat20") == set()

@@ -268,7 +268,7 @@ def test_sign_on_page_shows_the_staff_roles_campushub_defines() -> None:
         name = role["name"].replace("data8", "<slug>")
         section = page.split(f"- `{name}`", 1)[1].split("\n- ", 1)[0]
         for scope in role["scopes"]:
-            shown = scope.replace(":data8:", ":<slug>:")
+            shown = scope.replace("course:data8", "course:<slug>")
             assert f"`{shown}`" in section, f"{name}: the sign-on page does not show {shown}"
 
 

@@ -20,6 +20,7 @@ from campushub.memberships import (
     course_groups,
     memberships_from_canvas,
     memberships_from_claims,
+    staff_reach,
     staff_role_name,
     staff_roles,
     user_roles,
@@ -483,29 +484,32 @@ def test_user_roles_always_include_user_and_add_staff_roles_only() -> None:
     ]
 
 
-def test_staff_roles_give_each_course_a_ta_and_an_instructor_role(catalog: Catalog) -> None:
+def test_staff_roles_hold_their_courses_roster_and_no_server_access(catalog: Catalog) -> None:
     roles = {role["name"]: role for role in staff_roles(catalog)}
     assert len(roles) == 2 * len(catalog.courses)
     for slug in catalog.courses:
-        students = f"course:{slug}:students"
-        tas = f"course:{slug}:tas"
+        course, students, tas = f"course:{slug}", f"course:{slug}:students", f"course:{slug}:tas"
         assert sorted(roles[staff_role_name(slug, "ta")]["scopes"]) == sorted(
-            [
-                f"access:servers!group={students}",
-                f"servers!group={students}",
-                f"read:users!group={students}",
-            ]
+            [f"read:groups!group={course}", f"read:groups!group={students}"]
         )
         assert sorted(roles[staff_role_name(slug, "instructor")]["scopes"]) == sorted(
             [
-                f"access:servers!group={students}",
-                f"servers!group={students}",
-                f"read:users!group={students}",
-                f"access:servers!group={tas}",
-                f"servers!group={tas}",
-                f"read:users!group={tas}",
+                f"read:groups!group={course}",
+                f"read:groups!group={students}",
+                f"read:groups!group={tas}",
             ]
         )
+        # Servers are reached by sharing, one server at a time (campushub.sharing): a grant
+        # filtered by user or group would open every server of those people.
+        for role in (staff_role_name(slug, "ta"), staff_role_name(slug, "instructor")):
+            assert not [s for s in roles[role]["scopes"] if "servers" in s or "users" in s]
+
+
+def test_staff_reach_students_and_tas_course_servers_only() -> None:
+    assert staff_reach("data8", "student") == ("course:data8:tas", "course:data8:instructors")
+    assert staff_reach("data8", "ta") == ("course:data8:instructors",)
+    assert staff_reach("data8", "instructor") == ()
+    assert staff_reach("data8", "") == ()
 
 
 def test_staff_role_names_are_valid_jupyterhub_role_names(catalog: Catalog) -> None:
@@ -534,8 +538,9 @@ def test_no_staff_scope_reaches_beyond_its_own_course_groups(catalog: Catalog) -
         slug = role["name"].removeprefix("course-").rsplit("-", 1)[0]
         for scope in role["scopes"]:
             base, _, scope_filter = scope.partition("!")
-            assert base in {"access:servers", "servers", "read:users"}, scope
+            assert base == "read:groups", scope
             assert scope_filter in {
+                f"group=course:{slug}",
                 f"group=course:{slug}:students",
                 f"group=course:{slug}:tas",
             }, scope

@@ -245,7 +245,8 @@ async def test_student_course_pod_mounts_the_shared_home_and_read_only_course_da
     pod = await pod_of(make_spawner("ada", "data8"))
     assert claims_of(pod) == {"home": "home-nfs", "course-data": "data8-shared"}
     assert mounts_of(pod) == {
-        "home": ("/home/jovyan", False, "ada"),  # one home per person, in every course
+        # The course's folder of ada's home: whoever opens this server sees data8's work only.
+        "home": ("/home/jovyan", False, "ada/data8"),
         "course-data": ("/home/jovyan/shared", True, None),
     }
 
@@ -287,7 +288,7 @@ async def test_course_pod_labels_and_annotations_name_course_term_role_pool(make
 async def test_ta_gets_the_course_data_writable(make_spawner):
     pod = await pod_of(make_spawner("tom", "data8"))
     assert mounts_of(pod)["course-data"] == ("/home/jovyan/shared", False, None)
-    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "tom")
+    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "tom/data8")
     assert campus_labels(pod)["campushub.io/role"] == "ta"
     assert env_of(pod)["CAMPUSHUB_ROLE"] == "ta"
 
@@ -475,10 +476,13 @@ async def test_a_students_home_folder_is_made_theirs_before_the_server_starts(ma
     assert context["runAsUser"] == 0 and context["allowPrivilegeEscalation"] is False
     assert context["capabilities"]["drop"] == ["ALL"]
     assert set(context["capabilities"]["add"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER"}
-    # The whole home claim is mounted; ada's folder is made and given to 1000:100. The course
-    # data is read-only for students: left alone.
+    # The whole home claim is mounted; ada's folder and its data8 folder are made and given to
+    # 1000:100. The course data is read-only for students: left alone.
     assert folders["volume_mounts"] == [{"name": "home", "mountPath": "/campushub-folders/home"}]
-    assert folders["command"][-1:] == ["/campushub-folders/home/ada"]
+    assert folders["command"][-2:] == [
+        "/campushub-folders/home/ada",
+        "/campushub-folders/home/ada/data8",
+    ]
     assert {e["name"]: e["value"] for e in folders["env"]} == {"OWNER": "1000:100"}
     # Requests equal limits, never above the server's own guarantees (0.05 CPU, 1Gi).
     resources = folders["resources"]
@@ -514,8 +518,9 @@ async def test_staff_get_the_course_data_folder_and_the_owner_follows_the_chart(
     # zero-to-jupyterhub sets singleuser.uid and fsGid as KubeSpawner's uid and fs_gid.
     pod = await pod_of(make_spawner("tom", "data8", uid=1234, fs_gid=555))
     folders = init_containers_of(pod)["campushub-folders"]
-    assert folders["command"][-2:] == [
+    assert folders["command"][-3:] == [
         "/campushub-folders/home/tom",
+        "/campushub-folders/home/tom/data8",
         "/campushub-folders/course-data",
     ]
     assert {e["name"]: e["value"] for e in folders["env"]} == {"OWNER": "1234:555"}
@@ -618,7 +623,7 @@ async def test_chart_settings_merge_with_the_courses_plan(make_spawner):
     # volumes: the chart's extra volume kept; its home at /home/jovyan gives way to the catalog's
     assert claims_of_any(pod) == {"extra-certs": None, "home": "home-nfs"}
     assert mounts_of(pod)["extra-certs"] == ("/etc/campus-ca", True, None)
-    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "gus")
+    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "gus/cs189")
     # environment, labels, annotations: both; campushub's win where both name a key
     env = env_of(pod)
     assert env["CAMPUS_PROXY"] == "http://proxy.campus:3128" and env["CAMPUSHUB_COURSE"] == "cs189"
