@@ -18,6 +18,7 @@ The decisions are the pure functions of :mod:`campushub.memberships`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import urllib.error
@@ -318,6 +319,7 @@ class CampusAuthenticator(GenericOAuthenticator):
         self._check_hub_roles()
         self._role_definitions["user"] = self.user_role()
         self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
+        self._stopping: set[asyncio.Future[Any]] = set()  # servers of courses left, stopping
 
     def _load_catalog(self) -> Catalog:
         if not self.catalog_path:
@@ -486,7 +488,10 @@ class CampusAuthenticator(GenericOAuthenticator):
         keep the person's current groups and roles rather than fail their requests; if the
         refresh is refused (e.g. a bad id_token), ask for a new login."""
         try:
-            return await super().refresh_user(user, handler, **kwargs)
+            refreshed = await super().refresh_user(user, handler, **kwargs)
+            if isinstance(refreshed, dict):
+                return await self._revoke_what_was_left(user, refreshed, handler)
+            return refreshed
         except HTTPError as error:
             if error.status_code != 503:
                 self.log.warning("Refreshing %s refused (%s); new login needed", user.name, error)
@@ -496,6 +501,54 @@ class CampusAuthenticator(GenericOAuthenticator):
             reason = error
         self.log.warning("Refreshing %s failed (%s); keeping memberships", user.name, reason)
         return True
+
+    async def _revoke_what_was_left(
+        self, user: Any, auth_model: dict[str, Any], handler: Any
+    ) -> dict[str, Any] | bool:
+        """At a refresh, what someone no longer may have goes at once: the servers of courses
+        they left are stopped (their files stay), and someone the allow check now refuses
+        (in no course) loses their course groups and staff roles and must sign in again,
+        which shows them the refusal page. The hub syncs groups and roles from the returned
+        model otherwise."""
+        memberships = (auth_model["auth_state"].get(AUTH_STATE_KEY) or {}).get("memberships", {})
+        try:
+            allowed = await self.check_allowed(user.name, auth_model)
+        except HTTPError:
+            allowed = False
+        self._stop_servers_left(user, memberships if allowed else {}, handler)
+        if allowed:
+            return auth_model
+        self.log.warning(
+            "%s is no longer in any course on this hub: signed out, course access removed",
+            user.name,
+        )
+        # A False refresh makes JupyterHub ask for a new sign-in but syncs nothing, and the
+        # person's tokens would keep their course groups: take them away here.
+        user.sync_groups(set())
+        user.sync_roles([dict(self._role_definitions["user"])])
+        return False
+
+    def _stop_servers_left(self, user: Any, memberships: dict[str, str], handler: Any) -> None:
+        """Stop (in the background) the person's running servers of courses they are not in:
+        course servers named after them, and a default server started with one chosen."""
+        stop = getattr(handler, "stop_single_user", None)
+        for name, spawner in list(user.spawners.items()):
+            if not spawner.active or spawner.pending:
+                continue
+            choice = (spawner.user_options or {}).get("profile") if not name else None
+            course = name or (choice if isinstance(choice, str) else "")
+            if not course or course in memberships or course not in self.catalog.courses:
+                continue
+            self.log.info("%s left %s: stopping their server %r", user.name, course, name)
+            stopping = stop(user, name) if stop else user.stop(name)
+            task = asyncio.ensure_future(stopping)
+            task.add_done_callback(self._log_stop_failure)
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    def _log_stop_failure(self, task: asyncio.Future[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("Stopping a server of a course left failed: %s", task.exception())
 
     async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
         """The course groups of the memberships found by :meth:`update_auth_model`."""

@@ -651,7 +651,10 @@ class LinksApp(Application):
             raise SystemExit(f"campushub-links will not start:\n{error}") from None
         Path(self.state_dir).mkdir(parents=True, exist_ok=True)
         self.store = LinkStore(self.db_url)
-        self.hub_auth = HubOAuth(parent=self)
+        # No cache of the hub's answers: a person who leaves a course loses its links (and a
+        # staff member the scaler page) at the hub's next refresh of their login, not minutes
+        # later. Each page asks the hub once; link opens are a few per person per lecture.
+        self.hub_auth = HubOAuth(parent=self, cache_max_age=0)
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
             autoescape=True,

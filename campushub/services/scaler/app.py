@@ -572,7 +572,10 @@ class ScalerApp(Application):
                 attempts=self.api_attempts,
                 log=self.log,
             )
-        self.hub_auth = HubOAuth(parent=self)
+        # No cache of the hub's answers: a person who leaves a course loses its links (and a
+        # staff member the scaler page) at the hub's next refresh of their login, not minutes
+        # later. Each page asks the hub once; link opens are a few per person per lecture.
+        self.hub_auth = HubOAuth(parent=self, cache_max_age=0)
         self._feed_worker: ProcessPoolExecutor | None = None
         try:
             self.scaler = Scaler(
