@@ -381,7 +381,23 @@ class CampusAuthenticator(GenericOAuthenticator):
         for its instructors (see memberships). ``admin`` is not among them: JupyterHub
         restores it at start from each person's admin flag, which logins set."""
         self._adopt_user_role()
+        self._revoke_blocked_shares()
         return [self.user_role(), *staff_roles(self.catalog)]
+
+    def _revoke_blocked_shares(self) -> None:
+        """People blocked since the last start keep no share: JupyterHub removes their
+        roles and groups at start, not what campushub shared with them."""
+        db = getattr(self.parent, "db", None)
+        if db is None or not self.blocked_users:
+            return
+        from jupyterhub import orm
+
+        from .sharing import revoke_shares_of
+
+        for name in self.blocked_users:
+            orm_user = orm.User.find(db, name)
+            if orm_user is not None:
+                revoke_shares_of(db, orm_user)
 
     def _adopt_user_role(self) -> None:
         """Mark an existing ``user`` role as managed. A database written before campushub
@@ -477,11 +493,17 @@ class CampusAuthenticator(GenericOAuthenticator):
             return
         from jupyterhub import orm
 
-        from .sharing import share_course_servers_with
+        from .sharing import revoke_shares_of, share_course_servers_with, share_own_course_servers
 
         orm_user = orm.User.find(db, username)
-        if orm_user is not None:
+        if orm_user is None:
+            return
+        if username in self.blocked_users:
+            revoke_shares_of(db, orm_user)
+            memberships = {}
+        else:
             share_course_servers_with(db, orm_user, memberships)
+        share_own_course_servers(db, orm_user, memberships)
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """Refresh memberships (upstream flow). If the identity provider or Canvas is down,

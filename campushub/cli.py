@@ -61,7 +61,7 @@ def print_manifests(
 ) -> int:
     """Print the Kubernetes objects for the catalog at ``path`` as multi-document YAML
     (exit 0), or its problems on stderr (exit 1)."""
-    from .manifests import manifests
+    from .manifests import claims, manifests
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -72,14 +72,17 @@ def print_manifests(
     except CatalogError as error:
         print_problems(path, error, file=sys.stderr)
         return 1
-    objects: list[dict[str, Any]] = manifests(
-        catalog,
-        namespace=namespace,
-        catalog_text=text,
-        release=release,
-        service_account=service_account,
-        storage=storage,
-    )
+    objects: list[dict[str, Any]]
+    if storage is not None:  # --claims: only the claims
+        objects = claims(catalog, namespace, storage)
+    else:
+        objects = manifests(
+            catalog,
+            namespace=namespace,
+            catalog_text=text,
+            release=release,
+            service_account=service_account,
+        )
     print(
         f"# campushub manifests {path} --namespace {namespace} --release {release}"
         f" --service-account {service_account}{shown_options}\n"
@@ -165,9 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="each course data claim's size (default: %(default)s)",
     )
     manifests_parser.add_argument(
-        "--no-claims",
+        "--claims",
         action="store_true",
-        help="print no claims (they are made some other way, e.g. PersistentVolumes by hand)",
+        help="print only the claims the catalog's servers mount (the shared home and each"
+        " course's shared data), to apply once and keep apart from the other objects: a"
+        " `kubectl delete -f` of the other objects must never reach people's homes",
     )
     demo_parser = commands.add_parser(
         "demo",
@@ -201,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         from .manifests import Storage
 
         storage = None
-        shown = " --no-claims"
-        if not args.no_claims:
+        shown = ""
+        if args.claims:
             storage = Storage(
                 home_claim=args.home_claim,
                 storage_class=args.storage_class,
@@ -211,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 course_data_size=args.course_data_size,
             )
             shown = (
-                f" --home-claim {args.home_claim} --access-mode {args.access_mode}"
+                f" --claims --home-claim {args.home_claim} --access-mode {args.access_mode}"
                 f" --home-size {args.home_size} --course-data-size {args.course_data_size}"
                 + (f" --storage-class {args.storage_class}" if args.storage_class else "")
             )

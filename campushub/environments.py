@@ -69,9 +69,13 @@ class ServerPlan:
     annotations: Mapping[str, str]
     volumes: tuple[Volume, ...]
     home_per_course: bool
-    # The folder of the person's shared home that this server shows: the whole home
-    # (``<username>``) for the default server, the course's folder (``<username>/<slug>``)
-    # for a course server, so whoever opens it sees that course's work only.
+    # The folder of the shared home claim that this server mounts as its home: the person's
+    # home (``<username>``) for the default server; for a course server the person's folder
+    # of the course (``courses/<slug>/<username>``), so whoever opens it sees that course's
+    # work only. Not inside ``<username>``: a person could replace a folder of their own home
+    # with a symbolic link before the course server mounts it, and the kubelet follows links
+    # anywhere inside the volume; ``courses/<slug>`` belongs to root, so its entries cannot be
+    # replaced.
     home_folder: str
     # The groups whose members may open this server (JupyterHub sharing): course servers only.
     shared_with: tuple[str, ...]
@@ -247,7 +251,7 @@ def _plan(
         annotations=types.MappingProxyType(annotations),
         volumes=tuple(volumes),
         home_per_course=home_per_course,
-        home_folder=f"{username}/{server_name}" if server_name else username,
+        home_folder=f"courses/{server_name}/{username}" if server_name else username,
         shared_with=staff_reach(server_name, member_role or "")
         if server_name and course is not None
         else (),

@@ -27,10 +27,13 @@ FOLDERS_ROOT: Final = "/campushub-folders"
 # Small, and never more than the server's own guarantees (see folders_resources).
 INIT_CPU: Final = 0.1
 INIT_MEMORY: Final = 64 * 2**20
-# mkdir each folder named as an argument (each level listed), then give it to the owner. The
-# paths are arguments, never spliced into the script; no braces, which KubeSpawner would expand.
+# Make each folder named as an argument (its parents as root's), then give that folder, and
+# only it, to the owner; a folder that is a symbolic link stops the pod. The paths are
+# arguments, never spliced into the script; no braces, which KubeSpawner would expand.
 FOLDERS_SCRIPT: Final = (
-    'for folder in "$@"; do mkdir -p "$folder" && chown "$OWNER" "$folder" || exit 1; done'
+    'for folder in "$@"; do'
+    ' if [ -L "$folder" ]; then echo "$folder is a symbolic link: refused" >&2; exit 1; fi;'
+    ' mkdir -p "$folder" && chown -h "$OWNER" "$folder" || exit 1; done'
 )
 
 
@@ -49,23 +52,16 @@ def init_resources(cpu: float, memory: int) -> dict[str, dict[str, str]]:
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
-def _levels(sub_path: str) -> list[str]:
-    """``alice/data8`` → ``['alice', 'alice/data8']``: each level is created and owned."""
-    parts = [part for part in sub_path.split("/") if part]
-    return ["/".join(parts[: index + 1]) for index in range(len(parts))]
-
-
 def folders_to_prepare(volumes: Iterable[Volume]) -> list[tuple[str, str]]:
-    """(pod volume name, folder inside it) for every folder the server's user must own: each
-    level of a writable mount's ``subPath``, or the root of a writable mount without one.
-    Read-only mounts are left as they are."""
-    folders = []
-    for volume in volumes:
-        if volume.read_only:
-            continue
-        levels = _levels(volume.sub_path) if volume.sub_path else [""]
-        folders.extend((volume.name, level) for level in levels)
-    return folders
+    """(pod volume name, folder inside it) for every folder the server's user must own: a
+    writable mount's ``subPath`` (its parents are made too, and stay root's, so a person cannot
+    replace the folder with a link), or the root of a writable mount without one. Read-only
+    mounts are left as they are."""
+    return [
+        (volume.name, (volume.sub_path or "").strip("/"))
+        for volume in volumes
+        if not volume.read_only
+    ]
 
 
 def folders_init_container(

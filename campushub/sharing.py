@@ -76,22 +76,45 @@ def share_server_with_staff(db: Any, spawner: Any, shared_with: Iterable[str]) -
 
 
 def servers_reached(db: Any, memberships: Mapping[str, str]) -> set[Any]:
-    """The existing course servers a person with ``memberships`` reaches as staff."""
+    """The existing course servers a person with ``memberships`` reaches as staff: one query
+    per course and member kind (servers named after the course, of that group's members)."""
     reached: set[Any] = set()
     for slug, role in memberships.items():
         if role not in (TA, INSTRUCTOR):
             continue
+        staff_group = f"{GROUP_PREFIX}{slug}:{ROLE_GROUP_SUFFIX[role]}"
         for member_role in ("student", "ta"):
-            if f"{GROUP_PREFIX}{slug}:{ROLE_GROUP_SUFFIX[role]}" not in staff_reach(
-                slug, member_role
-            ):
+            if staff_group not in staff_reach(slug, member_role):
                 continue
-            group = f"{GROUP_PREFIX}{slug}:{ROLE_GROUP_SUFFIX[member_role]}"
-            for owner in _members(db, [group]):
-                spawner = owner.orm_spawners.get(slug)
-                if spawner is not None:
-                    reached.add(spawner)
+            members = f"{GROUP_PREFIX}{slug}:{ROLE_GROUP_SUFFIX[member_role]}"
+            reached.update(
+                db.query(orm.Spawner)
+                .join(orm.User, orm.Spawner.user_id == orm.User.id)
+                .filter(orm.Spawner.name == slug)
+                .filter(orm.User.groups.any(orm.Group.name == members))
+                .all()
+            )
     return reached
+
+
+def share_own_course_servers(db: Any, user: Any, memberships: Mapping[str, str]) -> None:
+    """Make the shares of ``user``'s own course servers fit their memberships now: a student
+    who became a TA keeps no TA's share of their server, someone who left a course none."""
+    for name, spawner in user.orm_spawners.items():
+        if not name:
+            continue
+        role = memberships.get(name)
+        reach = staff_reach(name, role) if role else ()
+        # The staff groups hold the staff as of their last sign-in; they are who reach it.
+        share_server_with_staff(db, spawner, reach)
+
+
+def revoke_shares_of(db: Any, user: Any) -> None:
+    """Take every share away from ``user`` (someone blocked)."""
+    if user.shared_with_me:
+        for share in list(user.shared_with_me):
+            db.delete(share)
+        db.commit()
 
 
 def share_course_servers_with(db: Any, user: Any, memberships: Mapping[str, str]) -> None:

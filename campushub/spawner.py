@@ -345,6 +345,7 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
             != FOLDERS_CONTAINER
         ]
         resources = init_resources(plan.cpu.guarantee, plan.memory.guarantee)
+        # First, so a configured init container that writes to the home finds it owned.
         if self.prepare_folders:
             uid, gid = self._owner()
             literal_volumes = [
@@ -361,7 +362,7 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
                 literal_volumes, literal(plan.image.ref), uid, gid, resources
             )
             if folders is not None:
-                containers.append(folders)
+                containers.insert(0, folders)
         if plan.exam:
             containers, changed = guaranteed_init_containers(containers, resources)
             if changed:

@@ -256,7 +256,7 @@ def test_manifests_command_prints_them_as_yaml(capsys):
     assert out.startswith("# campushub manifests ")
     assert "&id" not in out  # no YAML anchors
     assert "  courses.yaml: |\n" in out  # the catalog as a readable block
-    assert list(yaml.safe_load_all(out)) == made("demo", storage=Storage())
+    assert list(yaml.safe_load_all(out)) == made("demo")  # no claims: see --claims
 
 
 def test_claims_are_the_shared_home_and_each_courses_data():
@@ -303,7 +303,7 @@ def test_claims_follow_the_options_and_the_catalogs_homes():
         )
     }
     assert "home-nfs" not in names
-    # Without storage (--no-claims), none.
+    # Without storage (the command without --claims), none.
     assert not of_kind(made("demo"), "PersistentVolumeClaim")
 
 
@@ -328,9 +328,16 @@ def test_two_releases_share_a_cluster():
         assert pod["schedulerName"] == f"{release}-user-scheduler"
 
 
-def test_manifests_command_can_leave_out_the_claims(capsys):
-    assert main(["manifests", str(DEMO_CATALOG), "--namespace", "campushub", "--no-claims"]) == 0
-    assert list(yaml.safe_load_all(capsys.readouterr().out)) == made("demo")
+def test_claims_are_printed_apart_from_the_other_objects(capsys):
+    # Claims hold people's homes: a `kubectl delete -f` of the other objects must not reach them.
+    argv = ["manifests", str(DEMO_CATALOG), "--namespace", "campushub", "--claims"]
+    assert main([*argv, "--storage-class", "nfs-client"]) == 0
+    printed = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert {item["kind"] for item in printed} == {"PersistentVolumeClaim"}
+    expected = of_kind(
+        made("demo", storage=Storage(storage_class="nfs-client")), "PersistentVolumeClaim"
+    )
+    assert printed == expected
 
 
 def test_manifests_command_refuses_a_bad_catalog(capsys):
@@ -561,3 +568,4 @@ def test_workflow_installs_the_chart_on_k3s_and_runs_the_cluster_tests():
     assert test_step["env"]["CAMPUSHUB_TEST_IDP_URL"] == environment["CAMPUSHUB_OIDC_ISSUER"]
     assert "302" not in script
     assert "--release jupyterhub" in script
+    assert "--claims" in script

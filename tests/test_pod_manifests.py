@@ -245,8 +245,9 @@ async def test_student_course_pod_mounts_the_shared_home_and_read_only_course_da
     pod = await pod_of(make_spawner("ada", "data8"))
     assert claims_of(pod) == {"home": "home-nfs", "course-data": "data8-shared"}
     assert mounts_of(pod) == {
-        # The course's folder of ada's home: whoever opens this server sees data8's work only.
-        "home": ("/home/jovyan", False, "ada/data8"),
+        # ada's folder of data8 (outside her own home, which she could fill with links):
+        # whoever opens this server sees data8's work only.
+        "home": ("/home/jovyan", False, "courses/data8/ada"),
         "course-data": ("/home/jovyan/shared", True, None),
     }
 
@@ -288,7 +289,7 @@ async def test_course_pod_labels_and_annotations_name_course_term_role_pool(make
 async def test_ta_gets_the_course_data_writable(make_spawner):
     pod = await pod_of(make_spawner("tom", "data8"))
     assert mounts_of(pod)["course-data"] == ("/home/jovyan/shared", False, None)
-    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "tom/data8")
+    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "courses/data8/tom")
     assert campus_labels(pod)["campushub.io/role"] == "ta"
     assert env_of(pod)["CAMPUSHUB_ROLE"] == "ta"
 
@@ -476,51 +477,65 @@ async def test_a_students_home_folder_is_made_theirs_before_the_server_starts(ma
     assert context["runAsUser"] == 0 and context["allowPrivilegeEscalation"] is False
     assert context["capabilities"]["drop"] == ["ALL"]
     assert set(context["capabilities"]["add"]) == {"CHOWN", "DAC_OVERRIDE", "FOWNER"}
-    # The whole home claim is mounted; ada's folder and its data8 folder are made and given to
-    # 1000:100. The course data is read-only for students: left alone.
+    # The whole home claim is mounted; ada's folder of data8 is made (its parents as root's)
+    # and given to 1000:100. The course data is read-only for students: left alone.
     assert folders["volume_mounts"] == [{"name": "home", "mountPath": "/campushub-folders/home"}]
-    assert folders["command"][-2:] == [
-        "/campushub-folders/home/ada",
-        "/campushub-folders/home/ada/data8",
-    ]
+    assert folders["command"][4:] == ["/campushub-folders/home/courses/data8/ada"]
     assert {e["name"]: e["value"] for e in folders["env"]} == {"OWNER": "1000:100"}
     # Requests equal limits, never above the server's own guarantees (0.05 CPU, 1Gi).
     resources = folders["resources"]
     assert resources["requests"] == resources["limits"] == {"cpu": "50m", "memory": str(64 * MiB)}
 
 
-async def test_the_folders_script_makes_and_owns_each_folder_it_is_given(tmp_path):
-    # The script the init container runs, run here on folders of this machine.
-    import getpass
+async def test_the_folders_script_owns_only_the_folders_it_is_given_and_refuses_links(tmp_path):
+    # The script the init container runs, run here on folders of this machine (as root here,
+    # as in the pod; otherwise as whoever runs the tests).
     import grp
+    import pwd
     import subprocess
 
     from campushub.pods import FOLDERS_SCRIPT
 
-    user, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
-    targets = [str(tmp_path / "home" / "ada"), str(tmp_path / "home" / "ada" / "data8")]
-    subprocess.run(
-        ["/bin/sh", "-c", FOLDERS_SCRIPT, "campushub-folders", *targets],
-        env={"OWNER": f"{user}:{group}", "PATH": os.environ["PATH"]},
-        check=True,
-    )
-    assert all(Path(target).is_dir() for target in targets)
+    owner = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.getuid())
+    group = grp.getgrgid(owner.pw_gid).gr_name
+
+    def run(*targets: Path) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["/bin/sh", "-c", FOLDERS_SCRIPT, "campushub-folders", *map(str, targets)],
+            env={"OWNER": f"{owner.pw_name}:{group}", "PATH": os.environ["PATH"]},
+            check=False,
+            capture_output=True,
+        )
+
+    leaf = tmp_path / "courses" / "data8" / "ada"
+    assert run(leaf).returncode == 0
+    assert leaf.is_dir() and leaf.stat().st_uid == owner.pw_uid
+    # Its parents stay whoever made them (root in the pod): a person cannot swap their folder.
+    assert (tmp_path / "courses" / "data8").stat().st_uid == os.geteuid()
+    # A folder someone replaced with a link to another person's is refused, and not chowned.
+    other = tmp_path / "bob"
+    other.mkdir()
+    link = tmp_path / "courses" / "data8" / "eve"
+    link.symlink_to(other)
+    refused = run(link)
+    assert refused.returncode != 0 and b"symbolic link" in refused.stderr
+    assert other.stat().st_uid == os.geteuid()
+    # A chown that fails stops the pod from starting.
     failed = subprocess.run(
-        ["/bin/sh", "-c", FOLDERS_SCRIPT, "campushub-folders", targets[0]],
+        ["/bin/sh", "-c", FOLDERS_SCRIPT, "campushub-folders", str(leaf)],
         env={"OWNER": "no-such-user-anywhere:nogroup", "PATH": os.environ["PATH"]},
         check=False,
         capture_output=True,
     )
-    assert failed.returncode != 0  # a failed chown stops the pod from starting
+    assert failed.returncode != 0
 
 
 async def test_staff_get_the_course_data_folder_and_the_owner_follows_the_chart(make_spawner):
     # zero-to-jupyterhub sets singleuser.uid and fsGid as KubeSpawner's uid and fs_gid.
     pod = await pod_of(make_spawner("tom", "data8", uid=1234, fs_gid=555))
     folders = init_containers_of(pod)["campushub-folders"]
-    assert folders["command"][-3:] == [
-        "/campushub-folders/home/tom",
-        "/campushub-folders/home/tom/data8",
+    assert folders["command"][4:] == [
+        "/campushub-folders/home/courses/data8/tom",
         "/campushub-folders/course-data",
     ]
     assert {e["name"]: e["value"] for e in folders["env"]} == {"OWNER": "1234:555"}
@@ -623,7 +638,7 @@ async def test_chart_settings_merge_with_the_courses_plan(make_spawner):
     # volumes: the chart's extra volume kept; its home at /home/jovyan gives way to the catalog's
     assert claims_of_any(pod) == {"extra-certs": None, "home": "home-nfs"}
     assert mounts_of(pod)["extra-certs"] == ("/etc/campus-ca", True, None)
-    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "gus/cs189")
+    assert mounts_of(pod)["home"] == ("/home/jovyan", False, "courses/cs189/gus")
     # environment, labels, annotations: both; campushub's win where both name a key
     env = env_of(pod)
     assert env["CAMPUS_PROXY"] == "http://proxy.campus:3128" and env["CAMPUSHUB_COURSE"] == "cs189"

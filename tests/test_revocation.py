@@ -166,3 +166,27 @@ def token(hub, name: str) -> str:
     response = hub.api("POST", f"/users/{name}/tokens", json={"note": "revocation test"})
     assert response.status_code == 201, response.text
     return response.json()["token"]
+
+
+def test_a_student_who_becomes_a_ta_keeps_no_tas_share_of_their_server(hub, identity_provider):
+    hub.login("tom")
+    hub.login("ines")
+    grace = hub.login("grace")
+    start(hub, "grace", "data8")
+
+    def shared_with() -> set[str]:
+        items = hub.api("GET", "/shares/grace/data8").json()["items"]
+        return {item["user"]["name"] for item in items if item["user"]}
+
+    assert shared_with() == {"tom", "ines"}
+    claims = claims_of("grace")
+    claims["groups"] = ["course::1524699::enrollment_type::ta"]
+    identity_provider.set_claims("grace", claims)
+
+    def reshared() -> bool:
+        grace.get(f"{hub.url}/hub/home", timeout=30)
+        return shared_with() == {"ines"}  # a TA's server: instructors only
+
+    stale_window(reshared)
+    identity_provider.set_claims("grace", claims_of("grace"))
+    hub.api("DELETE", "/users/grace/servers/data8")
