@@ -73,6 +73,9 @@ if canvas_url:
     c.CampusAuthenticator.scope = []
 else:
     c.CampusAuthenticator.issuer = env["CAMPUSHUB_OIDC_ISSUER"]
+    # `sub` unless set: the claim OpenID Connect promises is stable and unique.
+    if env.get("CAMPUSHUB_USERNAME_CLAIM"):
+        c.CampusAuthenticator.username_claim = env["CAMPUSHUB_USERNAME_CLAIM"]
 c.CampusAuthenticator.client_id = env["CAMPUSHUB_OIDC_CLIENT_ID"]
 c.CampusAuthenticator.client_secret = env["CAMPUSHUB_OIDC_CLIENT_SECRET"]
 c.CampusAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
@@ -82,6 +85,8 @@ c.CampusAuthenticator.auto_login = True
 # Course memberships: which claim carries them, and patterns naming `course` and `role`
 # (the default reads Berkeley's course::<id>::enrollment_type::<type>).
 c.CampusAuthenticator.membership_claim = env.get("CAMPUSHUB_MEMBERSHIP_CLAIM", "groups")
+# Whether a membership value may name a course by its slug (not only by a catalog key).
+c.CampusAuthenticator.match_course_slugs = env.get("CAMPUSHUB_MATCH_COURSE_SLUGS", "0") == "1"
 if env.get("CAMPUSHUB_MEMBERSHIP_PATTERNS"):
     c.CampusAuthenticator.membership_patterns = json.loads(env["CAMPUSHUB_MEMBERSHIP_PATTERNS"])
 # Administrators: holders of these values of the admin claim, never course staff as such.

@@ -205,6 +205,15 @@ class CampusAuthenticator(GenericOAuthenticator):
         help="""Values of ``admin_claim`` that make their holder a hub administrator.
         Administrators come from these only, never from course membership.""",
     )
+    match_course_slugs = Bool(
+        False,
+        config=True,
+        help="""Let a membership value's ``course`` part name a course by its slug too, not
+        only by one of its catalog ``keys``. Off by default: Canvas-derived values carry
+        numeric course ids, and a slug there is not what the provider means. Turn it on for
+        claims that name courses by the campus's own short names (as eduPersonEntitlement
+        URNs often do); the catalog checker refuses a key that is another course's slug.""",
+    )
     allow_unenrolled = Bool(
         False,
         config=True,
@@ -243,7 +252,8 @@ class CampusAuthenticator(GenericOAuthenticator):
 
     @default("username_claim")
     def _default_username_claim(self) -> str:
-        return "preferred_username"
+        # The one claim OpenID Connect promises is stable and unique at its provider.
+        return "sub"
 
     @default("login_service")
     def _default_login_service(self) -> str:
@@ -270,7 +280,9 @@ class CampusAuthenticator(GenericOAuthenticator):
         if self.catalog is None:
             self.catalog = self._load_catalog()
         try:
-            self.rules = MembershipRules.build(self.membership_patterns, self.role_map)
+            self.rules = MembershipRules.build(
+                self.membership_patterns, self.role_map, self.match_course_slugs
+            )
         except ClaimPatternError as error:
             raise ValueError(f"CampusAuthenticator: {error}") from None
         self.id_token_verifier: IdTokenVerifier | None = None
@@ -466,7 +478,12 @@ class CampusAuthenticator(GenericOAuthenticator):
         else:
             values = claim_values(user_info, self.membership_claim)
             memberships = memberships_from_claims(values, self.rules, self.catalog, today)
-        auth_state[AUTH_STATE_KEY] = {"memberships": memberships}
+        subject = expected_sub if expected_sub is not None else user_info.get("sub")
+        if subject is None and self.memberships_source == "canvas":
+            subject = user_info.get("id")  # Canvas's own, stable user id
+        subject = None if subject is None else str(subject)
+        await self._check_account_subject(auth_model["name"], subject)
+        auth_state[AUTH_STATE_KEY] = {"memberships": memberships, "sub": subject}
         self._share_course_servers(auth_model["name"], memberships)
         if not auth_model.get("admin"):
             admin_claims = set(claim_values(user_info, self.admin_claim))
@@ -482,6 +499,33 @@ class CampusAuthenticator(GenericOAuthenticator):
             " [administrator]" if auth_model["admin"] else "",
         )
         return auth_model
+
+    async def _check_account_subject(self, username: str, subject: str | None) -> None:
+        """An account belongs to the provider's subject that first signed in to it: a later
+        sign-in under the same username by another subject (a reused or edited username
+        claim) is refused. Needs the login's state kept (``enable_auth_state``)."""
+        users = getattr(self.parent, "users", None)
+        if users is None or subject is None or not self.enable_auth_state:
+            return
+        try:
+            user = users[username]
+        except KeyError:
+            return  # a new account
+        state = await user.get_auth_state() or {}
+        bound = (state.get(AUTH_STATE_KEY) or {}).get("sub")
+        if bound is not None and bound != subject:
+            self.log.warning(
+                "Refused a sign-in as %s: the account belongs to subject %r, this is %r",
+                username,
+                bound,
+                subject,
+            )
+            raise HTTPError(
+                403,
+                f"Sign-in refused: the account {username} on this hub belongs to another person"
+                " at the campus identity provider. If your username was given to you recently,"
+                " ask the hub's operators to look into it.",
+            )
 
     def _share_course_servers(self, username: str, memberships: dict[str, str]) -> None:
         """Course staff reach their course's servers (shares of each server, kept exactly to

@@ -298,6 +298,16 @@ class _Checker:
                         by_key[key] = course
             if not isinstance(course, _Bad):
                 courses[slug] = course
+        # A key that is another course's slug would let one claim value name two courses
+        # (where slugs are matched too): refused, wherever the two appear.
+        slugs = set(self.named(root.get("courses"), ("courses",), "courses"))
+        for key, owner in key_owner.items():
+            if key in slugs and key != owner:
+                self.problem(
+                    ("courses", owner, "keys"),
+                    f"{show(key)} is the slug of course {_shown_key(key)}: a key must name this"
+                    " course only",
+                )
         if self.problems or isinstance(self.term, _Bad) or isinstance(timezone, _Bad):
             return None
         assert isinstance(defaults, Defaults)  # otherwise there were problems

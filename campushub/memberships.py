@@ -61,10 +61,15 @@ class MembershipRules:
 
     patterns: tuple[re.Pattern[str], ...]
     role_map: Mapping[str, str | None]
+    # Whether a value's ``course`` part may name a course by its slug, not only by its keys.
+    match_slugs: bool = False
 
     @classmethod
     def build(
-        cls, patterns: Iterable[str], role_map: Mapping[str, str | None] | None = None
+        cls,
+        patterns: Iterable[str],
+        role_map: Mapping[str, str | None] | None = None,
+        match_slugs: bool = False,
     ) -> MembershipRules:
         """Compile ``patterns``; each must name the parts ``course`` and ``role``."""
         compiled = []
@@ -92,7 +97,7 @@ class MembershipRules:
                     f"role map: {name!r} -> {role!r}; a role must be one of"
                     f" {', '.join(MEMBER_ROLES)} or null (ignored)"
                 )
-        return cls(tuple(compiled), {_role_key(k): v for k, v in mapping.items()})
+        return cls(tuple(compiled), {_role_key(k): v for k, v in mapping.items()}, match_slugs)
 
     def member_role(self, raw_role: str) -> str | None:
         """The member role an identity provider's role name stands for, or None (ignored)."""
@@ -100,7 +105,13 @@ class MembershipRules:
 
 
 def _role_key(name: str) -> str:
-    return re.sub(r"[\s_-]", "", name).lower()
+    # Spaces, "_" and "-" only: a control character inside a role name (tea\x1fcher) is no
+    # role at all, not "teacher".
+    return re.sub(r"[ _-]", "", name).lower()
+
+
+def _has_control_character(value: str) -> bool:
+    return any(ord(char) < 32 or 127 <= ord(char) < 160 for char in value)
 
 
 def claim_values(claims: Mapping[str, Any], claim: str) -> list[str]:
@@ -136,8 +147,9 @@ def memberships_from_claims(
     """Memberships (slug -> member role) from claim values such as
     ``course::1524699::enrollment_type::ta`` or ``urn:mace:campus.edu:course:data8:student``.
 
-    The ``course`` part is looked up among the catalog's course keys, then its slugs; values
-    that name no catalog course, use an ignored role, or match no pattern are skipped.
+    The ``course`` part is looked up among the catalog's course keys (and its slugs when the
+    rules say so); values that name no catalog course, use an ignored role, hold a control
+    character or match no pattern are skipped.
     Outside the term nobody is a member of anything.
     """
     if not catalog.term.is_open(today):
@@ -146,13 +158,17 @@ def memberships_from_claims(
     for value in islice(values, MAX_CLAIM_VALUES):
         if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
             continue
+        if _has_control_character(value):
+            continue
         for pattern in rules.patterns:
             match = pattern.fullmatch(value)
             if match is None:
                 continue
             if match["course"] is None or match["role"] is None:  # an optional part, absent
                 break
-            course = catalog.course_for_key(match["course"]) or catalog.course(match["course"])
+            course = catalog.course_for_key(match["course"])
+            if course is None and rules.match_slugs:
+                course = catalog.course(match["course"])
             role = rules.member_role(match["role"])
             if course is not None and role is not None:
                 memberships[course.slug] = _stronger(memberships.get(course.slug), role)

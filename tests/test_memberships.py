@@ -71,7 +71,8 @@ def berkeley() -> MembershipRules:
 
 @pytest.fixture(scope="module")
 def entitlements() -> MembershipRules:
-    return MembershipRules.build([ENTITLEMENT])
+    # Entitlement URNs often name a course by the campus's own short name: slugs allowed.
+    return MembershipRules.build([ENTITLEMENT], match_slugs=True)
 
 
 # -- MembershipRules.build -------------------------------------------------------------------------
@@ -153,6 +154,33 @@ def test_berkeley_values_become_memberships_through_catalog_keys(
     }
 
 
+def test_a_slug_names_a_course_only_where_the_operator_allows_it(catalog: Catalog) -> None:
+    # Canvas sends numeric ids; a slug where an id belongs is not a membership by default.
+    keys_only = MembershipRules.build([BERKELEY])
+    values = ["course::stat20::enrollment_type::teacher", "course::1524699::enrollment_type::ta"]
+    assert memberships_from_claims(values, keys_only, catalog, IN_TERM) == {"data8": "ta"}
+    with_slugs = MembershipRules.build([BERKELEY], match_slugs=True)
+    assert memberships_from_claims(values, with_slugs, catalog, IN_TERM) == {
+        "data8": "ta",
+        "stat20": "instructor",
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "course::1524699::enrollment_type::tea\x1fcher",
+        "course::1524699::enrollment_type::teacher\x00",
+        "course::1524699\n::enrollment_type::teacher",
+        "course::1524699::enrollment_type::tea\x85cher",
+    ],
+)
+def test_a_value_with_a_control_character_is_no_membership(
+    catalog: Catalog, berkeley: MembershipRules, value: str
+) -> None:
+    assert memberships_from_claims([value], berkeley, catalog, IN_TERM) == {}
+
+
 def test_entitlement_urns_become_memberships_through_slugs_and_keys(
     catalog: Catalog, entitlements: MembershipRules
 ) -> None:
@@ -169,7 +197,7 @@ def test_entitlement_urns_become_memberships_through_slugs_and_keys(
 
 
 def test_both_forms_work_side_by_side(catalog: Catalog) -> None:
-    rules = MembershipRules.build([BERKELEY, ENTITLEMENT])
+    rules = MembershipRules.build([BERKELEY, ENTITLEMENT], match_slugs=True)
     values = [
         "course::1524699::enrollment_type::ta",
         "urn:mace:campus.example.edu:course:stat20:student",
@@ -265,7 +293,9 @@ def test_values_that_are_not_text_are_skipped_even_when_passed_directly(
 def test_an_optional_named_part_that_did_not_take_part_is_no_membership(
     catalog: Catalog,
 ) -> None:
-    rules = MembershipRules.build([r"course:(?P<course>[a-z0-9]+)(?::(?P<role>[a-z]+))?"])
+    rules = MembershipRules.build(
+        [r"course:(?P<course>[a-z0-9]+)(?::(?P<role>[a-z]+))?"], match_slugs=True
+    )
     values = ["course:data8", "course:stat20:ta"]
     assert memberships_from_claims(values, rules, catalog, IN_TERM) == {"stat20": "ta"}
 
