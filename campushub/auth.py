@@ -220,7 +220,8 @@ class CampusAuthenticator(GenericOAuthenticator):
         help="""Let people in no catalog course log in (to the general environment).
         Otherwise they get a page saying they are in no course on this hub this term.
         Who may log in is decided here and by ``allowed_users``/``blocked_users``;
-        upstream's ``allow_all``, ``allowed_groups`` and ``allowed_scopes`` do not apply.""",
+        upstream's ``allow_all``, ``allowed_groups``, ``allowed_scopes`` and
+        ``allow_existing_users`` are refused at start, with what to use instead.""",
     )
 
     # -- Canvas -------------------------------------------------------------------------------
@@ -318,6 +319,7 @@ class CampusAuthenticator(GenericOAuthenticator):
             )
         if self.memberships_source == "canvas" and not self.canvas_url:
             raise ValueError("CampusAuthenticator: memberships_source 'canvas' needs canvas_url")
+        self._check_allow_settings()
         if self.admin_groups:
             raise ValueError(
                 "CampusAuthenticator: administrators come from admin_claim/admin_values, not"
@@ -332,6 +334,29 @@ class CampusAuthenticator(GenericOAuthenticator):
         self._role_definitions["user"] = self.user_role()
         self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
         self._stopping: set[asyncio.Future[Any]] = set()  # servers of courses left, stopping
+
+    @default("any_allow_config")
+    def _default_any_allow_config(self) -> bool:
+        # Who may sign in is decided (course membership, allow_unenrolled, allowed_users):
+        # JupyterHub's "No allow config found" warning does not apply.
+        return True
+
+    def _check_allow_settings(self) -> None:
+        """Refuse upstream allow settings that campushub's rule would silently override."""
+        instead = {
+            "allow_all": "allow_unenrolled = True (everyone the provider signs in)",
+            "allowed_groups": "course membership (the catalog) or allowed_users",
+            "allowed_scopes": "course membership (the catalog) or allowed_users",
+            "allow_existing_users": "course membership; accounts of people who left a course"
+            " are refused at their next sign-in",
+        }
+        configured = [name for name in instead if getattr(self, name)]
+        if configured:
+            raise ValueError(
+                "CampusAuthenticator: who may sign in is decided by course membership;"
+                + "".join(f" {name} is not used here (use {instead[name]});" for name in configured)
+                + " remove it from the configuration"
+            )
 
     def _load_catalog(self) -> Catalog:
         if not self.catalog_path:

@@ -44,3 +44,31 @@ def test_the_default_username_claim_is_the_stable_sub() -> None:
         catalog_path=str(launch.DEMO_CATALOG), verify_id_token=False
     )
     assert authenticator.username_claim == "sub"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "instead"),
+    [
+        ("allow_all", True, "allow_unenrolled = True"),
+        ("allowed_groups", {"staff"}, "course membership"),
+        ("allowed_scopes", ["openid"], "course membership"),
+        ("allow_existing_users", True, "refused at their next sign-in"),
+    ],
+)
+def test_upstream_allow_settings_are_refused_at_start_saying_what_to_use(
+    setting, value, instead
+) -> None:
+    from campushub.auth import CampusAuthenticator
+
+    with pytest.raises(ValueError) as refused:
+        CampusAuthenticator(
+            catalog_path=str(launch.DEMO_CATALOG), verify_id_token=False, **{setting: value}
+        )
+    assert f"{setting} is not used here" in str(refused.value)
+    assert instead in str(refused.value)
+
+
+def test_the_hub_starts_without_an_allow_config_warning(hub) -> None:
+    log = hub.process.log_path.read_text(errors="replace")
+    assert "campushub: catalog" in log
+    assert "No allow config found" not in log
