@@ -161,6 +161,9 @@ class Course(_ByIdentity):
     memory: Allocation[int]
     gpu: int
     home: str
+    # The limit of the server's own disk outside its home (the image's writable layer, /tmp,
+    # logs): Kubernetes' ephemeral-storage, in bytes.
+    disk: int
     repos: tuple[str, ...]
     shared: SharedData | None
     schedule: tuple[ScheduleEntry, ...]
@@ -178,6 +181,7 @@ class Defaults:
     memory: Allocation[int]
     gpu: int
     home: str
+    disk: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -283,7 +287,7 @@ SCHEMA: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     "toleration": (frozenset({"key"}), frozenset({"operator", "value", "effect"})),
     "defaults": (
         frozenset({"image", "pool", "cpu", "memory"}),
-        frozenset({"gpu", "home"}),
+        frozenset({"gpu", "home", "disk"}),
     ),
     "allocation": (frozenset(), frozenset({"guarantee", "limit"})),
     "course": (
@@ -297,6 +301,7 @@ SCHEMA: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
                 "memory",
                 "gpu",
                 "home",
+                "disk",
                 "repos",
                 "shared",
                 "schedule",

@@ -84,6 +84,10 @@ class _Bad:
 BAD: Final = _Bad()
 
 
+DEFAULT_DISK: Final = 10 * 2**30  # a server's own disk unless the catalog says otherwise
+MIN_DISK: Final = 2**30
+
+
 @dataclass(frozen=True, slots=True)
 class _BrokenDefaults:
     """Stands in for defaults that had problems of their own, so courses are still checked:
@@ -95,6 +99,7 @@ class _BrokenDefaults:
     memory: _Bad = BAD
     gpu: int = 0
     home: str = "shared"
+    disk: int = DEFAULT_DISK
 
 
 # Not slots=True: see Allocation in campushub.catalog.
@@ -458,11 +463,21 @@ class _Checker:
         memory = self.allocation(section.get("memory"), (*path, "memory"), None, _MEMORY)
         gpu = self.integer(section.get("gpu", 0), (*path, "gpu"))
         home = self.choice(section.get("home", "shared"), (*path, "home"), HOME_MODES)
+        disk = self.disk(section.get("disk", DEFAULT_DISK), (*path, "disk"))
         if isinstance(pool, Pool):
             self.fits(pool, cpu, memory, path)
-        if _any_bad(image, pool, cpu, memory, gpu, home):
+        if _any_bad(image, pool, cpu, memory, gpu, home, disk):
             return BAD
-        return Defaults(image, pool, cpu, memory, gpu, home)
+        return Defaults(image, pool, cpu, memory, gpu, home, disk)
+
+    def disk(self, value: Any, path: Path) -> int | _Bad:
+        amount = self.parsed(value, path, parse_memory)
+        if isinstance(amount, int) and amount < MIN_DISK:
+            return self.problem(
+                path,
+                f"{format_memory(amount)} is too little for a server's own disk (at least 1Gi)",
+            )
+        return amount
 
     def reference(self, value: Any, path: Path, valid: Mapping[str, T]) -> T | _Bad:
         """A name that must refer to an entry of ``images`` or ``pools``: ``valid``, the
@@ -599,6 +614,7 @@ class _Checker:
             self.fits(pool, cpu, memory, path)
         gpu = self.integer(section.get("gpu", defaults.gpu), (*path, "gpu"))
         home = self.choice(section.get("home", defaults.home), (*path, "home"), HOME_MODES)
+        disk = self.disk(section["disk"], (*path, "disk")) if "disk" in section else defaults.disk
         repos = tuple(
             self.checked_text(item, item_path, _http_url)
             for item_path, item in self.items(section.get("repos"), (*path, "repos"), "URLs")
@@ -616,7 +632,20 @@ class _Checker:
             default_url = self.checked_text(
                 section["default_url"], (*path, "default_url"), _server_path
             )
-        parts = (bad_slug, title, image, pool, cpu, memory, gpu, home, shared, env, default_url)
+        parts = (
+            bad_slug,
+            title,
+            image,
+            pool,
+            cpu,
+            memory,
+            gpu,
+            home,
+            disk,
+            shared,
+            env,
+            default_url,
+        )
         if _any_bad(*parts, *repos, *schedule):
             return BAD
         return Course(
@@ -629,6 +658,7 @@ class _Checker:
             memory=memory,
             gpu=gpu,
             home=home,
+            disk=disk,
             repos=repos,
             shared=shared,
             schedule=schedule,

@@ -62,6 +62,7 @@ class ServerPlan:
     cpu: Allocation[float]
     memory: Allocation[int]
     gpu: int
+    disk: int
     exam: bool
     default_url: str
     env: Mapping[str, str]
@@ -244,6 +245,7 @@ def _plan(
         cpu=cpu,
         memory=memory,
         gpu=source.gpu,
+        disk=source.disk,
         exam=exam,
         default_url=course.default_url if course else image.default_url,
         env=types.MappingProxyType(env),

@@ -174,6 +174,15 @@ def _literals(mapping: Mapping[str, str]) -> dict[str, str]:
     return {key: literal(value) for key, value in mapping.items()}
 
 
+HARDENED_CONTAINER: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+HARDENED_POD: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def claim_volume(volume: Volume) -> dict[str, Any]:
     """A pod volume backed by the volume's claim."""
     return {
@@ -226,6 +235,17 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         Turn off only where the storage already gives each person their folder.""",
     )
 
+    harden_pods = Bool(
+        True,
+        config=True,
+        help="""Run each server's container hardened: ``runAsNonRoot``, no privilege
+        escalation, every capability dropped, and the runtime's default seccomp profile
+        (``seccompProfile: RuntimeDefault``, for the pod). Settings of
+        ``container_security_context`` and ``pod_security_context`` in the configuration win,
+        key by key. Only the ``campushub-folders`` init step runs as root, with the chown
+        capabilities alone.""",
+    )
+
     @default("delete_pvc")
     def _default_delete_pvc(self) -> bool:
         # Removing a course server must not delete a student's work with it.
@@ -245,6 +265,8 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         "volumes",
         "volume_mounts",
         "init_containers",
+        "container_security_context",
+        "pod_security_context",
     )
 
     @default("profile_list")
@@ -300,8 +322,20 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         self.extra_labels = {**base["extra_labels"], **_literals(plan.labels)}
         self.extra_annotations = {**base["extra_annotations"], **_literals(plan.annotations)}
         gpu = {"nvidia.com/gpu": str(plan.gpu)} if plan.gpu else {}
-        self.extra_resource_limits = {**base["extra_resource_limits"], **gpu}
+        disk = {"ephemeral-storage": str(plan.disk)}
+        self.extra_resource_limits = {**base["extra_resource_limits"], **gpu, **disk}
         self.extra_resource_guarantees = {**base["extra_resource_guarantees"], **gpu}
+        if plan.exam and "ephemeral-storage" in self.extra_resource_guarantees:
+            # Guaranteed QoS needs equal requests and limits for every resource asked for.
+            self.extra_resource_guarantees["ephemeral-storage"] = str(plan.disk)
+        # Hardened: no root, no capabilities, the runtime's default seccomp profile; what
+        # the configuration sets wins, key by key (harden_pods turns this off).
+        if self.harden_pods:
+            self.container_security_context = {
+                **HARDENED_CONTAINER,
+                **base["container_security_context"],
+            }
+            self.pod_security_context = {**HARDENED_POD, **base["pod_security_context"]}
         # The home: one claim shared by all of a person's servers (subPath = username), or
         # one claim per person and course that KubeSpawner creates.
         self.storage_pvc_ensure = plan.home_per_course

@@ -234,7 +234,7 @@ async def test_student_course_pod_has_the_courses_image_resources_and_pool(make_
     assert pod["metadata"]["name"] == "jupyter-ada--data8"
     assert container["image"] == "ghcr.io/campus/python:2026.08"
     assert container["resources"]["requests"] == {"cpu": 0.05, "memory": GiB}
-    assert container["resources"]["limits"] == {"cpu": 2, "memory": 2 * GiB}
+    assert cpu_memory(container["resources"]["limits"]) == {"cpu": 2, "memory": 2 * GiB}
     assert pod["spec"]["node_selector"] == {"hub.jupyter.org/pool-name": "standard"}
     assert not pod["spec"]["tolerations"]
 
@@ -318,7 +318,7 @@ async def test_per_course_home_course_uses_its_image_and_default_url(make_spawne
     assert env["CAMPUSHUB_LANGUAGE"] == "r"
     # stat20 inherits the defaults' resources
     assert notebook(pod)["resources"]["requests"] == {"cpu": 0.05, "memory": 512 * MiB}
-    assert notebook(pod)["resources"]["limits"] == {"cpu": 2, "memory": GiB}
+    assert cpu_memory(notebook(pod)["resources"]["limits"]) == {"cpu": 2, "memory": GiB}
 
 
 @pytest.mark.parametrize(
@@ -343,6 +343,7 @@ async def test_gpu_course_pod_asks_for_a_gpu_on_the_gpu_pool(make_spawner):
         "cpu": 4,
         "memory": 16 * GiB,
         "nvidia.com/gpu": "1",
+        "ephemeral-storage": str(10 * GiB),  # the catalog's default disk
     }
     assert container["resources"]["requests"] == {
         "cpu": 1,
@@ -381,7 +382,14 @@ async def test_exam_window_gives_guaranteed_qos(make_spawner):
     pod = await pod_of(make_spawner("ada", "data8"), now=DATA8_EXAM)
     resources = notebook(pod)["resources"]
     # Guaranteed QoS: every request equals its limit.
-    assert resources["requests"] == resources["limits"] == {"cpu": 2, "memory": 2 * GiB}
+    assert (
+        cpu_memory(resources["requests"])
+        == cpu_memory(resources["limits"])
+        == {
+            "cpu": 2,
+            "memory": 2 * GiB,
+        }
+    )
     assert campus_labels(pod)["campushub.io/exam"] == "true"
 
 
@@ -391,7 +399,7 @@ async def test_outside_the_exam_window_qos_is_burstable(make_spawner):
         pod = await pod_of(make_spawner("ada", "data8"), now=now)
         resources = notebook(pod)["resources"]
         assert resources["requests"] == {"cpu": 0.05, "memory": GiB}
-        assert resources["limits"] == {"cpu": 2, "memory": 2 * GiB}
+        assert cpu_memory(resources["limits"]) == {"cpu": 2, "memory": 2 * GiB}
         assert campus_labels(pod)["campushub.io/exam"] == "false"
 
 
@@ -402,6 +410,39 @@ async def test_gpu_course_in_no_exam_keeps_its_own_guarantee(make_spawner):
 
 
 # -- folders on the shared storage, and exam pods that stay Guaranteed -----------------------
+
+
+def cpu_memory(amounts: dict[str, Any]) -> dict[str, Any]:
+    """The CPU and memory of a resources block (what QoS and the plan's guarantees are)."""
+    return {key: value for key, value in amounts.items() if key in ("cpu", "memory")}
+
+
+async def test_a_server_runs_hardened_with_the_catalogs_disk_limit(make_spawner):
+    pod = await pod_of(make_spawner("ada", "data8"))
+    container = notebook(pod)
+    context = container["security_context"]
+    assert context["runAsNonRoot"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["spec"]["security_context"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["resources"]["limits"]["ephemeral-storage"] == str(10 * GiB)
+    # Only the folders step is root, with the chown capabilities alone.
+    roots = [
+        c["name"]
+        for c in pod["spec"]["init_containers"]
+        if (c["security_context"] or {}).get("runAsUser") == 0
+    ]
+    assert roots == ["campushub-folders"]
+
+
+async def test_the_configuration_can_relax_the_hardening_key_by_key(make_spawner):
+    spawner = make_spawner(
+        "ada", "data8", container_security_context={"capabilities": {"add": ["SYS_PTRACE"]}}
+    )
+    context = notebook(await pod_of(spawner))["security_context"]
+    assert context["capabilities"] == {"add": ["SYS_PTRACE"]}
+    assert context["runAsNonRoot"] is True
 
 
 def init_containers_of(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -647,8 +688,8 @@ async def test_chart_settings_merge_with_the_courses_plan(make_spawner):
         labels["campus.edu/billing"] == "instruction" and labels["campushub.io/course"] == "cs189"
     )
     assert pod["metadata"]["annotations"]["campus.edu/owner"] == "research-it"
-    # extra resources: the chart's, and the course's GPU
-    assert container["resources"]["limits"]["ephemeral-storage"] == "5Gi"
+    # extra resources: the chart's, the course's GPU, and the catalog's disk over the chart's
+    assert container["resources"]["limits"]["ephemeral-storage"] == str(10 * GiB)
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert container["resources"]["requests"]["ephemeral-storage"] == "1Gi"
 
@@ -722,7 +763,7 @@ async def test_default_server_choice_of_a_course_gets_that_courses_pod(make_spaw
 async def test_default_server_general_environment_pod(make_spawner):
     pod = await pod_of(make_spawner("ada"))
     assert notebook(pod)["image"] == "ghcr.io/campus/python:2026.08"
-    assert notebook(pod)["resources"]["limits"] == {"cpu": 2, "memory": GiB}
+    assert cpu_memory(notebook(pod)["resources"]["limits"]) == {"cpu": 2, "memory": GiB}
     assert campus_labels(pod) == {
         "campushub.io/course": "general",
         "campushub.io/term": "2026-27",
