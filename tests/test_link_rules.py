@@ -361,3 +361,18 @@ def test_plain_and_short_links():
         "https://hub.campus.edu/services/links/l/Ab3dE9xZ"
     )
     assert rules.public_origin("") == ""
+
+
+@pytest.mark.parametrize(
+    "repo",
+    [
+        'https://github.com/data-8/"><svg/onload=alert(1)>',
+        "https://github.com/data-8/<script>",
+        "https://github.com/data-8/materials'x",
+        "https://github.com/data-8/a`b",
+        "https://github.com/data-8/a$(b)",
+    ],
+)
+def test_repository_paths_take_only_the_characters_a_url_needs(repo: str) -> None:
+    with pytest.raises(ValueError, match="characters a repository path does not need"):
+        rules._split_url(repo)

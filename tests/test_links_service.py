@@ -472,6 +472,42 @@ def test_forms_need_the_xsrf_token(hub):
     assert response.status_code == 403
     api = session.post(f"{hub.url}/services/links/api/links", json={}, timeout=30)
     assert api.status_code == 403
+    # Any Authorization header that is not a valid token leaves the write cookie-borne:
+    # it still needs the XSRF token.
+    for header in ("token not-a-token", "Bearer x", "x"):
+        bogus = session.post(
+            f"{hub.url}/services/links/api/links",
+            json={},
+            headers={"Authorization": header},
+            timeout=30,
+        )
+        assert bogus.status_code == 403, header
+        assert "XSRF" in bogus.text or "xsrf" in bogus.text
+
+
+def test_json_nested_deep_is_a_400_and_the_service_keeps_going(hub):
+    hub.login("tom")
+    api = requests.Session()
+    api.headers["Authorization"] = f"token {user_token(hub, 'tom')}"
+    deep = "[" * 100_000 + "]" * 100_000
+    response = api.post(
+        f"{hub.url}/services/links/api/links",
+        data=deep,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "the body must be a JSON object"
+    assert api.get(f"{hub.url}/services/links/api/links", timeout=30).status_code == 200
+
+
+def test_a_token_in_the_query_is_never_written_to_the_log(hub):
+    hub.login("ada")
+    token = user_token(hub, "ada")  # a student: refused by the API with a 403
+    for path in ("/services/links/api/links", "/services/scaler/api/plan"):
+        response = requests.get(f"{hub.url}{path}?token={token}", timeout=30)
+        assert response.status_code == 403
+    assert token not in hub.process.log_path.read_text(errors="replace")
 
 
 def test_students_cannot_make_links_and_administrators_can_for_every_course(hub):

@@ -196,3 +196,19 @@ def test_feed_labels_never_show_secret_addresses() -> None:
         "/etc/campushub/extra.ics",
         "/etc/campushub/extra.ics",
     )
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "HTTPS://calendar.example.edu/private-abc123/basic.ics",
+        "Http://calendar.example.edu/private-abc123/basic.ics",
+        "webcal://calendar.example.edu/private-abc123/basic.ics",
+        "WEBCAL://calendar.example.edu/private-abc123/basic.ics",
+    ],
+)
+def test_feed_labels_hide_addresses_whatever_their_scheme_and_case(address: str) -> None:
+    label, kept = feed_label(address)
+    assert kept == address
+    assert "private-abc123" not in label
+    assert label.startswith("calendar.example.edu #")

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from tornado import web
-from tornado.log import access_log
+from tornado.log import access_log, app_log, gen_log
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
@@ -43,6 +43,21 @@ class HubPage(HubOAuthenticated, web.RequestHandler):
                 self._hub_auth_user_cache = self.check_hub_user(model)
             except UserNotAllowed:
                 raise PageError(403, self.refused, "Not allowed") from None
+
+    def _request_summary(self) -> str:
+        # What tornado's warnings and errors name the request by: never its query, which may
+        # hold a token (?token=...) that a 403's warning would otherwise write to the log.
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, web.HTTPError):
+            if value.log_message:
+                message = value.log_message % value.args if value.args else value.log_message
+                gen_log.warning("%d %s: %s", value.status_code, self._request_summary(), message)
+        else:  # tornado's own would log the whole request, query and headers included
+            app_log.error(
+                "Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb)
+            )
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")

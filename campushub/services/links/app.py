@@ -377,11 +377,18 @@ class APIHandler(BaseHandler):
         raise web.HTTPError(403, "log in to the hub, or send a token: Authorization: token ...")
 
     def check_xsrf_cookie(self) -> None:
-        # A request with a token header is not cookie-authenticated (a page elsewhere cannot
-        # set that header); HubAuth still checks XSRF if it falls back to the cookie.
-        if self.request.headers.get("Authorization"):
-            return
-        super().check_xsrf_cookie()
+        # tornado asks before the hub has said how the request is authenticated; the check is
+        # made in prepare() instead, once it is known.
+        return
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        # Only a request a valid token authenticated skips the XSRF check: any other write
+        # rides on the login cookie, whatever Authorization header it also sends.
+        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(
+            self, "_token_authenticated", False
+        ):
+            web.RequestHandler.check_xsrf_cookie(self)
 
     def set_default_headers(self) -> None:
         super().set_default_headers()
@@ -408,7 +415,7 @@ class APIHandler(BaseHandler):
     def body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deep
             raise PageError(400, "the body must be a JSON object") from None
         if not isinstance(body, dict):
             raise PageError(400, "the body must be a JSON object")

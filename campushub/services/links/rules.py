@@ -25,6 +25,7 @@ No JupyterHub, tornado or git imports here: the service and the tests call these
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 import urllib.parse
 from collections.abc import Iterable, Mapping
@@ -138,6 +139,9 @@ class _Place:
     trailing_slash: bool
 
 
+_PATH_CHARACTERS: Final = frozenset(string.ascii_letters + string.digits + "-._~/")
+
+
 def _split_url(url: str) -> _Place:
     """The parts of an http(s) URL, or ValueError saying what is wrong (for people)."""
     if not url:
@@ -176,6 +180,15 @@ def _split_url(url: str) -> _Place:
     path = parts.path
     if "%" in path:
         raise ValueError(f"{show(url)} has %-escapes in its path; give the plain path")
+    odd = sorted(set(path) - _PATH_CHARACTERS)
+    if odd:
+        # Repository paths need letters, digits and - . _ ~ / only; anything else (" < > ' `
+        # and the like) has no business there and could be turned against a page that shows it.
+        raise ValueError(
+            f"{show(url)} has characters a repository path does not need ("
+            + " ".join(odd)
+            + "); use letters, digits, '-', '.', '_', '~' and '/'"
+        )
     trailing = path.endswith("/")
     segments = tuple(path.strip("/").split("/")) if path.strip("/") else ()
     if any(segment in ("", ".", "..") for segment in segments):

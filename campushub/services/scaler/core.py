@@ -67,13 +67,14 @@ async def parse_here(*args: Any) -> FeedResult:
 
 def feed_label(entry: str) -> tuple[str, str]:
     """``(label, address)`` of a feed entry: ``name=address`` names it; an https address is
-    shown as its host and a short hash (calendar addresses are often secret), a file as its
-    path. Only the label is ever shown, logged or used as a metric label."""
+    shown as its host and a short hash (calendar addresses are often secret), whatever its
+    scheme and its case, a file as its path. Only the label is ever shown, logged or used as a
+    metric label."""
     name, equals, rest = entry.partition("=")
     if equals and name and "/" not in name and ":" not in name:
         return name, rest
-    scheme, _, after = entry.partition("://")
-    if scheme in ("http", "https"):
+    _, scheme_separator, after = entry.partition("://")
+    if scheme_separator:  # any scheme, in any case (HTTPS://, webcal://): an address
         host = after.split("/", 1)[0].rpartition("@")[2]
         return f"{host} #{hashlib.sha256(entry.encode()).hexdigest()[:8]}", entry
     return entry, entry
