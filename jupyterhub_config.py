@@ -12,9 +12,11 @@ in docs/operators), so the same file serves the local campus and a Kubernetes hu
 A catalog with problems stops the hub here, before it starts, with every problem listed.
 """
 
+import getpass
 import json
 import os
 import sys
+import urllib.parse
 from pathlib import Path
 
 from campushub import pages
@@ -120,6 +122,22 @@ c.JupyterHub.template_vars = pages.template_vars(catalog)
 if mode == "kubernetes":
     c.JupyterHub.spawner_class = "course-kube"
 else:
+    # Local mode runs every server as the hub's own system user, so anyone with a server can
+    # read what that user can (the hub's database, its secrets, everyone's folders): it is for
+    # one machine and its trusted users, and serves only the loopback interface.
+    local_host = urllib.parse.urlsplit(public_url).hostname or ""
+    if local_host not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit(
+            f"campushub: local mode serves only this machine (127.0.0.1), not {local_host!r}:"
+            " every server runs as the hub's own user, so anyone with one could read the hub's"
+            " secrets and everyone's folders. Deploy on Kubernetes for other people (see the"
+            " README), or set CAMPUSHUB_PUBLIC_URL to a loopback address."
+        )
+    print(
+        "campushub: LOCAL MODE, for one machine and its trusted users: every server runs as"
+        f" {getpass.getuser()!r} and can read the hub's files; it serves {public_url} only.",
+        file=sys.stderr,
+    )
     state_dir = Path(env.get("CAMPUSHUB_STATE_DIR", ".campushub-state")).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     c.JupyterHub.bind_url = public_url

@@ -141,3 +141,31 @@ def test_student_signs_in_with_a_browser_and_opens_the_pulled_notebook(hub, git_
     page.screenshot(path=str(hub.settings.state_dir / "pulled-notebook.png"))
     assert "Lab 1: Hello, campus" in heading.inner_text()
     context.close()
+
+
+def test_local_mode_serves_only_this_machine_and_says_so(tmp_path):
+    # Every local server runs as the hub's own user: local mode refuses to serve others.
+    settings = launch.HubSettings(
+        state_dir=tmp_path / "state",
+        catalog=launch.DEMO_CATALOG,
+        issuer="http://127.0.0.1:9",  # never contacted: the address is checked first
+        public_port=launch.free_port(),
+        hub_port=launch.free_port(),
+        proxy_api_port=launch.free_port(),
+    )
+    environment = {**settings.environment(), "CAMPUSHUB_PUBLIC_URL": "http://0.0.0.0:8000"}
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyterhub", "-f", str(launch.reference_config())],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "local mode serves only this machine (127.0.0.1), not '0.0.0.0'" in result.stderr
+
+
+def test_local_mode_says_at_start_whom_it_is_for(hub):
+    log = hub.process.log_path.read_text(errors="replace")
+    assert "LOCAL MODE, for one machine and its trusted users" in log

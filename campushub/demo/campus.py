@@ -107,6 +107,9 @@ def banner(
   Catalog            {catalog}
   Logs               {log_dir}
 
+  For this machine and its trusted users only: every server runs as your own system user
+  (and could read the hub's files); the campus serves 127.0.0.1 alone.
+
   Press Ctrl-C to stop everything.
 """
 
