@@ -515,7 +515,9 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
         self.cpu_guarantee, self.cpu_limit = plan.cpu.guarantee, plan.cpu.limit
         # The course's folder of the home for a course server; the whole home for the
         # default one (as the shared home's subPath in a cluster).
-        work_dir = Path(self.home_dir, *plan.home_folder.split("/")[1:])
+        work_dir = (
+            Path(self.home_dir, plan.server_name) if plan.server_name else Path(self.home_dir)
+        )
         work_dir.mkdir(parents=True, exist_ok=True)
         self.notebook_dir = str(work_dir)
 

@@ -43,6 +43,17 @@ class HubPage(HubOAuthenticated, web.RequestHandler):
                 self._hub_auth_user_cache = self.check_hub_user(model)
             except UserNotAllowed:
                 raise PageError(403, self.refused, "Not allowed") from None
+        # Only a request a valid token authenticated skips the XSRF check: any other write
+        # rides on the login cookie, whatever Authorization header it also sends.
+        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(
+            self, "_token_authenticated", False
+        ):
+            web.RequestHandler.check_xsrf_cookie(self)
+
+    def check_xsrf_cookie(self) -> None:
+        # tornado asks before the hub has said how the request is authenticated; prepare()
+        # checks instead, once it is known.
+        return
 
     def _request_summary(self) -> str:
         # What tornado's warnings and errors name the request by: never its query, which may

@@ -376,20 +376,6 @@ class APIHandler(BaseHandler):
     def get_login_url(self) -> str:
         raise web.HTTPError(403, "log in to the hub, or send a token: Authorization: token ...")
 
-    def check_xsrf_cookie(self) -> None:
-        # tornado asks before the hub has said how the request is authenticated; the check is
-        # made in prepare() instead, once it is known.
-        return
-
-    async def prepare(self) -> None:
-        await super().prepare()
-        # Only a request a valid token authenticated skips the XSRF check: any other write
-        # rides on the login cookie, whatever Authorization header it also sends.
-        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(
-            self, "_token_authenticated", False
-        ):
-            web.RequestHandler.check_xsrf_cookie(self)
-
     def set_default_headers(self) -> None:
         super().set_default_headers()
         self.set_header("Content-Type", "application/json")
