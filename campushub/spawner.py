@@ -174,6 +174,9 @@ def _literals(mapping: Mapping[str, str]) -> dict[str, str]:
     return {key: literal(value) for key, value in mapping.items()}
 
 
+# A Jupyter config folder that enables campushub.pullguard in the servers that read it.
+PULLGUARD_CONFIG = Path(__file__).parent / "jupyter-config"
+
 HARDENED_CONTAINER: dict[str, Any] = {
     "runAsNonRoot": True,
     "allowPrivilegeEscalation": False,
@@ -505,6 +508,9 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
                 "notebook_dir": self.notebook_dir,
             }
         self.environment = {**self._configured["environment"], **plan.env}
+        # campushub.pullguard beside nbgitpuller (a Jupyter config folder of campushub's, first).
+        config_path = [str(PULLGUARD_CONFIG), os.environ.get("JUPYTER_CONFIG_PATH", "")]
+        self.environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, config_path))
         self.notebook_dir = self._configured["notebook_dir"]  # not formatted here
         self.default_url = literal(plan.default_url)
         if plan.default_url.startswith("/rstudio") and not _importable("jupyter_rsession_proxy"):

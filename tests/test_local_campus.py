@@ -169,3 +169,74 @@ def test_local_mode_serves_only_this_machine_and_says_so(tmp_path):
 def test_local_mode_says_at_start_whom_it_is_for(hub):
     log = hub.process.log_path.read_text(errors="replace")
     assert "LOCAL MODE, for one machine and its trusted users" in log
+
+
+@pytest.mark.browser
+def test_a_crafted_pull_link_runs_no_script_in_a_course_server(hub, git_server, browser):
+    # nbgitpuller 1.3 writes `repo` and `path` into its page unescaped; campushub.pullguard,
+    # loaded beside it in every local course server, refuses such a pull and escapes the page.
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{hub.url}/hub/login")
+    page.get_by_role("button", name="ada", exact=True).click()
+    page.wait_for_url(f"{hub.url}/hub/**")
+    assert hub.api("POST", "/users/ada/servers/data8").status_code in (201, 202, 400)
+    hub.wait_for_server("ada", "data8")
+    base = f"{hub.url}/user/ada/data8/git-pull"
+    repo = urllib.parse.quote(git_server.demo_repo_url, safe="")
+    crafted = [
+        f"{base}?repo=%22%3E%3Csvg%2Fonload%3Dalert(1)%3E",
+        f"{base}?repo={repo}&urlpath=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(2)%3E",
+        f"{base}?repo={repo}&branch=main&targetpath=..%2F..%2Fescaped",
+        f"{base}?repo=javascript%3Aalert(3)%2F%2F",
+    ]
+    for url in crafted:
+        response = page.goto(url)
+        page.wait_for_load_state("networkidle")
+        assert response is not None and response.status == 400, url
+        assert "This pull link is not valid" in page.content()
+    assert dialogs == []
+    assert not (hub.settings.state_dir / "homes" / "escaped").exists()
+    # A plain pull still works through the guard.
+    response = page.goto(f"{base}?repo={repo}&branch=main&urlpath=lab")
+    assert response is not None and response.status == 200
+    context.close()
+    hub.api("DELETE", "/users/ada/servers/data8")
+
+
+def test_the_pull_guard_names_each_bad_parameter_without_echoing_it() -> None:
+    from campushub.pullguard import pull_problems
+
+    good = {
+        "repo": "https://github.com/data-8/materials-fa26",
+        "branch": "main",
+        "urlpath": "lab/tree/materials-fa26/lab01.ipynb",
+        "targetpath": "materials-fa26",
+        "backup": "false",
+        "depth": "1",
+    }
+    assert pull_problems(good) == []
+    assert pull_problems({**good, "urlpath": "lab/tree/Übung 1.ipynb?reset"}) == []
+    bad = {
+        "repo": '"><svg/onload=alert(1)>',
+        "branch": "main;rm -rf",
+        "targetpath": "/etc",
+        "subpath": "a/../../b",
+        "urlpath": "javascript:alert(1)",
+        "backup": "maybe",
+        "depth": "-1",
+    }
+    problems = pull_problems(bad)
+    assert [p.split(" ", 1)[0] for p in problems] == [
+        "repo",
+        "branch",
+        "targetpath",
+        "subpath",
+        "urlpath",
+        "backup",
+        "depth",
+    ]
+    assert not [p for p in problems if "svg" in p or "/etc" in p or "javascript" in p]
