@@ -12,9 +12,9 @@ servers that campushub configures load this extension beside nbgitpuller; it
   inside the server, or whose ``backup`` or ``depth`` is not what nbgitpuller means by them.
 
 It only reads nbgitpuller's classes and the request's arguments; it has no other dependency,
-so a course image can install it as it is. Enable it with
-``--ServerApp.jpserver_extensions={"campushub.pullguard": true}`` or a
-``jupyter_server_config.d`` file.
+so a course image copies this file alone, as the module ``campushub_pullguard`` (see
+images/README.md). Enable it with a ``jupyter_server_config.d`` file naming the module in
+``ServerApp.jpserver_extensions``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ def guard_nbgitpuller() -> bool:
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "campushub.pullguard"}]
+    # campushub.pullguard here; campushub_pullguard where a course image copies this file alone
+    return [{"module": __name__}]
 
 
 def _load_jupyter_server_extension(server_app: Any) -> None:

@@ -324,3 +324,36 @@ def test_rprofile_uses_package_manager_binaries_for_the_image_distribution():
     r_statements(rprofile)  # balanced
     assert "COPY Rprofile.site /usr/local/lib/R/etc/Rprofile.site" in dockerfile
     assert "IRkernel::installspec" in dockerfile
+
+
+@pytest.mark.parametrize("folder", ["python", "r", "julia"])
+def test_course_images_load_the_pull_guard_beside_nbgitpuller(folder: str) -> None:
+    dockerfile = (IMAGES / folder / "Dockerfile").read_text()
+    assert "COPY --from=campushub campushub/pullguard.py" in dockerfile
+    assert '{"ServerApp": {"jpserver_extensions": {"campushub_pullguard": true}}}' in dockerfile
+    assert "jupyter_server_config.d/campushub-pullguard.json" in dockerfile
+    assert "--build-context campushub=." in dockerfile
+
+
+def test_the_pull_guard_is_a_module_that_stands_alone() -> None:
+    # The course images copy the file alone, as campushub_pullguard.
+    import ast
+
+    source = (ROOT / "campushub" / "pullguard.py").read_text()
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not [name for name in imported if name.startswith(("campushub", "."))]
+    assert imported <= {
+        "__future__",
+        "functools",
+        "re",
+        "urllib.parse",
+        "collections.abc",
+        "typing",
+        "tornado.web",
+        "nbgitpuller",
+    }
