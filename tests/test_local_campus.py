@@ -180,9 +180,9 @@ def test_a_crafted_pull_link_runs_no_script_in_a_course_server(hub, git_server, 
     page.set_default_timeout(90_000)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(f"{hub.url}/hub/login")
+    page.goto(f"{hub.url}/hub/oauth_login?next=%2Fhub%2Fhome")
     page.get_by_role("button", name="ada", exact=True).click()
-    page.wait_for_url(f"{hub.url}/hub/**")
+    page.wait_for_url(f"{hub.url}/hub/home")
     assert hub.api("POST", "/users/ada/servers/data8").status_code in (201, 202, 400)
     hub.wait_for_server("ada", "data8")
     base = f"{hub.url}/user/ada/data8/git-pull"
