@@ -220,7 +220,7 @@ def hub(
     yield running
     for session in running.sessions:
         session.close()
-    process.stop()
+    running.process.stop()  # the hub now running: a test may have restarted it
 
 
 @pytest.fixture(scope="module")
