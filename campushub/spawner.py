@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import html
 import importlib.util
 import json
@@ -386,12 +387,10 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
         if self.prepare_folders:
             uid, gid = self._owner()
             literal_volumes = [
-                Volume(
-                    literal(volume.name),
-                    volume.claim,
-                    volume.mount_path,
-                    volume.read_only,
-                    literal(volume.sub_path) if volume.sub_path else None,
+                dataclasses.replace(
+                    volume,
+                    name=literal(volume.name),
+                    sub_path=literal(volume.sub_path) if volume.sub_path else None,
                 )
                 for volume in ours
             ]

@@ -11,6 +11,9 @@ the page it lands on.
 
 from __future__ import annotations
 
+import html
+import re
+
 import requests
 
 LINKS_STAFF = "Make a link to course material"  # the generator page, for course staff
@@ -28,6 +31,20 @@ MATRIX = {
     "ines": ("staff", True),  # instructor of data8
     "dana": ("staff", True),  # administrator, in no course
 }
+
+
+def opens_server(hub_url: str, session: requests.Session, owner: str, server: str = "") -> bool:
+    """Whether a browser ``session`` opens ``owner``'s server: the server sends the visitor
+    through the hub's OAuth, which grants access only with access:servers for that server;
+    for someone else's server the hub shows an authorize form, submitted as a browser would."""
+    target = f"{hub_url}/user/{owner}/{server + '/' if server else ''}lab"
+    page = session.get(target, timeout=60)
+    if page.status_code == 200 and "/hub/api/oauth2/authorize" in page.url:
+        fields = re.findall(
+            r'<input type="hidden" name="(_xsrf|scopes)" value="([^"]*)"', page.text
+        )
+        page = session.post(page.url, data=[(k, html.unescape(v)) for k, v in fields], timeout=60)
+    return page.status_code == 200 and page.url == target
 
 
 def service_page(hub_url: str, session: requests.Session, path: str) -> requests.Response:

@@ -9,8 +9,6 @@ the table lacks, fails the test, so the table and the test stay the same.
 
 from __future__ import annotations
 
-import html
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ import requests
 
 from campushub.demo import launch
 from campushub.demo.login import LoginError, login
+from tests.service_access import opens_server
 
 SECURITY_PAGE = Path(__file__).resolve().parent.parent / "docs" / "security.md"
 REFRESH_AGE = 2
@@ -152,16 +151,7 @@ def opens(hub, person: Person, via: str, owner: str, server: str) -> bool:
             f"{base}api/status", headers={"Authorization": f"token {person.token}"}, timeout=60
         )
         return answer.status_code == 200
-    target = f"{base}lab"
-    page = person.session.get(target, timeout=60)
-    if page.status_code == 200 and "/hub/api/oauth2/authorize" in page.url:
-        fields = re.findall(
-            r'<input type="hidden" name="(_xsrf|scopes)" value="([^"]*)"', page.text
-        )
-        page = person.session.post(
-            page.url, data=[(k, html.unescape(v)) for k, v in fields], timeout=60
-        )
-    return page.status_code == 200 and page.url == target
+    return opens_server(hub.url, person.session, owner, server)
 
 
 def service(hub, person: Person, via: str, path: str, marker: str) -> bool:

@@ -8,11 +8,10 @@ the hub's REST API and the proxy; a changed claim is picked up at the next refre
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
 import requests
+
+from tests.service_access import opens_server
 
 # Refresh logins after 1 s, so a claim change at the provider shows at the next request.
 REFRESH_AGE = 1
@@ -107,25 +106,9 @@ def user_model_status(hub, token: str, owner: str) -> int:
     return requests.get(f"{hub.url}/hub/api/users/{owner}", headers=headers, timeout=30).status_code
 
 
-def server_status(hub, session: requests.Session, owner: str, server: str = "") -> int:
-    """Open ``owner``'s server in a browser session: the server sends the visitor through
-    the hub's OAuth, which grants access only with access:servers for that server."""
-    target = f"{hub.url}/user/{owner}/{server + '/' if server else ''}lab"
-    page = session.get(target, timeout=60)
-    if page.status_code == 200 and "/hub/api/oauth2/authorize" in page.url:
-        # Someone else's server: the hub asks the visitor to authorize it, as in a browser.
-        fields = re.findall(
-            r'<input type="hidden" name="(_xsrf|scopes)" value="([^"]*)"', page.text
-        )
-        page = session.post(page.url, data=[(k, html.unescape(v)) for k, v in fields], timeout=60)
-    if page.status_code == 200 and page.url != target:
-        return 0  # ended somewhere else
-    return page.status_code
-
-
 def reachable(hub, session: requests.Session) -> set[tuple[str, str]]:
     """Which of the running SERVERS ``session`` opens."""
-    return {server for server in SERVERS if server_status(hub, session, *server) == 200}
+    return {server for server in SERVERS if opens_server(hub.url, session, *server)}
 
 
 def test_ta_opens_their_courses_students_course_servers_and_nothing_else(hub, people):

@@ -97,27 +97,34 @@ def test_nbgitpuller_pulls_the_demo_course_from_the_git_server(hub, git_server):
     assert contents.json()["type"] == "notebook"
 
 
-def test_a_catalog_with_problems_stops_the_hub_before_it_starts(tmp_path):
-    bad = tmp_path / "courses.yaml"
-    text = launch.DEMO_CATALOG.read_text()
-    bad.write_text(text.replace("memory: {guarantee: 1Gi, limit: 1Gi}", "memory: {limit: 1 GB}"))
+def refused_start(tmp_path, catalog, **environment: str) -> subprocess.CompletedProcess[str]:
+    """Start a hub on the reference configuration that must refuse to start (exit 1) before
+    it contacts anything (its identity provider's address answers nothing)."""
     settings = launch.HubSettings(
         state_dir=tmp_path / "state",
-        catalog=bad,
-        issuer="http://127.0.0.1:9",  # never contacted: the catalog is read first
+        catalog=catalog,
+        issuer="http://127.0.0.1:9",
         public_port=launch.free_port(),
         hub_port=launch.free_port(),
         proxy_api_port=launch.free_port(),
     )
     result = subprocess.run(
         [sys.executable, "-m", "jupyterhub", "-f", str(launch.reference_config())],
-        env=settings.environment(),
+        env={**settings.environment(), **environment},
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr[-2000:]
+    return result
+
+
+def test_a_catalog_with_problems_stops_the_hub_before_it_starts(tmp_path):
+    bad = tmp_path / "courses.yaml"
+    text = launch.DEMO_CATALOG.read_text()
+    bad.write_text(text.replace("memory: {guarantee: 1Gi, limit: 1Gi}", "memory: {limit: 1 GB}"))
+    result = refused_start(tmp_path, bad)  # the catalog is read first
     assert "the hub will not start" in result.stderr
     assert "courses.data8.memory.limit: '1 GB' is not a quantity (try 1Gi)" in result.stderr
 
@@ -145,24 +152,9 @@ def test_student_signs_in_with_a_browser_and_opens_the_pulled_notebook(hub, git_
 
 def test_local_mode_serves_only_this_machine_and_says_so(tmp_path):
     # Every local server runs as the hub's own user: local mode refuses to serve others.
-    settings = launch.HubSettings(
-        state_dir=tmp_path / "state",
-        catalog=launch.DEMO_CATALOG,
-        issuer="http://127.0.0.1:9",  # never contacted: the address is checked first
-        public_port=launch.free_port(),
-        hub_port=launch.free_port(),
-        proxy_api_port=launch.free_port(),
+    result = refused_start(
+        tmp_path, launch.DEMO_CATALOG, CAMPUSHUB_PUBLIC_URL="http://0.0.0.0:8000"
     )
-    environment = {**settings.environment(), "CAMPUSHUB_PUBLIC_URL": "http://0.0.0.0:8000"}
-    result = subprocess.run(
-        [sys.executable, "-m", "jupyterhub", "-f", str(launch.reference_config())],
-        env=environment,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
     assert "local mode serves only this machine (127.0.0.1), not '0.0.0.0'" in result.stderr
 
 

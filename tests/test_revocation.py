@@ -10,8 +10,6 @@ the refresh age (plus one polling step).
 
 from __future__ import annotations
 
-import html
-import re
 import time
 
 import pytest
@@ -19,6 +17,7 @@ import requests
 
 from campushub.demo import launch
 from campushub.demo.login import LoginError, login
+from tests.service_access import opens_server
 
 REFRESH_AGE = 2.0
 POLL = 0.25  # seconds between checks
@@ -109,7 +108,7 @@ def test_a_ta_who_leaves_loses_the_role_and_the_students_servers(hub, identity_p
     tom = hub.login("tom")
     hub.login("ada")
     start(hub, "ada", "data8")
-    assert opens(hub, tom, "ada", "data8")
+    assert opens_server(hub.url, tom, "ada", "data8")
 
     claims = claims_of("tom")
     claims["groups"] = ["course::1525001::enrollment_type::student"]  # now a stat20 student
@@ -124,7 +123,7 @@ def test_a_ta_who_leaves_loses_the_role_and_the_students_servers(hub, identity_p
     assert "tom" not in {share["user"]["name"] for share in shares if share["user"]}
     fresh = requests.Session()
     login(fresh, hub.url, "tom")
-    assert not opens(hub, fresh, "ada", "data8")
+    assert not opens_server(hub.url, fresh, "ada", "data8")
     identity_provider.set_claims("tom", claims_of("tom"))
     hub.api("DELETE", "/users/ada/servers/data8")
 
@@ -148,18 +147,6 @@ def test_someone_left_in_no_course_is_signed_out_and_refused(hub, identity_provi
         login(requests.Session(), hub.url, "alan")
     assert "not in any course on this hub" in refused.value.response.text
     identity_provider.set_claims("alan", claims_of("alan"))
-
-
-def opens(hub, session: requests.Session, owner: str, server: str) -> bool:
-    """Whether ``session`` opens ``owner``'s server, through the hub's OAuth as a browser."""
-    target = f"{hub.url}/user/{owner}/{server}/lab"
-    page = session.get(target, timeout=60)
-    if page.status_code == 200 and "/hub/api/oauth2/authorize" in page.url:
-        fields = re.findall(
-            r'<input type="hidden" name="(_xsrf|scopes)" value="([^"]*)"', page.text
-        )
-        page = session.post(page.url, data=[(k, html.unescape(v)) for k, v in fields], timeout=60)
-    return page.status_code == 200 and page.url == target
 
 
 def token(hub, name: str) -> str:
