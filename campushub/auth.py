@@ -415,26 +415,32 @@ class CampusAuthenticator(GenericOAuthenticator):
     async def load_managed_roles(self) -> list[dict[str, Any]]:
         """Every role a login assigns, with no ``users`` list (so the hub keeps the assignments
         logins made when it starts): ``user``, and one role per course for its TAs and one
-        for its instructors (see memberships). ``admin`` is not among them: JupyterHub
-        restores it at start from each person's admin flag, which logins set."""
+        for its instructors (see memberships), each with the course servers its holders
+        reach, read from the database (see :mod:`campushub.reach`; blocked people's servers
+        are reached by no one). ``admin`` is not among them: JupyterHub restores it at start
+        from each person's admin flag, which logins set."""
         self._adopt_user_role()
-        self._revoke_blocked_shares()
-        return [self.user_role(), *staff_roles(self.catalog)]
-
-    def _revoke_blocked_shares(self) -> None:
-        """People blocked since the last start keep no share: JupyterHub removes their
-        roles and groups at start, not what campushub shared with them."""
+        reach: dict[str, list[str]] = {}
         db = getattr(self.parent, "db", None)
-        if db is None or not self.blocked_users:
-            return
-        from jupyterhub import orm
+        if db is not None:
+            from .reach import reach_scopes, remove_course_shares
 
-        from .sharing import revoke_shares_of
+            remove_course_shares(db, self.catalog.courses)
+            reach = reach_scopes(db, self.catalog.courses, self.blocked_users)
+        return [self.user_role(), *staff_roles(self.catalog, reach)]
 
-        for name in self.blocked_users:
-            orm_user = orm.User.find(db, name)
-            if orm_user is not None:
-                revoke_shares_of(db, orm_user)
+    def _login_role(self, name: str) -> dict[str, Any]:
+        """A role as a login names it. A course's staff role keeps the server scopes it holds
+        now (JupyterHub stores the scopes a login names, and these change between logins)."""
+        role = dict(self._role_definitions[name])
+        db = getattr(self.parent, "db", None)
+        if db is not None and name.startswith("course-"):
+            from jupyterhub import orm
+
+            stored = orm.Role.find(db, name)
+            if stored is not None:
+                role["scopes"] = list(stored.scopes or [])
+        return role
 
     def _adopt_user_role(self) -> None:
         """Mark an existing ``user`` role as managed. A database written before campushub
@@ -509,13 +515,13 @@ class CampusAuthenticator(GenericOAuthenticator):
         subject = None if subject is None else str(subject)
         await self._check_account_subject(auth_model["name"], subject)
         auth_state[AUTH_STATE_KEY] = {"memberships": memberships, "sub": subject}
-        self._share_course_servers(auth_model["name"], memberships)
+        self._sync_reach(auth_model["name"], memberships)
         if not auth_model.get("admin"):
             admin_claims = set(claim_values(user_info, self.admin_claim))
             auth_model["admin"] = bool(admin_claims & self.admin_values)
         # manage_roles replaces every role a login does not name, `user` and `admin` included.
         roles = user_roles(memberships) + (["admin"] if auth_model["admin"] else [])
-        auth_model["roles"] = [dict(self._role_definitions[name]) for name in roles]
+        auth_model["roles"] = [self._login_role(name) for name in roles]
         shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(memberships.items()))
         self.log.info(
             "%s -> %s%s",
@@ -552,27 +558,22 @@ class CampusAuthenticator(GenericOAuthenticator):
                 " ask the hub's operators to look into it.",
             )
 
-    def _share_course_servers(self, username: str, memberships: dict[str, str]) -> None:
-        """Course staff reach their course's servers (shares of each server, kept exactly to
-        what the memberships reach; see :mod:`campushub.sharing`). A person signing in for
-        the first time has no account yet: the servers that start from now on are shared
-        with them, and their next refresh shares those already there."""
+    def _sync_reach(self, username: str, memberships: dict[str, str]) -> None:
+        """The course staff who may open each of this person's course servers, kept to their
+        memberships now (see :mod:`campushub.reach`): a student who became a TA, left a
+        course or was blocked is no longer reached as a student. Their own reach as staff
+        comes with their roles, which JupyterHub syncs from the login."""
         db = getattr(self.parent, "db", None)
         if db is None:
             return
         from jupyterhub import orm
 
-        from .sharing import revoke_shares_of, share_course_servers_with, share_own_course_servers
+        from .reach import sync_owner_reach
 
         orm_user = orm.User.find(db, username)
         if orm_user is None:
-            return
-        if username in self.blocked_users:
-            revoke_shares_of(db, orm_user)
-            memberships = {}
-        else:
-            share_course_servers_with(db, orm_user, memberships)
-        share_own_course_servers(db, orm_user, memberships)
+            return  # a first sign-in: no servers yet
+        sync_owner_reach(db, orm_user, {} if username in self.blocked_users else memberships)
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """Refresh memberships (upstream flow). If the identity provider or Canvas is down,

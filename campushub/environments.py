@@ -78,7 +78,7 @@ class ServerPlan:
     # anywhere inside the volume; ``courses/<slug>`` belongs to root, so its entries cannot be
     # replaced.
     home_folder: str
-    # The groups whose members may open this server (JupyterHub sharing): course servers only.
+    # The groups whose members may open this server (campushub.reach): course servers only.
     shared_with: tuple[str, ...]
 
     @property

@@ -237,15 +237,17 @@ def staff_reach(slug: str, member_role: str) -> tuple[str, ...]:
     return {STUDENT: (tas, instructors), TA: (instructors,)}.get(member_role, ())
 
 
-def staff_roles(catalog: Catalog) -> list[dict[str, Any]]:
+def staff_roles(
+    catalog: Catalog, reach: Mapping[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
     """One role per course and staff kind, for ``Authenticator.load_managed_roles``.
 
-    A role holds only the course's roster: TAs read the course's group and its students'
-    group (each member's name, nothing else of theirs), instructors its TAs' group too. Access
-    to servers is not in any role: each course server is shared, by JupyterHub's sharing,
-    with exactly the staff groups of :func:`staff_reach`, so staff reach that one server of
-    each member and nothing else of theirs (a grant filtered by user or group would open every
-    server of those people).
+    A role holds the course's roster: TAs read the course's group and its students' group
+    (each member's name, nothing else of theirs), instructors its TAs' group too. It also
+    holds ``reach[name]``: the scopes of the course servers its holders may open, one server
+    each (``access:servers!server=<owner>/<course>``; see :mod:`campushub.reach`), so staff
+    reach that one server of each member and nothing else of theirs (a grant filtered by
+    user or group would open every server of those people).
     """
     roles = []
     for slug in catalog.courses:
@@ -254,12 +256,14 @@ def staff_roles(catalog: Catalog) -> list[dict[str, Any]]:
         )
         rosters = {TA: [course, students], INSTRUCTOR: [course, students, tas]}
         for role, groups in rosters.items():
+            name = staff_role_name(slug, role)
             roles.append(
                 {
-                    "name": staff_role_name(slug, role),
+                    "name": name,
                     "description": f"{ROLE_GROUP_SUFFIX[role]} of {slug}: read its roster"
-                    f" ({', '.join(groups)})",
-                    "scopes": [f"read:groups!group={group}" for group in groups],
+                    f" ({', '.join(groups)}) and open its members' {slug} servers",
+                    "scopes": [f"read:groups!group={group}" for group in groups]
+                    + list((reach or {}).get(name, ())),
                 }
             )
     return roles

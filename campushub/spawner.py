@@ -101,18 +101,21 @@ class CourseSpawnerMixin(LoggingConfigurable):
         return plan
 
     def share_with_staff(self, plan: ServerPlan) -> None:
-        """Share this course server with exactly the staff who may open it (see
-        :mod:`campushub.sharing`): that one server, not the owner's others."""
-        from .sharing import share_server_with_staff
+        """Let exactly the course staff who may open this course server reach it: the scope
+        for this one server, in the course's staff roles (see :mod:`campushub.reach`)."""
+        if not plan.server_name or not plan.shared_with:
+            return
+        from .reach import set_server_reach
 
         user = self.user  # type: ignore[attr-defined]
-        names = share_server_with_staff(user.db, self.orm_spawner, plan.shared_with)  # type: ignore[attr-defined]
-        if names:
+        role = self.memberships().get(plan.server_name)
+        roles = set_server_reach(user.db, user.name, plan.server_name, role)
+        if roles:
             self.log.info(
-                "%s/%s is open to its course staff: %s",
+                "%s/%s is open to its course staff (%s)",
                 user.name,
                 plan.server_name,
-                ", ".join(sorted(names)),
+                ", ".join(sorted(roles)),
             )
 
     async def _plan_progress(self) -> AsyncIterator[dict[str, Any]]:

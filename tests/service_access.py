@@ -76,3 +76,19 @@ def check_services(hub_url: str, session: requests.Session, person: str) -> None
         assert SCALER_PAGE not in scaler.text
         api = session.get(f"{hub_url}/services/scaler/api/plan", timeout=60)
         assert api.status_code == 403
+
+
+def reached_by(hub, owner: str, server: str, people: tuple[str, ...]) -> set[str]:
+    """Which of ``people`` hold the scope that opens ``owner``'s ``server`` (asked of the hub
+    with a token of each, as a server's access check does)."""
+    scope = f"access:servers!server={owner}/{server}"
+    holders = set()
+    for name in people:
+        made = hub.api("POST", f"/users/{name}/tokens", json={"note": "reach", "expires_in": 600})
+        assert made.status_code == 201, made.text
+        headers = {"Authorization": f"token {made.json()['token']}"}
+        response = requests.get(f"{hub.url}/hub/api/user", headers=headers, timeout=30)
+        assert response.status_code == 200, response.text
+        if scope in response.json()["scopes"]:
+            holders.add(name)
+    return holders

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.service_access import opens_server
+from tests.service_access import opens_server, reached_by
 
 # Refresh logins after 1 s, so a claim change at the provider shows at the next request.
 REFRESH_AGE = 1
@@ -171,14 +171,11 @@ def test_staff_cannot_start_stop_change_or_delete_members_servers(hub, people):
     assert model["servers"]["data8"]["ready"] and model["servers"][""]["ready"]
 
 
-def test_a_course_server_is_shared_with_exactly_the_staff_who_reach_it(hub, people):
-    def shares(owner: str, server: str) -> set[str]:
-        response = hub.api("GET", f"/shares/{owner}/{server}")
-        assert response.status_code == 200, response.text
-        return {item["user"]["name"] for item in response.json()["items"] if item["user"]}
+def test_a_course_server_is_reached_by_exactly_the_staff_of_its_course(hub, people):
+    staff = ("tom", "ines", "ada", "grace", "alan")
 
-    assert shares("ada", "data8") == {"tom", "ines"}
-    assert shares("tom", "data8") == {"ines"}
-    assert shares("ines", "data8") == set()
-    assert shares("ada", "") == set()
-    assert shares("grace", "stat20") == set()
+    assert reached_by(hub, "ada", "data8", staff) == {"tom", "ines"}
+    assert reached_by(hub, "tom", "data8", staff) == {"ines"}
+    assert reached_by(hub, "ines", "data8", staff) == set()
+    assert reached_by(hub, "ada", "", staff) == set()
+    assert reached_by(hub, "grace", "stat20", staff) == set()

@@ -529,7 +529,7 @@ def test_staff_roles_hold_their_courses_roster_and_no_server_access(catalog: Cat
                 f"read:groups!group={tas}",
             ]
         )
-        # Servers are reached by sharing, one server at a time (campushub.sharing): a grant
+        # Without reach, no server at all; with it, one server at a time (campushub.reach): a grant
         # filtered by user or group would open every server of those people.
         for role in (staff_role_name(slug, "ta"), staff_role_name(slug, "instructor")):
             assert not [s for s in roles[role]["scopes"] if "servers" in s or "users" in s]

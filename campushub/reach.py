@@ -1,0 +1,150 @@
+"""Course staff reach their course's servers, one server at a time, through their course roles.
+
+The unit of access is the course server, not the person: a TA of data8 opens the data8 server
+of each data8 student, and nothing else of theirs (not their stat20 server, not their personal
+server). JupyterHub's scopes say "this one server" with ``access:servers!server=<owner>/<name>``;
+a grant filtered by user or group (``access:servers!group=course:data8:students``) would open
+every server of those people, because every server's default ``oauth_access_scopes`` include
+``access:servers!user=<owner>``. So each course's staff roles (``course-<slug>-ta`` and
+``course-<slug>-instructor``, see :func:`campushub.memberships.staff_roles`) hold, beside the
+course's roster, one such scope for each course server their holders may open
+(:func:`campushub.memberships.staff_reach`): TAs and instructors the students' servers,
+instructors the TAs' servers too; an instructor's server is reached by administrators only.
+
+The scopes are kept exact:
+
+- when the hub starts (:func:`reach_scopes`, for ``load_managed_roles``), from the database's
+  course servers and course groups;
+- when a course server starts (:func:`set_server_reach`), with its owner's membership then;
+- when its owner signs in or their login is refreshed (:func:`sync_owner_reach`): a student
+  who became a TA, left the course or was blocked is moved or removed at once.
+
+A staff member's reach follows their role: JupyterHub grants and strips it at each sign-in and
+refresh, so a TA who leaves loses every server of the course at their next refresh.
+
+Why roles and not JupyterHub's shares (5.0 and later), which campushub used first: a share is a
+row per server and staff member, and JupyterHub's ORM loads every share of a person, with each
+share's owner, their groups, roles and shares, whenever it loads that person: each request of a
+TA of a 1,500-student course loaded 1,500 shares and people (``benchmarks/hub_scale.py``
+measured 2-6 times the stock hub's cost per request and sign-in). A role is one row that all
+its holders use, and JupyterHub caches the expansion of its scopes.
+
+Adapter code: it uses JupyterHub's ORM, inside the hub process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from jupyterhub import orm
+
+from .memberships import (
+    GROUP_PREFIX,
+    INSTRUCTOR,
+    ROLE_GROUP_SUFFIX,
+    TA,
+    memberships_from_groups,
+    staff_reach,
+    staff_role_name,
+)
+
+log = logging.getLogger("campushub.reach")
+
+_ROLE_OF_GROUP_SUFFIX = {suffix: role for role, suffix in ROLE_GROUP_SUFFIX.items()}
+
+
+def reach_scope(owner: str, server: str) -> str:
+    """The scope that opens exactly one server."""
+    return f"access:servers!server={owner}/{server}"
+
+
+def reach_roles(slug: str, member_role: str | None) -> set[str]:
+    """The staff roles whose holders may open the ``slug`` server of someone who is
+    ``member_role`` in that course (none if they are not in it)."""
+    roles = set()
+    for group in staff_reach(slug, member_role or ""):
+        suffix = group.rpartition(":")[2]
+        roles.add(staff_role_name(slug, _ROLE_OF_GROUP_SUFFIX[suffix]))
+    return roles
+
+
+def set_server_reach(db: Any, owner: str, slug: str, member_role: str | None) -> set[str]:
+    """Make the staff roles of ``slug`` hold the scope for ``owner``'s ``slug`` server exactly
+    as ``member_role`` says; return the roles that hold it."""
+    scope = reach_scope(owner, slug)
+    wanted = reach_roles(slug, member_role)
+    changed = False
+    holding = set()
+    for name in (staff_role_name(slug, TA), staff_role_name(slug, INSTRUCTOR)):
+        role = orm.Role.find(db, name)
+        if role is None:
+            continue  # not a catalog course: no staff roles, nobody reaches it
+        if name in wanted:
+            holding.add(name)
+        scopes = list(role.scopes or [])
+        if name in wanted and scope not in scopes:
+            role.scopes = [*scopes, scope]  # a new list: JSON columns track assignment only
+            changed = True
+        elif name not in wanted and scope in scopes:
+            role.scopes = [s for s in scopes if s != scope]
+            changed = True
+    if changed:
+        db.commit()
+    return holding
+
+
+def sync_owner_reach(db: Any, orm_user: Any, memberships: Mapping[str, str]) -> None:
+    """Make the reach of each of ``orm_user``'s course servers fit their memberships now."""
+    for name in orm_user.orm_spawners:
+        if name:
+            set_server_reach(db, orm_user.name, name, memberships.get(name))
+
+
+def reach_scopes(
+    db: Any, courses: Iterable[str], blocked: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """Every staff role's server scopes, from the database: for each course server (a named
+    server called after a catalog course), the roles its owner's membership says. Three
+    queries, whatever the number of people."""
+    slugs = set(courses)
+    blocked_names = set(blocked)
+    groups: dict[str, list[str]] = {}
+    rows = (
+        db.query(orm.User.name, orm.Group.name)
+        .join(orm.User.groups)
+        .filter(orm.Group.name.like(f"{GROUP_PREFIX}%"))
+    )
+    for user, group in rows:
+        groups.setdefault(user, []).append(group)
+    memberships = {user: memberships_from_groups(names) for user, names in groups.items()}
+    scopes: dict[str, list[str]] = {}
+    servers = (
+        db.query(orm.User.name, orm.Spawner.name)
+        .join(orm.Spawner, orm.Spawner.user_id == orm.User.id)
+        .filter(orm.Spawner.name != "")
+        .order_by(orm.User.name, orm.Spawner.name)
+    )
+    for owner, slug in servers:
+        if slug not in slugs or owner in blocked_names:
+            continue
+        for role in reach_roles(slug, memberships.get(owner, {}).get(slug)):
+            scopes.setdefault(role, []).append(reach_scope(owner, slug))
+    return scopes
+
+
+def remove_course_shares(db: Any, courses: Iterable[str]) -> int:
+    """Delete the JupyterHub shares of course servers (the previous release's way of giving
+    staff their reach; people hold no ``shares`` scope, so every such share was campushub's)."""
+    course_servers = db.query(orm.Spawner.id).filter(orm.Spawner.name.in_(sorted(set(courses))))
+    removed = (
+        db.query(orm.Share)
+        .filter(orm.Share.spawner_id.in_(course_servers.scalar_subquery()))
+        .delete(synchronize_session=False)
+    )
+    if removed:
+        db.commit()
+        db.expire_all()
+        log.info("Removed %d share(s) of course servers: course roles reach them now", removed)
+    return int(removed or 0)

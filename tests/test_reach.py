@@ -1,0 +1,138 @@
+"""campushub.reach on JupyterHub's own ORM (an SQLite database in a file, no hub process):
+which staff role holds the scope of which course server, as servers start, people change
+courses, the hub starts again, and a database of the previous release (with shares) is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from jupyterhub import orm
+
+from campushub.catalog import load_catalog
+from campushub.demo import launch
+from campushub.memberships import course_groups, staff_roles
+from campushub.reach import (
+    reach_roles,
+    reach_scope,
+    reach_scopes,
+    remove_course_shares,
+    set_server_reach,
+    sync_owner_reach,
+)
+
+PEOPLE = {
+    "ada": {"data8": "student", "stat20": "student"},
+    "tom": {"data8": "ta"},
+    "ines": {"data8": "instructor"},
+    "grace": {"stat20": "student"},
+}
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    session = orm.new_session_factory(f"sqlite:///{tmp_path / 'hub.sqlite'}")()
+    catalog = load_catalog(launch.DEMO_CATALOG)
+    for spec in staff_roles(catalog):
+        session.add(orm.Role(name=spec["name"], scopes=spec["scopes"], managed_by_auth=True))
+    groups: dict[str, orm.Group] = {}
+    for name, memberships in PEOPLE.items():
+        user = orm.User(name=name)
+        session.add(user)
+        for group in sorted(course_groups(memberships)):
+            user.groups.append(groups.setdefault(group, orm.Group(name=group)))
+        for course in memberships:
+            session.add(orm.Spawner(user=user, name=course))
+        session.add(orm.Spawner(user=user, name=""))
+    session.commit()
+    yield session
+    session.close()
+
+
+def holders(db, owner: str, server: str) -> set[str]:
+    scope = reach_scope(owner, server)
+    return {role.name for role in db.query(orm.Role) if scope in (role.scopes or [])}
+
+
+def test_a_students_server_is_reached_by_the_courses_tas_and_instructors_only(db) -> None:
+    assert set_server_reach(db, "ada", "data8", "student") == {
+        "course-data8-ta",
+        "course-data8-instructor",
+    }
+    assert holders(db, "ada", "data8") == {"course-data8-ta", "course-data8-instructor"}
+    set_server_reach(db, "tom", "data8", "ta")
+    assert holders(db, "tom", "data8") == {"course-data8-instructor"}
+    set_server_reach(db, "ines", "data8", "instructor")
+    assert holders(db, "ines", "data8") == set()
+    # Starting again adds nothing twice; a server that is not a course's has no staff roles.
+    set_server_reach(db, "ada", "data8", "student")
+    role = orm.Role.find(db, "course-data8-ta")
+    assert role.scopes.count(reach_scope("ada", "data8")) == 1
+    assert set_server_reach(db, "ada", "notacourse", "student") == set()
+    assert holders(db, "ada", "notacourse") == set()
+
+
+def test_the_roster_scopes_stay_when_reach_changes(db) -> None:
+    before = list(orm.Role.find(db, "course-data8-ta").scopes)
+    set_server_reach(db, "ada", "data8", "student")
+    set_server_reach(db, "ada", "data8", None)
+    assert orm.Role.find(db, "course-data8-ta").scopes == before
+
+
+def test_an_owner_who_changes_or_leaves_courses_is_reached_as_they_are_now(db) -> None:
+    ada = orm.User.find(db, "ada")
+    sync_owner_reach(db, ada, PEOPLE["ada"])
+    assert holders(db, "ada", "data8") == {"course-data8-ta", "course-data8-instructor"}
+    assert holders(db, "ada", "stat20") == {"course-stat20-ta", "course-stat20-instructor"}
+    assert holders(db, "ada", "") == set()
+    sync_owner_reach(db, ada, {"data8": "ta"})  # became a data8 TA, left stat20
+    assert holders(db, "ada", "data8") == {"course-data8-instructor"}
+    assert holders(db, "ada", "stat20") == set()
+    sync_owner_reach(db, ada, {})  # left everything (or blocked)
+    assert holders(db, "ada", "data8") == set()
+
+
+def test_the_start_works_every_roles_reach_out_from_the_database(db) -> None:
+    catalog = load_catalog(launch.DEMO_CATALOG)
+    scopes = reach_scopes(db, catalog.courses)
+    assert scopes == {
+        "course-data8-ta": [reach_scope("ada", "data8")],
+        "course-data8-instructor": [reach_scope("ada", "data8"), reach_scope("tom", "data8")],
+        "course-stat20-ta": [reach_scope("ada", "stat20"), reach_scope("grace", "stat20")],
+        "course-stat20-instructor": [
+            reach_scope("ada", "stat20"),
+            reach_scope("grace", "stat20"),
+        ],
+    }
+    blocked = reach_scopes(db, catalog.courses, blocked=["ada"])
+    assert reach_scope("ada", "data8") not in blocked.get("course-data8-instructor", [])
+    roles = {role["name"]: role for role in staff_roles(catalog, scopes)}
+    assert reach_scope("tom", "data8") in roles["course-data8-instructor"]["scopes"]
+    assert "read:groups!group=course:data8:tas" in roles["course-data8-instructor"]["scopes"]
+
+
+def test_the_previous_releases_shares_of_course_servers_are_removed(db) -> None:
+    ada, tom = orm.User.find(db, "ada"), orm.User.find(db, "tom")
+    for name in ("data8", ""):
+        spawner = ada.orm_spawners[name]
+        db.add(
+            orm.Share(
+                owner=ada,
+                spawner=spawner,
+                user=tom,
+                scopes=[f"access:servers!server=ada/{name}"],
+                created_at=orm.Share.now(),
+            )
+        )
+    db.commit()
+    catalog = load_catalog(launch.DEMO_CATALOG)
+    assert remove_course_shares(db, catalog.courses) == 1
+    remaining = db.query(orm.Share).all()
+    assert [share.spawner.name for share in remaining] == [""]  # not a course server's
+
+
+def test_reach_roles_follow_staff_reach() -> None:
+    assert reach_roles("data8", "student") == {"course-data8-ta", "course-data8-instructor"}
+    assert reach_roles("data8", "ta") == {"course-data8-instructor"}
+    assert reach_roles("data8", "instructor") == set()
+    assert reach_roles("data8", None) == set()
