@@ -1,5 +1,6 @@
 """The scaler service, started by the real hub from the reference configuration, applying to
-the Kubernetes double (tests/k8s_double.py) with a calendar feed file.
+the Kubernetes double (tests/k8s_double.py), reading a calendar feed over http from a feed
+server on loopback (tests/feed_server.py) at an address with a secret in its path.
 
 It patches the demo pool's placeholder to the planned target; the status page shows pools,
 events and the chart (in a real browser); administrators act, course staff read, students are
@@ -10,6 +11,7 @@ good plan stays in force and the service keeps running.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -51,22 +53,40 @@ def double() -> Iterator[KubeDouble]:
     running.stop()
 
 
+SECRET = "private-8d1e0b5a"  # the secret part of the calendar's address
+
+
 @pytest.fixture(scope="module")
 def feed_file(campus_dir: Path) -> Path:
-    path = campus_dir / "scaling.ics"
+    path = campus_dir / "feeds" / SECRET / "scaling.ics"
+    path.parent.mkdir(parents=True)
     path.write_text(feed_text())
     return path
 
 
 @pytest.fixture(scope="module")
-def hub_options(campus_dir: Path, double: KubeDouble, feed_file: Path) -> dict[str, Any]:
+def feed_url(campus_dir: Path, feed_file: Path) -> Iterator[str]:
+    port = launch.free_port()
+    server = launch.start_process(
+        "feed-server",
+        [sys.executable, "-m", "tests.feed_server", str(campus_dir / "feeds"), str(port)],
+        f"http://127.0.0.1:{port}/{SECRET}/scaling.ics",
+        campus_dir / "logs",
+        cwd=Path(__file__).parent.parent,
+    )
+    yield f"http://127.0.0.1:{port}/{SECRET}/scaling.ics"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_options(campus_dir: Path, double: KubeDouble, feed_url: str) -> dict[str, Any]:
     kubeconfig = double.kubeconfig(campus_dir / "kubeconfig", NAMESPACE)
     return {
         "extra_env": {
             "CAMPUSHUB_SCALER_DRY_RUN": "0",
             "KUBECONFIG": str(kubeconfig),
             "CAMPUSHUB_SCALER_NAMESPACE": NAMESPACE,
-            "CAMPUSHUB_SCALER_FEEDS": str(feed_file),
+            "CAMPUSHUB_SCALER_FEEDS": feed_url,
             "CAMPUSHUB_SCALER_INTERVAL": "1",
         }
     }
@@ -133,6 +153,9 @@ def test_it_patches_the_placeholder_to_the_planned_target(hub, double, admin) ->
         }
     ]
     assert body["skipped"][0]["event"].startswith("Typo event (")
+    # The feed is shown by a label: its host and a hash, never its (secret) address.
+    assert body["feeds"][0]["source"].startswith("127.0.0.1:")
+    assert SECRET not in str(body)
     # Unchanged rounds read the scale but do not patch it again.
     double.clear_log()
     time.sleep(3)
@@ -212,8 +235,26 @@ def test_a_broken_feed_keeps_the_last_good_plan_and_shows_its_age(
         assert feed["age_seconds"] is not None and feed["age_seconds"] >= 0
         assert body["pools"]["standard"]["target"]["replicas"] == before
         assert body["pools"]["standard"]["target"]["requested"] == COUNT
+        assert SECRET not in response.text and SECRET not in str(body)
     finally:
         feed_file.write_text(feed_text())
+
+
+def test_a_feed_server_that_goes_away_keeps_the_last_good_plan(hub, admin, feed_file: Path) -> None:
+    hidden = feed_file.with_name("moved.ics")
+    feed_file.rename(hidden)  # the provider answers 404 now
+    try:
+        admin.get(f"{hub.url}/services/scaler/")
+        response = admin.post(f"{hub.url}/services/scaler/round", data={"_xsrf": xsrf(admin)})
+        feed = plan(admin, hub)["feeds"][0]
+        assert "the server answered HTTP 404" in feed["error"], feed
+        assert "keeping its last good events" in feed["error"]
+        assert plan(admin, hub)["pools"]["standard"]["target"]["requested"] == COUNT
+        assert SECRET not in response.text and SECRET not in feed["error"]
+    finally:
+        hidden.rename(feed_file)
+    admin.post(f"{hub.url}/services/scaler/round", data={"_xsrf": xsrf(admin)})
+    assert plan(admin, hub)["feeds"][0]["error"] is None
 
 
 def test_a_catalog_with_problems_is_refused_and_the_last_good_kept(hub, admin) -> None:

@@ -50,7 +50,7 @@ from ...memberships import GROUP_PREFIX, memberships_from_groups
 from ...units import format_cpu, format_duration, format_memory
 from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
 from .core import RunningServer, Scaler
-from .kube import PlaceholderScaler, connect
+from .fetch import FeedFetcher, is_network_address
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -445,7 +445,22 @@ class ScalerApp(Application):
         1024, config=True, help="MiB of memory the feed-reading worker process may use."
     )
     enrollment_interval = Float(
-        600.0, config=True, help="Seconds between readings of enrollment from the hub's groups."
+        6 * 3600.0,
+        config=True,
+        help="""Seconds between readings of enrollment from the hub's groups. Enrollment
+        changes slowly (add/drop), and listing every course group costs the hub about 4 ms of
+        CPU per group with its members at campus size (8,000 groups: half a minute), so it is
+        read rarely, in small pages with pauses, and kept in the state folder across
+        restarts.""",
+    )
+    enrollment_page = Integer(
+        50, config=True, help="Groups asked of the hub per request when reading enrollment."
+    )
+    enrollment_pause = Float(
+        0.5,
+        config=True,
+        help="""Seconds between two pages of groups, so that the hub serves everyone else in
+        between (each page keeps the hub busy for a moment).""",
     )
     attendance = Float(
         config=True,
@@ -558,6 +573,10 @@ class ScalerApp(Application):
             raise SystemExit("campushub-scaler: give the catalog (--catalog or $CAMPUSHUB_CATALOG)")
         applier = None
         if not self.dry_run:
+            # Imported here: the Kubernetes client takes seconds to import, and the hub waits
+            # for this service to answer before it serves anyone.
+            from .kube import PlaceholderScaler, connect
+
             try:
                 api = await connect(self.kubeconfig or None)
             except Exception as error:
@@ -577,6 +596,7 @@ class ScalerApp(Application):
         # later. Each page asks the hub once; link opens are a few per person per lecture.
         self.hub_auth = HubOAuth(parent=self, cache_max_age=0)
         self._feed_worker: ProcessPoolExecutor | None = None
+        self._fetcher: FeedFetcher | None = None
         try:
             self.scaler = Scaler(
                 self.catalog_path,
@@ -594,6 +614,8 @@ class ScalerApp(Application):
             )
         except CatalogError as error:
             raise SystemExit(f"campushub-scaler will not start:\n{error}") from None
+        if self.hub_auth.api_token:
+            self._load_enrollment()
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
             autoescape=True,
@@ -638,21 +660,17 @@ class ScalerApp(Application):
             await self.scaler.run_round()
 
     async def fetch(self, source: str) -> bytes:
-        """A feed's bytes: an http(s) URL (with a timeout and a size limit) or a file."""
+        """A feed's bytes: an https, http or webcal address (bounded in size and time, asked
+        conditionally; see :mod:`.fetch`) or a file."""
+        if is_network_address(source):
+            if self._fetcher is None:
+                self._fetcher = FeedFetcher(max_bytes=MAX_FEED_BYTES, timeout=self.feed_timeout)
+            return await self._fetcher.fetch(source)
         scheme = urllib.parse.urlsplit(source).scheme
-        if scheme in ("http", "https"):
-            response = await httpclient.AsyncHTTPClient().fetch(
-                source,
-                request_timeout=self.feed_timeout,
-                connect_timeout=min(10.0, self.feed_timeout),
-                max_body_size=MAX_FEED_BYTES,
-                follow_redirects=True,
-                max_redirects=3,
-                headers={"Accept": "text/calendar"},
-            )
-            return response.body
         if scheme and len(scheme) > 1:  # not a Windows drive letter
-            raise ValueError(f"{scheme}: is not a feed address this scaler reads (http, https)")
+            raise ValueError(
+                f"{scheme}: is not a feed address this scaler reads (https, http, webcal)"
+            )
         with open(source, "rb") as file:
             data = file.read(MAX_FEED_BYTES + 1)
         return data
@@ -692,14 +710,64 @@ class ScalerApp(Application):
             worker.shutdown(wait=False, cancel_futures=True)
 
     async def read_enrollment(self) -> dict[str, int]:
-        """Members of each ``course:<slug>`` group, from the hub's REST API (paged)."""
+        """Members of each ``course:<slug>`` group, from the hub's REST API (in small pages
+        with pauses), saved in the state folder for the next start."""
         counts: dict[str, int] = {}
-        for group in await self._hub_pages("/groups"):
+        groups = await self._hub_pages(
+            "/groups", limit=self.enrollment_page, pause=self.enrollment_pause
+        )
+        for group in groups:
             name = group.get("name", "") if isinstance(group, dict) else ""
             slug = name[len(GROUP_PREFIX) :] if name.startswith(GROUP_PREFIX) else ""
             if slug and ":" not in slug:
                 counts[slug] = len(group.get("users") or [])
+        self._save_enrollment(counts)
         return counts
+
+    def _enrollment_file(self) -> Path:
+        return Path(self.state_dir) / "enrollment.json"
+
+    def _save_enrollment(self, counts: dict[str, int]) -> None:
+        path = self._enrollment_file()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(
+                json.dumps({"read_at": datetime.now(UTC).isoformat(), "counts": counts})
+            )
+            temporary.replace(path)
+        except OSError as error:
+            self.log.warning("scaler: cannot keep enrollment in %s: %s", path, error)
+
+    def _load_enrollment(self) -> None:
+        """Start from the enrollment saved by the last run (if any, and well formed): the
+        hub is then not asked for every group while it starts."""
+        path = self._enrollment_file()
+        try:
+            saved = json.loads(path.read_text())
+            read_at = datetime.fromisoformat(saved["read_at"])
+            counts = {
+                str(slug): int(count)
+                for slug, count in saved["counts"].items()
+                if isinstance(count, int) and count >= 0
+            }
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            self.log.warning("scaler: ignoring saved enrollment %s: %s", path, error)
+            return
+        if read_at.tzinfo is None:
+            return
+        age = max(0.0, (datetime.now(UTC) - read_at).total_seconds())
+        self.scaler.enrollment = counts
+        self.scaler.enrollment_read_at = read_at
+        self.scaler._enrollment_due = time.monotonic() + max(0.0, self.enrollment_interval - age)
+        self.log.info(
+            "scaler: enrollment of %d course(s) from %s (%.0f min old)",
+            len(counts),
+            path,
+            age / 60,
+        )
 
     async def read_present(self) -> list[RunningServer]:
         """Course servers running or starting now, with their last activity, from the hub."""
@@ -718,15 +786,16 @@ class ScalerApp(Application):
                     found.append(RunningServer(user["name"], name, last))
         return found
 
-    async def _hub_pages(self, path: str) -> list[Any]:
-        """Every item of a paged hub API list."""
+    async def _hub_pages(self, path: str, limit: int = 200, pause: float = 0.0) -> list[Any]:
+        """Every item of a paged hub API list (``limit`` per request, ``pause`` seconds
+        between requests)."""
         found: list[Any] = []
         offset = 0
         client = httpclient.AsyncHTTPClient()
         joiner = "&" if "?" in path else "?"
         for _ in range(1000):  # at most 1000 pages
             response = await client.fetch(
-                f"{self.hub_auth.api_url}{path}{joiner}offset={offset}&limit=200",
+                f"{self.hub_auth.api_url}{path}{joiner}offset={offset}&limit={limit}",
                 headers={
                     "Authorization": f"token {self.hub_auth.api_token}",
                     "Accept": "application/jupyterhub-pagination+json",
@@ -741,6 +810,8 @@ class ScalerApp(Application):
             if not following or not items:
                 break
             offset = int(following.get("offset", offset + len(items)))
+            if pause:
+                await asyncio.sleep(pause)
         return found
 
     async def rounds(self) -> None:
@@ -773,6 +844,8 @@ class ScalerApp(Application):
         if self.scaler.applier is not None:
             loop.run_sync(self.scaler.applier.close)
         self._stop_feed_worker()
+        if self._fetcher is not None:
+            self._fetcher.close()
         self.log.info("scaler service stopped")
 
 

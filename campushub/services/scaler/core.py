@@ -28,14 +28,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...catalog import Catalog, CatalogError, Placeholder, Pool, load_catalog
 from ...demand import DEFAULT_ATTENDANCE, FreeRoom, PoolTarget, Request, plan_pools, plan_span
 from ...feeds import FeedError, FeedResult, Skipped, read_feed
 from ...manifests import pool_images
 from ...schedule import Occurrence, occurrences
-from .kube import Applied, PlaceholderScaler
+
+if TYPE_CHECKING:  # the Kubernetes client is imported only where it is used (not in dry-run)
+    from .kube import Applied, PlaceholderScaler
 
 __all__ = ["FeedState", "PoolState", "RunningServer", "Scaler", "feed_label", "parse_here"]
 
