@@ -42,6 +42,8 @@ HUB_VERSION_CODE = (
     "kubernetes_asyncio",
     "campushub.auth",
     "campushub.spawner",
+    "campushub.kube",
+    "campushub.reach",
     "campushub.pages",
     "campushub.services",
     "campushub.demo",

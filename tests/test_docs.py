@@ -140,7 +140,7 @@ def test_configuration_reference_lists_every_authenticator_setting(
 @pytest.mark.parametrize(
     "class_path",
     [
-        "campushub.spawner.CourseKubeSpawner",
+        "campushub.kube.CourseKubeSpawner",
         "campushub.spawner.CourseLocalSpawner",
         "campushub.services.scaler.app.ScalerApp",
         "campushub.services.links.app.LinksApp",
