@@ -14,8 +14,8 @@ the catalog: plain dicts in, plain dicts out, no Kubernetes client.
   acts with the hub's ServiceAccount. It may list Deployments and StatefulSets, and read and
   resize only the catalog's placeholders; and, to count the room already free on a pool's warm
   nodes, the ClusterRole ``<release>-campushub-scaler-room`` (list nodes) and, in the hub's
-  namespace where the servers run, the Role ``campushub-scaler-room`` (list pods), with their
-  bindings;
+  namespace where the servers run and in each namespace holding placeholders, the Role
+  ``campushub-scaler-room`` (list pods), with their bindings;
 - per pool with a ``placeholder``, its Deployment or StatefulSet: ``min`` replicas of a pause
   pod as large as one node (unit ``node``) or one person's largest guarantee (unit ``user``),
   on the pool's nodes, scheduled by zero-to-jupyterhub's user scheduler, with one init
@@ -136,8 +136,11 @@ def manifests(
     if pools:
         objects.append(room_cluster_role(release))
         objects.append(room_binding("ClusterRole", namespace, service_account, release))
-        objects.append(pods_role(namespace))
-        objects.append(room_binding("Role", namespace, service_account, release))
+        # Room is counted from the pods of the hub's namespace (the servers) and of every
+        # namespace holding placeholders.
+        for pods_ns in sorted({namespace, *by_namespace}):
+            objects.append(pods_role(pods_ns))
+            objects.append(room_binding("Role", namespace, service_account, release, pods_ns))
     objects.extend(placeholder(catalog, pool, namespace, release) for pool in pools)
     return objects
 
@@ -161,27 +164,34 @@ def room_cluster_role(release: str) -> Manifest:
     }
 
 
-def pods_role(hub_namespace: str) -> Manifest:
-    """Read-only: list the pods of the hub's namespace (the servers and placeholders), never
+def pods_role(pods_namespace: str) -> Manifest:
+    """Read-only: list the pods of one namespace where servers or placeholders run, never
     those of other namespaces (their specs may hold other people's secrets)."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": {
             "name": ROOM_ROLE,
-            "namespace": hub_namespace,
+            "namespace": pods_namespace,
             "labels": {"app.kubernetes.io/part-of": "campushub"},
         },
         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}],
     }
 
 
-def room_binding(kind: str, hub_namespace: str, service_account: str, release: str) -> Manifest:
-    """The ClusterRole or Role above for the hub's ServiceAccount."""
+def room_binding(
+    kind: str,
+    hub_namespace: str,
+    service_account: str,
+    release: str,
+    pods_namespace: str | None = None,
+) -> Manifest:
+    """The ClusterRole, or the Role in ``pods_namespace`` (default: the hub's), above for the
+    hub's ServiceAccount."""
     name = cluster_name(release, ROOM_ROLE) if kind == "ClusterRole" else ROOM_ROLE
     metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/part-of": "campushub"}}
     if kind == "Role":
-        metadata["namespace"] = hub_namespace
+        metadata["namespace"] = pods_namespace or hub_namespace
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": f"{kind}Binding",

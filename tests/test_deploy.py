@@ -196,6 +196,25 @@ def test_scaler_may_only_list_nodes_and_the_pods_of_its_own_namespace():
     assert pods[0]["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
 
 
+def test_scaler_lists_pods_where_servers_and_placeholders_run_and_nowhere_else():
+    # every-key's gpu placeholder lives in the namespace "hub"; the servers in "jupyter".
+    objects = made("every-key", namespace="jupyter")
+    roles = [
+        r for r in of_kind(objects, "Role") if r["metadata"]["name"] == "campushub-scaler-room"
+    ]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["hub", "jupyter"]
+    bindings = [
+        b
+        for b in of_kind(objects, "RoleBinding")
+        if b["roleRef"]["name"] == "campushub-scaler-room"
+    ]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["hub", "jupyter"]
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "hub", "namespace": "jupyter"}
+        ]
+
+
 def test_scaler_role_allows_only_reading_and_resizing_placeholders():
     objects = made("every-key", namespace="jupyter")
     roles = {

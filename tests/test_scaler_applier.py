@@ -10,6 +10,7 @@ own placeholder objects; the fault-injection tests need the double and are skipp
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -343,6 +344,29 @@ async def test_free_room_counts_ready_warm_nodes_of_the_pool_only(
     assert [room.node for room in rooms] == ["hub"]
     # A pool without a node selector has no nodes of its own.
     assert await applier.free_room(pool({}), [PYTHON]) == []
+
+
+@needs_double
+async def test_free_room_counts_placeholders_in_their_own_namespace(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]]
+) -> None:
+    assert target.double is not None
+    double = target.double
+    double.clear_nodes()
+    labels = {"hub.jupyter.org/pool-name": "standard"}
+    double.add_node(Node("warm", labels, "8", "64Gi", [PYTHON]))
+    double.add_pod(Pod("campus", "jupyter-ada--data8", "warm", "1", "4Gi"))
+    double.add_pod(Pod("placeholders", "standard-placeholder-x", "warm", "2", "20Gi"))
+    double.add_pod(Pod("elsewhere", "not-ours", "warm", "3", "30Gi"))  # not counted
+    applier, _ = scaler
+    own = dataclasses.replace(
+        pool(labels), placeholder=Placeholder("Deployment", "standard-placeholder", "placeholders")
+    )
+    (room,) = await applier.free_room(own, [PYTHON])
+    assert room.cpu == pytest.approx(8 - 1 - 2)
+    assert room.memory == (64 - 4 - 20) * 2**30
+    (room,) = await applier.free_room(pool(labels), [PYTHON])  # placeholders in the hub's
+    assert room.cpu == pytest.approx(8 - 1)
 
 
 @needs_double

@@ -174,20 +174,34 @@ class PlaceholderScaler:
             warm = [node for node in (nodes.items or []) if _usable(node, wanted)]
             limit = asyncio.Semaphore(8)
 
-            async def room_on(node: Any) -> FreeRoom | None:
-                name = node.metadata.name
+            # The servers run in the hub's namespace; the pool's placeholder may run in one
+            # of its own: the pods of both take room on the pool's nodes.
+            namespaces = sorted(
+                {
+                    self.namespace,
+                    (pool.placeholder and pool.placeholder.namespace) or self.namespace,
+                }
+            )
+
+            async def pods_on(name: str, namespace: str) -> list[Any]:
                 async with limit:
                     pods = await self._retrying(
-                        f"pods on node {name}",
+                        f"pods on node {name} in {namespace}",
                         lambda: self.core.list_namespaced_pod(
-                            self.namespace,
+                            namespace,
                             field_selector=(
                                 f"spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"
                             ),
                             _request_timeout=self.timeout,
                         ),
                     )
-                staying = [pod for pod in pods.items or [] if _server(pod) not in leaving]
+                return list(pods.items or [])
+
+            async def room_on(node: Any) -> FreeRoom | None:
+                name = node.metadata.name
+                found = await asyncio.gather(*(pods_on(name, ns) for ns in namespaces))
+                pods = [pod for listed in found for pod in listed]
+                staying = [pod for pod in pods if _server(pod) not in leaving]
                 return _room(node, staying, pool)
 
             rooms = await asyncio.gather(*(room_on(node) for node in warm))
@@ -255,8 +269,9 @@ def _usable(node: Any, wanted: set[str]) -> bool:
 def _room(node: Any, pods: list[Any], pool: Pool) -> FreeRoom | None:
     """What servers may still use on ``node``: its allocatable, but no more than the catalog
     says a node of ``pool`` offers servers (the rest is for daemon sets and the system), less
-    the requests of the servers' namespace's pods on it. None if a quantity cannot be read
-    (then the node's room is not counted: more placeholders, never fewer)."""
+    the requests of the pods on it in the servers' and the placeholder's namespaces. None if
+    a quantity cannot be read (then the node's room is not counted: more placeholders, never
+    fewer)."""
     try:
         allocatable = node.status.allocatable or {}
         cpu = min(parse_cpu(allocatable.get("cpu", "0")), pool.node_cpu)
