@@ -6,6 +6,15 @@ which is stripped)::
     standard: 5
     gpu: 2
 
+Each asks for at least that many placeholders in the pool while the event runs (and the pool's
+lead before), as in Berkeley's scaler. campushub also reads ``pool: +people`` lines::
+
+    standard: +600
+
+which ask for room for that many people *more than the plan* (a surprise review session on
+top of the week's lectures): a meeting of no course, sized as the catalog's ``defaults``, that
+the planner adds to the pool's other meetings.
+
 ``read_feed(data, source, pools, start, end, zone)`` expands the feed's events over
 ``[start, end)`` with recurring-ical-events (recurrence rules, exceptions, moved
 occurrences, time zones, all-day events) and turns each good ``pool: count`` line into a
@@ -61,6 +70,7 @@ from dateutil.rrule import rrule, rruleset
 from icalendar.prop import vRecur
 
 from .demand import Request
+from .schedule import Occurrence
 
 __all__ = ["FeedError", "FeedResult", "Skipped", "parse_description", "read_feed"]
 
@@ -143,6 +153,8 @@ class FeedResult:
     requests: tuple[Request, ...]
     skipped: tuple[Skipped, ...]
     events: int  # occurrences read in the window
+    # ``pool: +people`` lines: meetings of no course (sized as the catalog's defaults).
+    added: tuple[Occurrence, ...] = ()
 
 
 def read_feed(
@@ -174,17 +186,29 @@ def read_feed(
 
 
 def parse_description(text: str, pools: Collection[str]) -> tuple[dict[str, int], list[str]]:
-    """The ``pool: count`` lines of an event description, and a message for each bad line.
+    """The ``pool: count`` lines of an event description, and a message for each bad line
+    (``pool: +people`` lines are read by :func:`parse_lines`)."""
+    counts, _, problems = parse_lines(text, pools)
+    return counts, problems
+
+
+def parse_lines(
+    text: str, pools: Collection[str]
+) -> tuple[dict[str, int], dict[str, int], list[str]]:
+    """The ``pool: count`` lines (at least that many placeholders) and ``pool: +people``
+    lines (that many people more than the plan) of an event description, and a message for
+    each bad line.
 
     HTML is stripped first (``<br>``, ``<p>`` and ``<div>`` end lines). A pool named twice
-    keeps its larger count.
+    keeps its larger count, and its larger number of people.
     """
     counts: dict[str, int] = {}
+    people: dict[str, int] = {}
     problems: list[str] = []
     lines = [line.strip() for line in _strip_html(text).splitlines()]
     lines = [line for line in lines if line]
     if not lines:
-        return counts, ["its description has no 'pool: count' line"]
+        return counts, people, ["its description has no 'pool: count' line"]
     for line in lines:
         shown = repr(line if len(line) <= 60 else line[:57] + "...")
         if line.startswith(("- ", "-\t")) or line == "-":
@@ -201,13 +225,22 @@ def parse_description(text: str, pools: Collection[str]) -> tuple[dict[str, int]
             known = ", ".join(sorted(pools)) or "none"
             name = pool if _POOL_NAME.match(pool) else shown
             problems.append(f"{name!s} is not a pool of the catalog (pools: {known})")
+        elif match_more := re.fullmatch(r"\+\s*([0-9]{1,6})(?:\s+people)?", value):
+            more = int(match_more.group(1))
+            if more > MAX_COUNT:
+                problems.append(f"{pool}: +{more} is more than {MAX_COUNT} people")
+            else:
+                people[pool] = max(people.get(pool, 0), more)
         elif not re.fullmatch(r"[0-9]{1,6}", value):
-            problems.append(f"{pool}: {value[:20]!r} is not a whole number of 0 or more")
+            problems.append(
+                f"{pool}: {value[:20]!r} is not a whole number of 0 or more"
+                " (or +people for people more than the plan)"
+            )
         elif int(value) > MAX_COUNT:
             problems.append(f"{pool}: {value} is more than {MAX_COUNT}")
         else:
             counts[pool] = max(counts.get(pool, 0), int(value))
-    return counts, problems
+    return counts, people, problems
 
 
 # -- The feed's text, before icalendar: cheap, so that a big or hostile feed costs little --
@@ -769,15 +802,16 @@ class _FeedReader:
                 left,
             )
             occurrences = occurrences[:MAX_EVENTS]
-        descriptions: dict[str, tuple[dict[str, int], list[str], int]] = {}
+        descriptions: dict[str, tuple[dict[str, int], dict[str, int], list[str], int]] = {}
         requests: list[Request] = []
+        added: list[Occurrence] = []
         for occurrence in occurrences:
             text = _description(occurrence.component)
             if text not in descriptions:
-                counts, problems = parse_description(text, self.pools)
+                counts, people, problems = parse_lines(text, self.pools)
                 shown = problems[:MAX_PROBLEMS_PER_EVENT]
-                descriptions[text] = (counts, shown, len(problems) - len(shown))
-            counts, problems, hidden = descriptions[text]
+                descriptions[text] = (counts, people, shown, len(problems) - len(shown))
+            counts, people, problems, hidden = descriptions[text]
             label = self._label(occurrence.component, occurrence.starts)
             if problems:
                 self.report.add_problems(occurrence.series, occurrence.starts, label, problems)
@@ -789,8 +823,23 @@ class _FeedReader:
                         pool, value, occurrence.starts, occurrence.ends, f"{self.source}: {label}"
                     )
                 )
+            for pool, more in people.items():
+                # People on top of the plan: a meeting of no course, sized as the catalog's
+                # defaults, which the planner adds to the pool's other meetings.
+                added.append(
+                    Occurrence(
+                        "",
+                        pool,
+                        occurrence.starts,
+                        occurrence.ends,
+                        more,
+                        False,
+                        f"{self.source}: {label} (+{more} people)",
+                    )
+                )
         requests.sort(key=lambda r: (r.starts, r.pool, r.source))
-        return FeedResult(tuple(requests), self.report.result(), len(occurrences))
+        added.sort(key=lambda o: (o.starts, o.pool, o.source))
+        return FeedResult(tuple(requests), self.report.result(), len(occurrences), tuple(added))
 
     # -- helpers --
 

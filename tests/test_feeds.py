@@ -740,3 +740,47 @@ def test_hostile_feeds_are_answered_at_once() -> None:
         assert result.requests == ()
         assert len(result.skipped) == 1
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("description", "counts", "people", "problem"),
+    [
+        ("standard: +600", {}, {"standard": 600}, None),
+        ("standard: + 40 people", {}, {"standard": 40}, None),
+        ("standard: 3\nstandard: +50", {"standard": 3}, {"standard": 50}, None),
+        ("standard: +50\nstandard: +80", {}, {"standard": 80}, None),
+        ("standard: +999999", {}, {}, "standard: +999999 is more than 100000 people"),
+        ("standard: +-5", {}, {}, "is not a whole number of 0 or more (or +people"),
+        ("standard: +5 nodes", {}, {}, "is not a whole number"),
+        ("ghost: +5", {}, {}, "ghost is not a pool of the catalog"),
+    ],
+)
+def test_people_more_than_the_plan_are_read_from_plus_lines(
+    description: str, counts: dict[str, int], people: dict[str, int], problem: str | None
+) -> None:
+    got_counts, got_people, problems = feeds.parse_lines(description, POOLS)
+    assert (got_counts, got_people) == (counts, people)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0]
+
+
+def test_a_plus_line_becomes_a_meeting_of_no_course_while_the_event_runs() -> None:
+    result = read(
+        feed(
+            """
+            UID:review
+            SUMMARY:Surprise review
+            DTSTART;TZID=America/Los_Angeles:20261104T180000
+            DTEND;TZID=America/Los_Angeles:20261104T200000
+            DESCRIPTION:standard: +600
+            """
+        )
+    )
+    assert result.requests == ()
+    (added,) = result.added
+    assert (added.course, added.pool, added.expect, added.exam) == ("", "standard", 600, False)
+    assert added.starts == datetime(2026, 11, 4, 18, tzinfo=LA)
+    assert added.ends == datetime(2026, 11, 4, 20, tzinfo=LA)
+    assert added.source == "feed.ics: Surprise review (2026-11-04 18:00) (+600 people)"

@@ -212,3 +212,19 @@ def test_feed_labels_hide_addresses_whatever_their_scheme_and_case(address: str)
     assert kept == address
     assert "private-abc123" not in label
     assert label.startswith("calendar.example.edu #")
+
+
+async def test_a_feed_can_add_people_on_top_of_the_plan(scaler: Scaler, sources: Sources) -> None:
+    await scaler.run_round()
+    assert scaler.pools["standard"].target.need == 5  # the feed's floor; no meeting near
+    sources.feed = feed("+1200")  # 1,200 people more, sized as the catalog's defaults
+    await scaler.read_feeds(force=True)
+    scaler.plan_now(sources.now)
+    after = scaler.pools["standard"].target
+    assert after.requested is None  # no floor asked any more
+    added = [reason for reason in after.reasons if reason.occurrence.course == ""]
+    assert [reason.people for reason in added] == [1200]
+    # 1,200 x the defaults' guarantees (0.05 CPU, 512 MiB) on 8-CPU, 64 GiB nodes:
+    # CPU 60 / 8 = 8 nodes, memory 600 GiB / 64 GiB = 10 nodes; memory decides.
+    assert (after.need, after.replicas) == (10, 10)
+    assert "+1200 people" in after.why

@@ -372,6 +372,15 @@ class Scaler:
             for request in state.result.requests
         ]
 
+    def added(self) -> list[Occurrence]:
+        """Meetings the feeds add on top of the plan (``pool: +people`` lines)."""
+        return [
+            occurrence
+            for state in self.feed_states.values()
+            if state.result
+            for occurrence in state.result.added
+        ]
+
     def skipped(self) -> list[Skipped]:
         return [
             skipped
@@ -397,7 +406,7 @@ class Scaler:
     def targets(self, now: datetime) -> dict[str, PoolTarget]:
         return plan_pools(
             self.catalog,
-            self.occurrences(now),
+            [*self.occurrences(now), *self.added()],
             now,
             self.requests(),
             enrollment=self.enrollment,
@@ -420,7 +429,7 @@ class Scaler:
     def span(self, now: datetime, hours: int) -> dict[str, list[tuple[datetime, PoolTarget]]]:
         return plan_span(
             self.catalog,
-            self.occurrences(now),
+            [*self.occurrences(now), *self.added()],
             self.requests(),
             now,
             now + timedelta(hours=hours),
