@@ -170,7 +170,7 @@ async def test_last_modified_alone_makes_the_request_conditional(server, fetcher
         ("/slow.ics", "Timeout"),
         ("/huge.ics", "larger than 1.0 MiB"),
         ("/hop/5", "redirects"),
-        ("/elsewhere.ics", "cannot connect or read"),
+        ("/elsewhere.ics", "redirected to an address that is not http or https"),
         ("/fail/500", "HTTP 500"),
         ("/fail/404", "HTTP 404"),
         ("/fail/403", "HTTP 403"),

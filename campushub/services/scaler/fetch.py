@@ -16,6 +16,8 @@ Adapter code (tornado's HTTP client), used by the scaler service.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import urllib.parse
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from tornado import httpclient
 from tornado.httputil import HTTPHeaders
 
 WEBCAL_SCHEMES = {"webcal": "https", "webcals": "https"}
+_REDIRECTS = (301, 302, 303, 307, 308)
 SCHEMES = {"http", "https", *WEBCAL_SCHEMES}
 
 
@@ -85,7 +88,7 @@ class FeedFetcher:
 
     async def fetch(self, address: str) -> bytes:
         """The feed's bytes now: a new body, or the kept copy if the server says it has not
-        changed since."""
+        changed since. Redirects are followed here, to http(s) addresses only."""
         url = http_address(address)
         kept = self.copies.get(address)
         headers = HTTPHeaders({"Accept": "text/calendar, */*;q=0.5"})
@@ -93,6 +96,36 @@ class FeedFetcher:
             headers["If-None-Match"] = kept.etag
         if kept is not None and kept.last_modified:
             headers["If-Modified-Since"] = kept.last_modified
+        deadline = time.monotonic() + self.timeout
+        for _ in range(self.max_redirects + 1):
+            response, body = await self._get(url, headers, deadline)
+            if response.code not in _REDIRECTS:
+                break
+            location = response.headers.get("Location")
+            if not location:
+                raise FeedFetchError(f"a redirect (HTTP {response.code}) without an address")
+            url = urllib.parse.urljoin(url, location)
+            if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+                raise FeedFetchError("redirected to an address that is not http or https")
+        else:
+            raise FeedFetchError(f"more than {self.max_redirects} redirects")
+        if response.code == 304 and kept is not None:
+            self.not_modified += 1
+            return kept.body
+        if response.code != 200:
+            raise FeedFetchError(f"the server answered HTTP {response.code} {response.reason}")
+        self.copies[address] = Copy(
+            body, response.headers.get("ETag"), response.headers.get("Last-Modified")
+        )
+        return body
+
+    async def _get(
+        self, url: str, headers: HTTPHeaders, deadline: float
+    ) -> tuple[httpclient.HTTPResponse, bytes]:
+        """One request, its body bounded in size and the whole in time."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FeedFetchError("cannot connect or read: Timeout during request")
         chunks: list[bytes] = []
         received = 0
 
@@ -107,37 +140,30 @@ class FeedFetcher:
             url,
             headers=headers,
             user_agent=self.user_agent,
-            request_timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
-            follow_redirects=True,
-            max_redirects=self.max_redirects,
+            request_timeout=left,
+            connect_timeout=min(self.connect_timeout, left),
+            follow_redirects=False,
             streaming_callback=take,
             decompress_response=True,
         )
         try:
-            response = await self._client.fetch(request, raise_error=False)
+            # The client's own timeouts, and one more bound in case a response never ends.
+            response = await asyncio.wait_for(
+                self._client.fetch(request, raise_error=False), left + 5
+            )
         except _TooLarge:
             raise self._too_large() from None
+        except TimeoutError:
+            raise FeedFetchError("cannot connect or read: Timeout during request") from None
         except Exception as error:  # connection refused, DNS, TLS, stream closed
             if received > self.max_bytes:
                 raise self._too_large() from None
             raise FeedFetchError(f"cannot connect or read: {_describe(error)}") from None
         if received > self.max_bytes:
             raise self._too_large()
-        if response.code == 304 and kept is not None:
-            self.not_modified += 1
-            return kept.body
         if response.code == 599:
             raise FeedFetchError(f"cannot connect or read: {_describe(response.error)}")
-        if response.code in (301, 302, 303, 307, 308):
-            raise FeedFetchError(f"more than {self.max_redirects} redirects")
-        if response.code != 200:
-            raise FeedFetchError(f"the server answered HTTP {response.code} {response.reason}")
-        body = b"".join(chunks)
-        self.copies[address] = Copy(
-            body, response.headers.get("ETag"), response.headers.get("Last-Modified")
-        )
-        return body
+        return response, b"".join(chunks)
 
     def _too_large(self) -> FeedFetchError:
         return FeedFetchError(f"larger than {self.max_bytes / 2**20:.1f} MiB")
