@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import urllib.error
 import urllib.parse
@@ -31,6 +32,7 @@ from jupyterhub.roles import get_default_roles
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, _deserialize_state
 from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.log import app_log
 from tornado.web import HTTPError
 from traitlets import Bool, Dict, Float, Instance, Integer, List, Set, Unicode, default, validate
 
@@ -334,6 +336,12 @@ class CampusAuthenticator(GenericOAuthenticator):
         self._role_definitions["user"] = self.user_role()
         self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
         self._stopping: set[asyncio.Future[Any]] = set()  # servers of courses left, stopping
+        # A login names the staff roles without scopes (see _login_role), on which JupyterHub
+        # warns that the role "will have no scopes"; it keeps them, so the warning is untrue.
+        _STAFF_SCOPES_KEPT.names.update(
+            n for n in self._role_definitions if n.startswith("course-")
+        )
+        app_log.addFilter(_STAFF_SCOPES_KEPT)  # once: the same filter object
 
     @default("any_allow_config")
     def _default_any_allow_config(self) -> bool:
@@ -430,16 +438,17 @@ class CampusAuthenticator(GenericOAuthenticator):
         return [self.user_role(), *staff_roles(self.catalog, reach)]
 
     def _login_role(self, name: str) -> dict[str, Any]:
-        """A role as a login names it. A course's staff role keeps the server scopes it holds
-        now (JupyterHub stores the scopes a login names, and these change between logins)."""
+        """A role as a login names it. A course's staff role that exists is named without
+        its scopes: JupyterHub then keeps the stored ones, which campushub keeps exact (a
+        server starting while a login is under way adds one; a login naming the scopes it
+        read earlier would write that back without it)."""
         role = dict(self._role_definitions[name])
         db = getattr(self.parent, "db", None)
         if db is not None and name.startswith("course-"):
             from jupyterhub import orm
 
-            stored = orm.Role.find(db, name)
-            if stored is not None:
-                role["scopes"] = list(stored.scopes or [])
+            if orm.Role.find(db, name) is not None:
+                role.pop("scopes", None)
         return role
 
     def _adopt_user_role(self) -> None:
@@ -719,6 +728,24 @@ class CampusAuthenticator(GenericOAuthenticator):
                 "Canvas courses of %s: stopped after %d pages (canvas_max_pages)", username, pages
             )
         return courses
+
+
+class _StaffRoleScopesKept(logging.Filter):
+    """Drops JupyterHub's "Role X will have no scopes" for campushub's staff roles."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.msg == "Role %s will have no scopes"
+            and bool(record.args)
+            and str(record.args[0] if isinstance(record.args, tuple) else "") in self.names
+        )
+
+
+_STAFF_SCOPES_KEPT = _StaffRoleScopesKept(set())
 
 
 def next_link(header: str, base: urllib.parse.SplitResult) -> str | None:

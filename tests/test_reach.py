@@ -136,3 +136,30 @@ def test_reach_roles_follow_staff_reach() -> None:
     assert reach_roles("data8", "ta") == {"course-data8-instructor"}
     assert reach_roles("data8", "instructor") == set()
     assert reach_roles("data8", None) == set()
+
+
+def test_a_login_names_existing_staff_roles_without_scopes_so_none_are_written_back(db) -> None:
+    """A server that starts while a login is under way adds its scope; the login must not
+    write back the scopes it read before (JupyterHub keeps a role's scopes when a login's
+    role names none)."""
+    from traitlets.config import Configurable
+
+    from campushub.auth import CampusAuthenticator
+
+    hub = Configurable()
+    hub.db = db  # what the authenticator uses of the hub here
+    authenticator = CampusAuthenticator(
+        parent=hub, catalog_path=str(launch.DEMO_CATALOG), verify_id_token=False
+    )
+    role = authenticator._login_role("course-data8-ta")
+    assert "scopes" not in role and role["name"] == "course-data8-ta"
+    assert authenticator._login_role("user")["scopes"]  # the user role is named in full
+    db.delete(orm.Role.find(db, "course-stat20-ta"))
+    db.commit()
+    assert authenticator._login_role("course-stat20-ta")["scopes"]  # made again in full
+
+    from jupyterhub.roles import create_role
+
+    set_server_reach(db, "ada", "data8", "student")
+    create_role(db, {**authenticator._login_role("course-data8-ta")}, reset_to_defaults=False)
+    assert reach_scope("ada", "data8") in orm.Role.find(db, "course-data8-ta").scopes
