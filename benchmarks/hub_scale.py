@@ -73,6 +73,7 @@ from typing import Any
 
 import requests
 import yaml
+from stock_oauth import generic_oauth_lines
 
 from campushub.demo import launch
 from campushub.demo.login import LoginError, login
@@ -476,7 +477,7 @@ def stock_config(settings: launch.HubSettings, discovery: dict[str, Any]) -> str
     encrypted auth_state, named servers with JupyterHub's SimpleLocalProcessSpawner, no
     services; the same addresses and state folder as the reference configuration uses."""
     state = settings.state_dir.resolve()
-    return textwrap.dedent(
+    config = textwrap.dedent(
         f"""
         import os
         c.JupyterHub.bind_url = {settings.public_url!r}
@@ -487,15 +488,8 @@ def stock_config(settings: launch.HubSettings, discovery: dict[str, Any]) -> str
         c.JupyterHub.pid_file = {str(state / "jupyterhub.pid")!r}
         c.JupyterHub.db_url = {f"sqlite:///{state / 'jupyterhub.sqlite'}"!r}
         c.JupyterHub.cookie_secret_file = {str(state / "jupyterhub_cookie_secret")!r}
-        c.JupyterHub.authenticator_class = "generic-oauth"
-        c.GenericOAuthenticator.authorize_url = {discovery["authorization_endpoint"]!r}
-        c.GenericOAuthenticator.token_url = {discovery["token_endpoint"]!r}
-        c.GenericOAuthenticator.userdata_url = {discovery["userinfo_endpoint"]!r}
-        c.GenericOAuthenticator.client_id = {settings.client_id!r}
-        c.GenericOAuthenticator.client_secret = {settings.client_secret!r}
-        c.GenericOAuthenticator.oauth_callback_url = {settings.public_url + "/hub/oauth_callback"!r}
+        #GENERIC_OAUTH
         c.GenericOAuthenticator.username_claim = "sub"
-        c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
         c.GenericOAuthenticator.manage_groups = True
         c.GenericOAuthenticator.auth_state_groups_key = "oauth_user.hub_groups"
         c.GenericOAuthenticator.allow_all = True
@@ -525,6 +519,7 @@ def stock_config(settings: launch.HubSettings, discovery: dict[str, Any]) -> str
         }}]
         """
     )
+    return config.replace("#GENERIC_OAUTH", generic_oauth_lines(settings, discovery))
 
 
 def hub_settings(work_dir: Path, label: str, catalog: Path, idp: launch.Process):

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from stock_oauth import generic_oauth_lines
 
 from campushub.demo import launch
 from campushub.demo.login import LoginError, login
@@ -266,19 +267,12 @@ def storm(
 
 def stock_config(settings: launch.HubSettings, discovery: dict[str, Any]) -> str:
     """A hub configuration: the reference one, switched to stock ``GenericOAuthenticator``."""
-    return textwrap.dedent(
+    config = textwrap.dedent(
         f"""
         # The reference configuration (proxy, ports, state, spawner), then stock oauthenticator.
         load_subconfig({str(launch.reference_config())!r})
-        c.JupyterHub.authenticator_class = "generic-oauth"
-        c.GenericOAuthenticator.authorize_url = {discovery["authorization_endpoint"]!r}
-        c.GenericOAuthenticator.token_url = {discovery["token_endpoint"]!r}
-        c.GenericOAuthenticator.userdata_url = {discovery["userinfo_endpoint"]!r}
-        c.GenericOAuthenticator.client_id = {settings.client_id!r}
-        c.GenericOAuthenticator.client_secret = {settings.client_secret!r}
-        c.GenericOAuthenticator.oauth_callback_url = {settings.public_url + "/hub/oauth_callback"!r}
+        #GENERIC_OAUTH
         c.GenericOAuthenticator.username_claim = "preferred_username"
-        c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
         c.GenericOAuthenticator.manage_groups = True
         c.GenericOAuthenticator.auth_state_groups_key = "oauth_user.groups"
         c.GenericOAuthenticator.allow_all = True
@@ -290,6 +284,7 @@ def stock_config(settings: launch.HubSettings, discovery: dict[str, Any]) -> str
                 setattr(c.GenericOAuthenticator, name, c.CampusAuthenticator[name])
         """
     )
+    return config.replace("#GENERIC_OAUTH", generic_oauth_lines(settings, discovery))
 
 
 def start_hub(
