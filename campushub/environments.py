@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .catalog import Allocation, Catalog, Course, Image, OneOffEvent, Pool
-from .memberships import ROLE_GROUP_SUFFIX, staff_reach
+from .memberships import ROLE_GROUP_SUFFIX
 from .units import format_cpu, format_memory
 
 GENERAL = "general"  # the default server's choice of the catalog's general environment
@@ -78,8 +78,6 @@ class ServerPlan:
     # anywhere inside the volume; ``courses/<slug>`` belongs to root, so its entries cannot be
     # replaced.
     home_folder: str
-    # The groups whose members may open this server (campushub.reach): course servers only.
-    shared_with: tuple[str, ...]
 
     @property
     def title(self) -> str:
@@ -254,7 +252,4 @@ def _plan(
         volumes=tuple(volumes),
         home_per_course=home_per_course,
         home_folder=f"courses/{server_name}/{username}" if server_name else username,
-        shared_with=staff_reach(server_name, member_role or "")
-        if server_name and course is not None
-        else (),
     )

@@ -88,19 +88,18 @@ class CourseSpawnerMixin(LoggingConfigurable):
         plan = self.server_plan()
         self._plan = plan
         self.log.info(plan.describe())
-        self.share_with_staff(plan)
+        self.grant_reach(plan)
         return plan
 
-    def share_with_staff(self, plan: ServerPlan) -> None:
+    def grant_reach(self, plan: ServerPlan) -> None:
         """Let exactly the course staff who may open this course server reach it: the scope
         for this one server, in the course's staff roles (see :mod:`campushub.reach`)."""
-        if not plan.server_name or not plan.shared_with:
+        if not plan.server_name or plan.course is None:
             return
         from .reach import set_server_reach
 
         user = self.user  # type: ignore[attr-defined]
-        role = self.memberships().get(plan.server_name)
-        roles = set_server_reach(user.db, user.name, plan.server_name, role)
+        roles = set_server_reach(user.db, user.name, plan.server_name, plan.member_role)
         if roles:
             self.log.info(
                 "%s/%s is open to its course staff (%s)",

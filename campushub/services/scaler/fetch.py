@@ -80,7 +80,7 @@ class FeedFetcher:
         self.max_redirects = max_redirects
         self.user_agent = user_agent
         self.copies: dict[str, Copy] = {}
-        self.not_modified = 0  # readings answered 304 (for the status page and tests)
+        self.not_modified = 0  # readings answered 304 "not modified"
         self._client = httpclient.AsyncHTTPClient(force_instance=True)
 
     def close(self) -> None:
