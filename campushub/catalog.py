@@ -33,6 +33,9 @@ MEMBER_ROLES: Final = ("students", "tas", "instructors")
 HOME_MODES: Final = ("shared", "per-course")
 PLACEHOLDER_KINDS: Final = ("Deployment", "StatefulSet")
 PLACEHOLDER_UNITS: Final = ("node", "user")
+# How long before a meeting its students are taken to come, when nothing better is known: a
+# pool's default ``warmup`` is its ``lead`` less this.
+DEFAULT_EARLY: Final = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,9 @@ class Pool(_ByIdentity):
     max: int
     lead: timedelta
     unit: str
+    # How long a new node takes to be ready with the pool's images (boot + pull); with a
+    # course's arrival history the scaler asks for room this long before its students come.
+    warmup: timedelta = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +286,7 @@ SCHEMA: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     "image": (frozenset({"ref"}), frozenset({"default_url", "language"})),
     "pool": (
         frozenset({"node", "max"}),
-        frozenset({"node_selector", "tolerations", "placeholder", "min", "lead", "unit"}),
+        frozenset({"node_selector", "tolerations", "placeholder", "min", "lead", "warmup", "unit"}),
     ),
     "node": (frozenset({"cpu", "memory"}), frozenset()),
     "placeholder": (frozenset({"name"}), frozenset({"kind", "namespace"})),

@@ -22,6 +22,7 @@ from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .catalog import (
+    DEFAULT_EARLY,
     HOME_MODES,
     MEMBER_ROLES,
     PLACEHOLDER_KINDS,
@@ -50,6 +51,7 @@ from .units import (
     check_label_key,
     check_label_value,
     format_cpu,
+    format_duration,
     format_memory,
     parse_clock,
     parse_cpu,
@@ -391,12 +393,35 @@ class _Checker:
         lead = self.parsed(section.get("lead", "15m"), (*path, "lead"), parse_duration)
         if isinstance(lead, timedelta) and lead > timedelta(hours=24):
             lead = self.problem((*path, "lead"), "must be at most 24h")
+        if "warmup" in section:
+            warmup = self.parsed(section["warmup"], (*path, "warmup"), parse_duration)
+        elif isinstance(lead, timedelta):  # the lead less how early students are taken to come
+            warmup = max(lead - DEFAULT_EARLY, timedelta(0))
+        else:
+            warmup = lead  # its problem is already reported
+        if isinstance(warmup, timedelta) and isinstance(lead, timedelta) and warmup > lead:
+            warmup = self.problem(
+                (*path, "warmup"),
+                f"{format_duration(warmup)} is longer than the pool's lead"
+                f" ({format_duration(lead)}), which covers the warm-up and how early"
+                " students come",
+            )
         unit = self.choice(section.get("unit", "node"), (*path, "unit"), PLACEHOLDER_UNITS)
         parts = (bad_name, node_cpu, node_memory, selector, tolerations, placeholder, low, high)
-        if _any_bad(*parts, lead, unit):
+        if _any_bad(*parts, lead, warmup, unit):
             return BAD
         return Pool(
-            name, node_cpu, node_memory, selector, tolerations, placeholder, low, high, lead, unit
+            name,
+            node_cpu,
+            node_memory,
+            selector,
+            tolerations,
+            placeholder,
+            low,
+            high,
+            lead,
+            unit,
+            warmup,
         )
 
     def labels(self, value: Any, path: Path) -> Mapping[str, str] | _Bad:

@@ -202,10 +202,11 @@ def plan_span(
             items[item.pool].append(item)
     steps: dict[str, list[tuple[datetime, PoolTarget]]] = {}
     for name, pool in catalog.pools.items():
-        pending = sorted(items[name], key=lambda item: item.starts)
+        # In the order they begin to count: each from its own lead before it starts.
+        pending = sorted(items[name], key=lambda item: item.starts - _lead(item, pool))
         moments = {start}
         for item in pending:
-            for moment in (item.starts - pool.lead, item.ends):
+            for moment in (item.starts - _lead(item, pool), item.ends):
                 if start < moment < end:
                     moments.add(moment)
         # Occurrences are few at a time; feed requests may be many and long, so the largest
@@ -216,8 +217,10 @@ def plan_span(
         previous: tuple[tuple[int, ...], int | None] | None = None
         pool_steps: list[tuple[datetime, PoolTarget]] = []
         for moment in sorted(moments):
-            while cursor < len(pending) and pending[cursor].starts - pool.lead <= moment:
+            while cursor < len(pending):
                 item = pending[cursor]
+                if item.starts - _lead(item, pool) > moment:
+                    break
                 if isinstance(item, Request):
                     heapq.heappush(largest, (-item.count, item.ends))
                 else:
@@ -237,6 +240,12 @@ def plan_span(
                 pool_steps.append((moment, target))
         steps[name] = pool_steps
     return steps
+
+
+def _lead(item: Occurrence | Request, pool: Pool) -> timedelta:
+    """How long before ``item`` starts it is counted: its own lead if it has one."""
+    own = item.lead if isinstance(item, Occurrence) else None
+    return pool.lead if own is None else own
 
 
 def _plan_pool(

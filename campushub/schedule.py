@@ -34,14 +34,18 @@ class Occurrence:
     expect: int | None  # None: enrollment x attendance (see campushub.demand)
     exam: bool
     source: str
+    # How long before it room is asked for, when the scaler has learned it for this meeting
+    # (see campushub.learning); None: the pool's lead.
+    lead: timedelta | None = None
 
     @property
     def duration(self) -> timedelta:
         return self.ends - self.starts
 
     def running_or_starting(self, at: datetime, lead: timedelta) -> bool:
-        """True if it is running at ``at`` or starts within ``lead`` after it."""
-        return self.starts - lead <= at < self.ends
+        """True if it is running at ``at`` or starts within its lead (``lead`` unless it has
+        its own) after it."""
+        return self.starts - (lead if self.lead is None else self.lead) <= at < self.ends
 
 
 def occurrences(catalog: Catalog, start: datetime, end: datetime) -> list[Occurrence]:

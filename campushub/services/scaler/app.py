@@ -27,6 +27,7 @@ import time
 import urllib.parse
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,10 @@ from tornado.httpserver import HTTPServer
 from traitlets import Bool, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
-from ...catalog import CatalogError
+from ...catalog import CatalogError, Pool
 from ...demand import DEFAULT_ATTENDANCE, PoolTarget
 from ...feeds import FeedError, FeedResult, read_feed
+from ...learning import History, Learned, Observation
 from ...memberships import GROUP_PREFIX, memberships_from_groups
 from ...units import format_cpu, format_duration, format_memory
 from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
@@ -157,6 +159,7 @@ class StatusHandler(BaseHandler):
                 for moment, target in pool_steps[1:]
             ),
             skipped=scaler.skipped(),
+            learned=_learned_rows(scaler),
             feeds=list(scaler.feed_states.values()),
             problems=list(reversed(scaler.problems))[:10],
             plan_url=f"{self.app.service_prefix}api/plan?hours=168",
@@ -611,9 +614,11 @@ class ScalerApp(Application):
                 cull_timeout=self.cull_timeout,
                 parse=self.parse_feed,
                 log=self.log,
+                save_history=self._save_history,
             )
         except CatalogError as error:
             raise SystemExit(f"campushub-scaler will not start:\n{error}") from None
+        self._load_history()
         if self.hub_auth.api_token:
             self._load_enrollment()
         self.templates = jinja2.Environment(
@@ -739,6 +744,49 @@ class ScalerApp(Application):
         except OSError as error:
             self.log.warning("scaler: cannot keep enrollment in %s: %s", path, error)
 
+    def _history_file(self) -> Path:
+        return Path(self.state_dir) / "history.json"
+
+    def _save_history(self, history: History) -> None:
+        path = self._history_file()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(history.to_json(), separators=(",", ":")))
+            temporary.replace(path)
+        except OSError as error:
+            self.scaler.problem(f"cannot keep the meetings' history in {path}: {error}")
+            self.log.warning("scaler: cannot keep the history in %s: %s", path, error)
+
+    def _load_history(self) -> None:
+        """Start from the history the last run saved. A file that cannot be read is moved
+        aside (``history.json.unreadable``, never overwritten) and the scaler starts afresh;
+        meetings in it that cannot be read are left out, each named on the status page."""
+        path = self._history_file()
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            self.scaler.problem(f"cannot read the meetings' history {path}: {error}")
+            return
+        try:
+            history, problems = History.from_json(json.loads(text), str(path))
+        except (ValueError, RecursionError) as error:  # HistoryError is a ValueError
+            aside = path.with_name(path.name + ".unreadable")
+            with contextlib.suppress(OSError):
+                path.replace(aside)
+            self.scaler.problem(
+                f"the meetings' history cannot be read ({str(error)[:200]}); it was moved to"
+                f" {aside.name} and the scaler learns afresh"
+            )
+            self.log.warning("scaler: unreadable history %s moved aside: %s", path, error)
+            return
+        for problem in problems[:20]:
+            self.scaler.problem(problem)
+        self.scaler.history = history
+        self.log.info("scaler: history of %d meeting(s) from %s", len(history.meetings), path)
+
     def _load_enrollment(self) -> None:
         """Start from the enrollment saved by the last run (if any, and well formed): the
         hub is then not asked for every group while it starts."""
@@ -783,7 +831,8 @@ class ScalerApp(Application):
                 # count that room twice).
                 if name in courses and isinstance(server, dict) and server.get("ready") is True:
                     last = _parse_time(server.get("last_activity"))
-                    found.append(RunningServer(user["name"], name, last))
+                    started = _parse_time(server.get("started"))
+                    found.append(RunningServer(user["name"], name, last, started))
         return found
 
     async def _hub_pages(self, path: str, limit: int = 200, pause: float = 0.0) -> list[Any]:
@@ -872,6 +921,37 @@ def _target_model(target: PoolTarget) -> dict[str, Any]:
             for reason in target.reasons
         ],
     }
+
+
+@dataclass(frozen=True)
+class LearnedRow:
+    """A meeting of the history as the status page shows it."""
+
+    source: str
+    course: str
+    pool: Pool | None  # None: the course is no longer in the catalog
+    learned: Learned | None
+    last: Observation
+    seen: int
+
+
+def _learned_rows(scaler: Scaler, limit: int = 200) -> list[LearnedRow]:
+    """The meetings of the history, the latest seen first (the first ``limit``), with what
+    the scaler plans them with."""
+    meetings = sorted(
+        ((key, meeting) for key, meeting in scaler.history.meetings.items() if meeting.seen),
+        key=lambda item: item[1].seen[-1].starts,
+        reverse=True,
+    )[:limit]
+    rows = []
+    for key, meeting in meetings:
+        course = scaler.catalog.courses.get(meeting.course)
+        pool = course.pool if course else None
+        learned = scaler.history.learned_meeting(key, meeting.course, pool.warmup) if pool else None
+        rows.append(
+            LearnedRow(key, meeting.course, pool, learned, meeting.seen[-1], len(meeting.seen))
+        )
+    return rows
 
 
 def _number(variable: str, fallback: str) -> float:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ...catalog import Catalog, CatalogError, Placeholder, Pool, load_catalog
 from ...demand import DEFAULT_ATTENDANCE, FreeRoom, PoolTarget, Request, plan_pools, plan_span
 from ...feeds import FeedError, FeedResult, Skipped, read_feed
+from ...learning import History, MeetingWatch, learned_occurrences
 from ...manifests import pool_images
 from ...schedule import Occurrence, occurrences
 
@@ -56,6 +57,7 @@ class RunningServer:
     user: str
     course: str
     last_activity: datetime | None
+    started: datetime | None = None
 
 
 Present = Callable[[], Awaitable[list[RunningServer]]]
@@ -136,6 +138,8 @@ class Scaler:
     enrollment_interval: float = 600.0
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("campushub.scaler"))
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    history: History = field(default_factory=History)
+    save_history: Callable[[History], None] | None = None  # called when a meeting is added
 
     catalog: Catalog = field(init=False)
     catalog_loaded_at: datetime = field(init=False)
@@ -149,6 +153,8 @@ class Scaler:
     leaving: frozenset[tuple[str, str]] = field(init=False, default=frozenset())
     present_read_at: datetime | None = field(init=False, default=None)
     present_error: str | None = field(init=False, default=None)
+    watch: MeetingWatch = field(init=False, default_factory=MeetingWatch)
+    learned_at: datetime | None = field(init=False, default=None)  # last meeting recorded
     free: dict[str, list[FreeRoom]] = field(init=False, default_factory=dict)
     free_error: str | None = field(init=False, default=None)
     pools: dict[str, PoolState] = field(init=False, default_factory=dict)
@@ -192,6 +198,7 @@ class Scaler:
                 self.log.exception("scaler: %s failed", step.__name__)
         for name, step in (
             ("counting who is on", lambda: self.count_present(now)),
+            ("watching meetings", lambda: self.watch_meetings(now)),
             ("reading free room", self.read_free_room),
             ("planning", lambda: self.plan_now(now)),
             ("applying", lambda: self.apply(now)),
@@ -332,6 +339,21 @@ class Scaler:
                 present[server.course] = present.get(server.course, 0) + 1
         self.present, self.leaving = present, frozenset(leaving)
 
+    def watch_meetings(self, now: datetime) -> None:
+        """Follow the meetings under way with who runs a server (when the hub could say),
+        and record those that ended in the history (saved at once)."""
+        if self.present_source is None or self.present_read_at is None:
+            return
+        servers = self.servers if self.present_error is None else []
+        ended = self.watch.see(now, self.occurrences(now), servers, self.enrollment)
+        for occurrence, observation in ended:
+            self.history.record(occurrence, observation)
+        if ended:
+            self.learned_at = now
+            self.log.info("scaler: %d meeting(s) added to the history", len(ended))
+            if self.save_history is not None:
+                self.save_history(self.history)
+
     async def read_free_room(self) -> None:
         """Free room on each pool's warm nodes; none where it cannot be read (the safe side)."""
         if self.applier is None:
@@ -403,10 +425,17 @@ class Scaler:
         self._occurrences = (start, end, found)
         return found
 
+    def learned(self, now: datetime) -> list[Occurrence]:
+        """The catalog's occurrences as the history says to plan them (see
+        :mod:`campushub.learning`)."""
+        return learned_occurrences(
+            self.catalog, self.occurrences(now), self.history, self.enrollment
+        )
+
     def targets(self, now: datetime) -> dict[str, PoolTarget]:
         return plan_pools(
             self.catalog,
-            [*self.occurrences(now), *self.added()],
+            [*self.learned(now), *self.added()],
             now,
             self.requests(),
             enrollment=self.enrollment,
@@ -429,7 +458,7 @@ class Scaler:
     def span(self, now: datetime, hours: int) -> dict[str, list[tuple[datetime, PoolTarget]]]:
         return plan_span(
             self.catalog,
-            [*self.occurrences(now), *self.added()],
+            [*self.learned(now), *self.added()],
             self.requests(),
             now,
             now + timedelta(hours=hours),

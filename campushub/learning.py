@@ -1,0 +1,364 @@
+"""What the scaler learns of the campus: when each meeting's students come, and how many.
+
+The hub's API says, for every course server, when it was started. A :class:`MeetingWatch`
+follows each meeting of the catalog from :data:`WATCH_BEFORE` before it starts until it ends:
+every person of its course with a server during that time came (those already on included),
+and those whose server *started* in that time came at an offset from the start. When the
+meeting ends, one :class:`Observation` (enrolled, came, the offsets at :data:`QUANTILES`) goes
+into the :class:`History`, which keeps the latest :data:`KEEP` of each meeting and is saved as
+JSON in the scaler's state folder.
+
+:func:`learned_occurrences` gives each coming meeting what its history says:
+
+- **lead**: room is asked for the pool's ``warmup`` (a new node's boot and image pull) plus
+  how early its students come (the earliest :data:`EARLY_SHARE` of them, at its earliest
+  over recent meetings) plus one round, instead of the pool's ``lead``;
+- **end**: the room still held for people who have not come is let go when arrivals end (the
+  latest arrival of recent meetings, plus one round), not at the meeting's end: those who
+  came hold their own room, and the rest are no-shows;
+- **expect** (for entries without ``expect``): enrolled x the highest attendance of recent
+  meetings, plus :data:`ATTENDANCE_MARGIN`.
+
+Timing needs :data:`MIN_ARRIVALS` observed arrivals: a meeting with fewer borrows the timing
+of the course's other meetings; attendance is the meeting's own. A course with no history
+keeps the catalog's defaults (the pool's ``lead``, the meeting's end, the scaler's attendance
+ratio). Exams are not learned: they keep the catalog's ``expect`` or enrollment x attendance.
+
+Pure: plain data in, plain data out (the scaler reads the hub and the files).
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+from .catalog import Catalog
+from .schedule import Occurrence
+
+__all__ = [
+    "History",
+    "HistoryError",
+    "Learned",
+    "MeetingWatch",
+    "Observation",
+    "Seen",
+    "learned_occurrences",
+]
+
+# The offsets kept of each meeting: their quantiles, seconds from its start.
+QUANTILES: Final = (0.0, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 1.0)
+EARLY_SHARE: Final = 0.01  # room is ready before all but this share of a meeting's students
+KEEP: Final = 8  # observations kept per meeting
+MIN_ARRIVALS: Final = 30  # arrivals observed before a meeting's timing is trusted
+ATTENDANCE_MARGIN: Final = 0.05
+ROUND: Final = timedelta(minutes=1)  # the scaler's round: room asked a round early
+WATCH_BEFORE: Final = timedelta(minutes=30)  # a server started this long before counts
+MAX_LEAD: Final = timedelta(hours=24)
+
+
+class HistoryError(ValueError):
+    """A saved history that cannot be read (says what and where)."""
+
+
+class Seen(Protocol):
+    """A course server as the hub reports it: whose, which course, when it started."""
+
+    @property
+    def user(self) -> str: ...
+
+    @property
+    def course(self) -> str: ...
+
+    @property
+    def started(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One meeting as it happened: its start, its course's enrollment then, how many came,
+    and the start offsets (seconds) of those whose server started for it, at ``QUANTILES``
+    (empty when none did)."""
+
+    starts: datetime
+    enrolled: int
+    came: int
+    arrivals: int
+    offsets: tuple[float, ...]
+
+    @property
+    def attendance(self) -> float | None:
+        return self.came / self.enrolled if self.enrolled > 0 else None
+
+    def offset(self, share: float) -> float:
+        """The offset by which ``share`` of its arrivals had come (interpolated)."""
+        index = bisect.bisect_left(QUANTILES, share)
+        if index >= len(QUANTILES):
+            return self.offsets[-1]
+        if QUANTILES[index] == share or index == 0:
+            return self.offsets[index]
+        low, high = QUANTILES[index - 1], QUANTILES[index]
+        part = (share - low) / (high - low)
+        return self.offsets[index - 1] + part * (self.offsets[index] - self.offsets[index - 1])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "starts": self.starts.astimezone(UTC).isoformat(),
+            "enrolled": self.enrolled,
+            "came": self.came,
+            "arrivals": self.arrivals,
+            "offsets": [round(value, 1) for value in self.offsets],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """What the history says of one meeting, and from what."""
+
+    lead: timedelta | None  # None: the pool's lead
+    until: timedelta | None  # after the start, when arrivals end; None: the meeting's end
+    attendance: float | None  # None: the scaler's ratio
+    timing_from: str  # "this meeting", "the course's meetings" or "" (catalog defaults)
+    observations: int
+
+
+@dataclass
+class Meeting:
+    course: str
+    seen: list[Observation] = field(default_factory=list)
+
+
+def observe(starts: datetime, enrolled: int, came: int, offsets: Sequence[float]) -> Observation:
+    """An observation from the offsets (seconds from the start) of the servers started for a
+    meeting; ``came`` counts those already on as well."""
+    ordered = sorted(offsets)
+    kept: tuple[float, ...] = ()
+    if ordered:
+        last = len(ordered) - 1
+        kept = tuple(ordered[round(share * last)] for share in QUANTILES)
+    return Observation(
+        starts.astimezone(UTC), max(enrolled, 0), max(came, len(ordered)), len(ordered), kept
+    )
+
+
+@dataclass
+class History:
+    """The observations of every meeting (``Occurrence.source`` keys), latest last."""
+
+    meetings: dict[str, Meeting] = field(default_factory=dict)
+    keep: int = KEEP
+    _courses: dict[str, list[Observation]] | None = field(default=None, repr=False)
+    _learned: dict[tuple[str, timedelta], Learned | None] = field(default_factory=dict, repr=False)
+
+    def record(self, occurrence: Occurrence, observation: Observation) -> None:
+        self._courses, self._learned = None, {}
+        meeting = self.meetings.setdefault(occurrence.source, Meeting(occurrence.course))
+        meeting.course = occurrence.course
+        meeting.seen = sorted(
+            [seen for seen in meeting.seen if seen.starts != observation.starts] + [observation],
+            key=lambda seen: seen.starts,
+        )[-self.keep :]
+
+    def of_course(self, course: str) -> list[Observation]:
+        if self._courses is None:
+            self._courses = {}
+            for meeting in self.meetings.values():
+                self._courses.setdefault(meeting.course, []).extend(meeting.seen)
+        return self._courses.get(course, [])
+
+    def learned(self, occurrence: Occurrence, warmup: timedelta) -> Learned | None:
+        """What to plan ``occurrence`` with, or None: nothing learned (catalog defaults)."""
+        if occurrence.exam:
+            return None
+        return self.learned_meeting(occurrence.source, occurrence.course, warmup)
+
+    def learned_meeting(self, source: str, course: str, warmup: timedelta) -> Learned | None:
+        """What to plan the meeting ``source`` of ``course`` with (see :meth:`learned`)."""
+        key = (source, warmup)
+        if key not in self._learned:
+            self._learned[key] = self._learn(source, course, warmup)
+        return self._learned[key]
+
+    def _learn(self, source: str, course: str, warmup: timedelta) -> Learned | None:
+        meeting = self.meetings.get(source)
+        own = meeting.seen if meeting else []
+        timing, timing_from = own, "this meeting"
+        if sum(seen.arrivals for seen in own) < MIN_ARRIVALS:
+            timing, timing_from = self.of_course(course), "the course's meetings"
+            if sum(seen.arrivals for seen in timing) < MIN_ARRIVALS:
+                timing, timing_from = [], ""
+        timing = [seen for seen in timing if seen.arrivals]
+        ratios = [ratio for seen in own if (ratio := seen.attendance) is not None]
+        if not timing and not ratios:
+            return None
+        lead = until = None
+        if timing:
+            early = -min(seen.offset(EARLY_SHARE) for seen in timing)
+            lead = min(max(warmup + timedelta(seconds=early) + ROUND, timedelta(0)), MAX_LEAD)
+            latest = max(seen.offsets[-1] for seen in timing)
+            until = max(timedelta(seconds=latest) + ROUND, ROUND)
+        attendance = min(max(ratios) + ATTENDANCE_MARGIN, 1.0) if ratios else None
+        return Learned(lead, until, attendance, timing_from, len(own))
+
+    # -- saving -----------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "meetings": {
+                key: {"course": meeting.course, "seen": [seen.to_json() for seen in meeting.seen]}
+                for key, meeting in sorted(self.meetings.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "history") -> tuple[History, list[str]]:
+        """A history from its saved form, and the problems of what was left out (each says
+        where). Raises :class:`HistoryError` when nothing of it can be read."""
+        if not isinstance(data, dict) or data.get("version") != 1:
+            raise HistoryError(f"{where}: not a campushub scaler history (version 1)")
+        meetings = data.get("meetings")
+        if not isinstance(meetings, dict):
+            raise HistoryError(f"{where}: 'meetings' must be a mapping")
+        history, problems = cls(), []
+        for key, value in meetings.items():
+            place = f"{where}: meetings[{str(key)[:80]!r}]"
+            try:
+                if not isinstance(key, str) or not 0 < len(key) <= 300:
+                    raise HistoryError("the meeting's name must be text of 1-300 characters")
+                if not isinstance(value, dict) or not isinstance(value.get("course"), str):
+                    raise HistoryError("must be a mapping with a 'course'")
+                seen = value.get("seen")
+                if not isinstance(seen, list):
+                    raise HistoryError("'seen' must be a list")
+                observations = [_observation(item) for item in seen[-KEEP:]]
+            except HistoryError as error:
+                problems.append(f"{place}: {error}; left out")
+                continue
+            history.meetings[key] = Meeting(value["course"][:100], observations)
+        return history, problems
+
+
+def _observation(item: Any) -> Observation:
+    if not isinstance(item, dict):
+        raise HistoryError("an observation must be a mapping")
+    try:
+        starts = datetime.fromisoformat(item["starts"])
+    except (KeyError, TypeError, ValueError):
+        raise HistoryError("an observation's 'starts' must be an ISO date and time") from None
+    if starts.tzinfo is None:
+        raise HistoryError("an observation's 'starts' needs a time zone")
+    numbers = [item.get(name) for name in ("enrolled", "came", "arrivals")]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10**6 for n in numbers):
+        raise HistoryError("'enrolled', 'came' and 'arrivals' must be whole numbers, 0-1000000")
+    offsets = item.get("offsets")
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) in (0, len(QUANTILES))
+        and all(
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and abs(value) <= 86400
+            for value in offsets
+        )
+        and list(offsets) == sorted(offsets)
+        and bool(offsets) == bool(numbers[2])
+    ):
+        raise HistoryError(
+            f"'offsets' must be {len(QUANTILES)} ordered seconds within a day"
+            " (none when no server started)"
+        )
+    enrolled, came, arrivals = numbers
+    return Observation(
+        starts.astimezone(UTC), enrolled, max(came, arrivals), arrivals, tuple(map(float, offsets))
+    )
+
+
+@dataclass
+class _Watching:
+    occurrence: Occurrence
+    enrolled: int
+    came: set[str] = field(default_factory=set)
+    offsets: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class MeetingWatch:
+    """The meetings being followed, each from ``WATCH_BEFORE`` before it until its end."""
+
+    watching: dict[tuple[str, datetime], _Watching] = field(default_factory=dict)
+
+    def see(
+        self,
+        now: datetime,
+        occurrences: Iterable[Occurrence],
+        servers: Iterable[Seen],
+        enrollment: Mapping[str, int],
+    ) -> list[tuple[Occurrence, Observation]]:
+        """Follow the meetings under way at ``now`` with the servers the hub reports now;
+        return the meetings that have ended, each with what was seen of it."""
+        for occurrence in occurrences:
+            if occurrence.starts - WATCH_BEFORE <= now < occurrence.ends:
+                key = (occurrence.source, occurrence.starts)
+                if key not in self.watching:
+                    enrolled = enrollment.get(occurrence.course, 0)
+                    self.watching[key] = _Watching(occurrence, enrolled)
+        by_course: dict[str, list[Seen]] = {}
+        for server in servers:
+            by_course.setdefault(server.course, []).append(server)
+        ended = []
+        for key, watching in list(self.watching.items()):
+            occurrence = watching.occurrence
+            if now >= occurrence.ends:
+                del self.watching[key]
+                ended.append(
+                    (
+                        occurrence,
+                        observe(
+                            occurrence.starts,
+                            watching.enrolled,
+                            len(watching.came),
+                            list(watching.offsets.values()),
+                        ),
+                    )
+                )
+                continue
+            opened = occurrence.starts - WATCH_BEFORE
+            for server in by_course.get(occurrence.course, ()):
+                watching.came.add(server.user)
+                started = server.started
+                if started is not None and opened <= started < occurrence.ends:
+                    offset = (started - occurrence.starts).total_seconds()
+                    watching.offsets.setdefault(server.user, offset)
+        return ended
+
+
+def learned_occurrences(
+    catalog: Catalog,
+    occurrences: Iterable[Occurrence],
+    history: History,
+    enrollment: Mapping[str, int],
+) -> list[Occurrence]:
+    """``occurrences`` as the history says to plan them (see the module's text)."""
+    found = []
+    for occurrence in occurrences:
+        pool = catalog.pools.get(occurrence.pool)
+        learned = history.learned(occurrence, pool.warmup) if pool else None
+        if learned is None:
+            found.append(occurrence)
+            continue
+        changes: dict[str, Any] = {}
+        if learned.lead is not None:
+            changes["lead"] = learned.lead
+        if learned.until is not None and occurrence.starts + learned.until < occurrence.ends:
+            changes["ends"] = occurrence.starts + learned.until
+        enrolled = enrollment.get(occurrence.course)
+        if occurrence.expect is None and learned.attendance is not None and enrolled:
+            changes["expect"] = math.ceil(round(enrolled * learned.attendance, 6))
+        found.append(dataclasses.replace(occurrence, **changes) if changes else occurrence)
+    return found
