@@ -10,6 +10,7 @@ good plan stays in force and the service keeps running.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -22,6 +23,8 @@ import pytest
 import requests
 
 from campushub.demo import launch
+from campushub.learning import History, observe
+from campushub.schedule import Occurrence
 from tests.k8s_double import Fault, KubeDouble, Node, Pod
 
 NAMESPACE = "campus"
@@ -78,9 +81,37 @@ def feed_url(campus_dir: Path, feed_file: Path) -> Iterator[str]:
     server.stop()
 
 
+LEARNED = "data8 weekly mon/wed/fri 10:00"  # the demo's data8 lecture
+
+
+def saved_history() -> dict[str, Any]:
+    """What an earlier run of the scaler saved: three data8 lectures, and one meeting that
+    cannot be read (a hand edit gone wrong)."""
+    history = History()
+    occurrence = Occurrence(
+        "data8",
+        "standard",
+        datetime(2026, 11, 30, 18, tzinfo=UTC),
+        datetime(2026, 11, 30, 18, 50, tzinfo=UTC),
+        800,
+        False,
+        LEARNED,
+    )
+    for week in range(3):
+        offsets = [-30 * 60 + 36 * 60 * n / 699 for n in range(700)]  # -30 to +6 minutes
+        starts = occurrence.starts - timedelta(weeks=week)
+        history.record(occurrence, observe(starts, 1000, 700 + week, offsets))
+    saved = history.to_json()
+    saved["meetings"]["stat20 weekly tue/thu 14:00"] = {"course": "stat20", "seen": "many"}
+    return saved
+
+
 @pytest.fixture(scope="module")
 def hub_options(campus_dir: Path, double: KubeDouble, feed_url: str) -> dict[str, Any]:
     kubeconfig = double.kubeconfig(campus_dir / "kubeconfig", NAMESPACE)
+    state = campus_dir / "hub" / "scaler"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "history.json").write_text(json.dumps(saved_history()))
     return {
         "extra_env": {
             "CAMPUSHUB_SCALER_DRY_RUN": "0",
@@ -369,3 +400,25 @@ def test_the_status_page_draws_the_chart_in_a_browser(hub, browser) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "scaler-status.png"), full_page=True)
     context.close()
+
+
+def test_the_history_of_an_earlier_run_is_read_and_shown(hub, admin) -> None:
+    page = admin.get(f"{hub.url}/services/scaler/", timeout=30)
+    assert page.status_code == 200
+    row = re.search(rf'<tr data-meeting="{re.escape(LEARNED)}">(.*?)</tr>', page.text, re.S)
+    assert row, "the data8 lecture is not in the learned table"
+    cells = row.group(1)
+    assert "700 of 1000 came" in cells and "first -30 min" in cells, cells  # the latest
+    # Room asked: the pool's warm-up (the demo's lead 20m less 10m) + the 1% point of the
+    # arrivals (29m38s early) + a round; the pool's lead (20m) would be late.
+    assert "40m38s before" in cells and "from this meeting" in cells, cells
+    assert "start + 7m" in cells and "75% of enrolled" in cells, cells
+    # The meeting that cannot be read is named, where it is, and left out.
+    assert (
+        "meetings[&#39;stat20 weekly tue/thu 14:00&#39;]: &#39;seen&#39; must be a list"
+        in (page.text)
+        or "stat20 weekly tue/thu 14:00" in page.text
+    )
+    assert 'data-meeting="stat20' not in page.text
+    saved = json.loads((hub.settings.state_dir / "scaler" / "history.json").read_text())
+    assert LEARNED in saved["meetings"]  # nothing is lost: the file is as it was
