@@ -13,7 +13,12 @@ lead before), as in Berkeley's scaler. campushub also reads ``pool: +people`` li
 
 which ask for room for that many people *more than the plan* (a surprise review session on
 top of the week's lectures): a meeting of no course, sized as the catalog's ``defaults``, that
-the planner adds to the pool's other meetings.
+the planner adds to the pool's other meetings. A course's slug in place of the pool::
+
+    data8: +600
+
+adds a meeting of that course, in its pool and sized with its guarantees (a name that is both
+a pool and a course is the pool).
 
 ``read_feed(data, source, pools, start, end, zone)`` expands the feed's events over
 ``[start, end)`` with recurring-ical-events (recurrence rules, exceptions, moved
@@ -56,7 +61,7 @@ Pure: bytes in, plain data out; fetching is the scaler service's job.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from html import unescape
@@ -164,12 +169,14 @@ def read_feed(
     start: datetime,
     end: datetime,
     zone: tzinfo,
+    courses: Mapping[str, str] | None = None,
 ) -> FeedResult:
     """The requests of the feed ``data`` (named ``source`` in messages) over ``[start, end)``.
 
     Times without a zone (floating) are read in the feed's ``X-WR-TIMEZONE`` if valid, else
     in ``zone`` (the catalog's); all-day events ask for their count from local midnight to
-    midnight in ``zone``. Raises :class:`FeedError` only when ``data`` is not a calendar at
+    midnight in ``zone``. ``courses`` (slug: pool) are the courses a ``course: +people`` line
+    may name. Raises :class:`FeedError` only when ``data`` is not a calendar at
     all (and :class:`ValueError` for naive ``start``/``end``, a caller's mistake); whatever
     else goes wrong with an event is listed in ``skipped``.
     """
@@ -178,7 +185,7 @@ def read_feed(
     if len(data) > MAX_FEED_BYTES:
         raise FeedError(f"{source}: the feed is {len(data)} bytes, more than {MAX_FEED_BYTES}")
     try:
-        return _FeedReader(source, pools, start, end, zone).read(data)
+        return _FeedReader(source, pools, start, end, zone, courses or {}).read(data)
     except FeedError:
         raise
     except Exception as error:  # a bug or a case nobody foresaw: still only FeedError
@@ -193,11 +200,11 @@ def parse_description(text: str, pools: Collection[str]) -> tuple[dict[str, int]
 
 
 def parse_lines(
-    text: str, pools: Collection[str]
+    text: str, pools: Collection[str], courses: Collection[str] = ()
 ) -> tuple[dict[str, int], dict[str, int], list[str]]:
-    """The ``pool: count`` lines (at least that many placeholders) and ``pool: +people``
-    lines (that many people more than the plan) of an event description, and a message for
-    each bad line.
+    """The ``pool: count`` lines (at least that many placeholders) and ``pool: +people`` or
+    ``course: +people`` lines (that many people more than the plan) of an event description,
+    and a message for each bad line.
 
     HTML is stripped first (``<br>``, ``<p>`` and ``<div>`` end lines). A pool named twice
     keeps its larger count, and its larger number of people.
@@ -221,11 +228,20 @@ def parse_lines(
         pool, value = match.groups()
         if not pool:
             problems.append(f"{shown} names no pool")
-        elif pool not in pools:
+            continue
+        course_people = pool not in pools and pool in courses
+        if pool not in pools and not (course_people and value.startswith("+")):
             known = ", ".join(sorted(pools)) or "none"
-            name = pool if _POOL_NAME.match(pool) else shown
-            problems.append(f"{name!s} is not a pool of the catalog (pools: {known})")
-        elif match_more := re.fullmatch(r"\+\s*([0-9]{1,6})(?:\s+people)?", value):
+            if course_people:
+                problems.append(
+                    f"{pool} is a course: write '{pool}: +people' for people more than the plan,"
+                    f" or a pool's count (pools: {known})"
+                )
+            else:
+                name = pool if _POOL_NAME.match(pool) else shown
+                problems.append(f"{name!s} is not a pool of the catalog (pools: {known})")
+            continue
+        if match_more := re.fullmatch(r"\+\s*([0-9]{1,6})(?:\s+people)?", value):
             more = int(match_more.group(1))
             if more > MAX_COUNT:
                 problems.append(f"{pool}: +{more} is more than {MAX_COUNT} people")
@@ -404,10 +420,17 @@ class _FeedReader:
     """One reading of one feed: screen each event, expand what fits, list what does not."""
 
     def __init__(
-        self, source: str, pools: Collection[str], start: datetime, end: datetime, zone: tzinfo
+        self,
+        source: str,
+        pools: Collection[str],
+        start: datetime,
+        end: datetime,
+        zone: tzinfo,
+        courses: Mapping[str, str],
     ) -> None:
         self.source = source
         self.pools = pools
+        self.courses = courses
         self.zone = zone
         self.floating = zone
         self.start = start.astimezone(UTC)
@@ -808,7 +831,7 @@ class _FeedReader:
         for occurrence in occurrences:
             text = _description(occurrence.component)
             if text not in descriptions:
-                counts, people, problems = parse_lines(text, self.pools)
+                counts, people, problems = parse_lines(text, self.pools, self.courses)
                 shown = problems[:MAX_PROBLEMS_PER_EVENT]
                 descriptions[text] = (counts, people, shown, len(problems) - len(shown))
             counts, people, problems, hidden = descriptions[text]
@@ -823,13 +846,15 @@ class _FeedReader:
                         pool, value, occurrence.starts, occurrence.ends, f"{self.source}: {label}"
                     )
                 )
-            for pool, more in people.items():
-                # People on top of the plan: a meeting of no course, sized as the catalog's
-                # defaults, which the planner adds to the pool's other meetings.
+            for name, more in people.items():
+                # People on top of the plan: a meeting of the course named (in its pool, with
+                # its guarantees) or of no course (sized as the catalog's defaults), which the
+                # planner adds to the pool's other meetings.
+                course = name if name not in self.pools else ""
                 added.append(
                     Occurrence(
-                        "",
-                        pool,
+                        course,
+                        self.courses[name] if course else name,
                         occurrence.starts,
                         occurrence.ends,
                         more,

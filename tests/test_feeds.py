@@ -753,12 +753,16 @@ def test_hostile_feeds_are_answered_at_once() -> None:
         ("standard: +-5", {}, {}, "is not a whole number of 0 or more (or +people"),
         ("standard: +5 nodes", {}, {}, "is not a whole number"),
         ("ghost: +5", {}, {}, "ghost is not a pool of the catalog"),
+        ("data8: +600", {}, {"data8": 600}, None),
+        ("data8: +600 people\nstandard: 2", {"standard": 2}, {"data8": 600}, None),
+        ("data8: 6", {}, {}, "data8 is a course: write 'data8: +people'"),
+        ("data8: +lots", {}, {}, "is not a whole number"),
     ],
 )
 def test_people_more_than_the_plan_are_read_from_plus_lines(
     description: str, counts: dict[str, int], people: dict[str, int], problem: str | None
 ) -> None:
-    got_counts, got_people, problems = feeds.parse_lines(description, POOLS)
+    got_counts, got_people, problems = feeds.parse_lines(description, POOLS, {"data8"})
     assert (got_counts, got_people) == (counts, people)
     if problem is None:
         assert problems == []
@@ -784,3 +788,21 @@ def test_a_plus_line_becomes_a_meeting_of_no_course_while_the_event_runs() -> No
     assert added.starts == datetime(2026, 11, 4, 18, tzinfo=LA)
     assert added.ends == datetime(2026, 11, 4, 20, tzinfo=LA)
     assert added.source == "feed.ics: Surprise review (2026-11-04 18:00) (+600 people)"
+
+
+def test_a_course_plus_line_becomes_a_meeting_of_that_course_in_its_pool() -> None:
+    text = feed(
+        """
+        UID:review
+        SUMMARY:Surprise review
+        DTSTART;TZID=America/Los_Angeles:20261104T180000
+        DTEND;TZID=America/Los_Angeles:20261104T200000
+        DESCRIPTION:data8: +600
+        """
+    )
+    result = read_feed(text, "feed.ics", POOLS, START, END, LA, {"data8": "gpu"})
+    (added,) = result.added
+    assert (added.course, added.pool, added.expect) == ("data8", "gpu", 600)
+    # Without the course list, the same line names no pool: skipped, with why.
+    assert read(text).added == ()
+    assert "data8 is not a pool of the catalog" in read(text).skipped[0].reason

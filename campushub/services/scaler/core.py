@@ -252,6 +252,7 @@ class Scaler:
                     now - WINDOW_BEFORE,
                     now + WINDOW_AFTER,
                     self.catalog.timezone,
+                    {slug: course.pool.name for slug, course in self.catalog.courses.items()},
                 )
             except FeedError as error:
                 self._feed_failed(state, now, str(error))
