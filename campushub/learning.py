@@ -11,8 +11,10 @@ JSON in the scaler's state folder.
 :func:`learned_occurrences` gives each coming meeting what its history says:
 
 - **lead**: room is asked for the pool's ``warmup`` (a new node's boot and image pull) plus
-  how early its students come (the earliest :data:`EARLY_SHARE` of them, at its earliest
-  over recent meetings) plus one round, instead of the pool's ``lead``;
+  how early its earliest student came (over the meetings kept) plus one round, instead of the
+  pool's ``lead``; and, planning a moment, only for the people who will have come by the
+  time room asked for then is warm (by the earliest arrivals seen at each quantile), so the
+  room grows with the arrivals instead of all at once;
 - **end**: the room still held for people who have not come is let go when arrivals end (the
   latest arrival of recent meetings, plus one round), not at the meeting's end: those who
   came hold their own room, and the rest are no-shows;
@@ -38,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from .catalog import Catalog
+from .demand import DEFAULT_ATTENDANCE
 from .schedule import Occurrence
 
 __all__ = [
@@ -52,7 +55,6 @@ __all__ = [
 
 # The offsets kept of each meeting: their quantiles, seconds from its start.
 QUANTILES: Final = (0.0, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 1.0)
-EARLY_SHARE: Final = 0.01  # room is ready before all but this share of a meeting's students
 KEEP: Final = 8  # observations kept per meeting
 MIN_ARRIVALS: Final = 30  # arrivals observed before a meeting's timing is trusted
 ATTENDANCE_MARGIN: Final = 0.05
@@ -124,6 +126,22 @@ class Learned:
     attendance: float | None  # None: the scaler's ratio
     timing_from: str  # "this meeting", "the course's meetings" or "" (catalog defaults)
     observations: int
+    # The earliest arrivals seen: at each of QUANTILES, the earliest offset (seconds) of the
+    # meetings the timing comes from; empty without timing.
+    arrivals: tuple[float, ...] = ()
+
+    def share_by(self, offset: float) -> float:
+        """The share of the people who come that have come ``offset`` seconds after the
+        start, by the earliest arrivals seen (1.0 without timing)."""
+        points = self.arrivals
+        if not points or offset >= points[-1]:
+            return 1.0
+        if offset < points[0]:
+            return 0.0
+        index = bisect.bisect_right(points, offset)  # points[index - 1] <= offset < points[index]
+        low, high = points[index - 1], points[index]
+        part = (offset - low) / (high - low) if high > low else 1.0
+        return QUANTILES[index - 1] + part * (QUANTILES[index] - QUANTILES[index - 1])
 
 
 @dataclass
@@ -196,13 +214,17 @@ class History:
         if not timing and not ratios:
             return None
         lead = until = None
+        arrivals: tuple[float, ...] = ()
         if timing:
-            early = -min(seen.offset(EARLY_SHARE) for seen in timing)
-            lead = min(max(warmup + timedelta(seconds=early) + ROUND, timedelta(0)), MAX_LEAD)
+            arrivals = tuple(
+                min(seen.offsets[index] for seen in timing) for index in range(len(QUANTILES))
+            )
+            lead = warmup + timedelta(seconds=-arrivals[0]) + ROUND
+            lead = min(max(lead, timedelta(0)), MAX_LEAD)
             latest = max(seen.offsets[-1] for seen in timing)
             until = max(timedelta(seconds=latest) + ROUND, ROUND)
         attendance = min(max(ratios) + ATTENDANCE_MARGIN, 1.0) if ratios else None
-        return Learned(lead, until, attendance, timing_from, len(own))
+        return Learned(lead, until, attendance, timing_from, len(own), arrivals)
 
     # -- saving -----------------------------------------------------------------------------
 
@@ -343,13 +365,18 @@ def learned_occurrences(
     occurrences: Iterable[Occurrence],
     history: History,
     enrollment: Mapping[str, int],
+    at: datetime | None = None,
+    attendance: float = DEFAULT_ATTENDANCE,
 ) -> list[Occurrence]:
-    """``occurrences`` as the history says to plan them (see the module's text)."""
+    """``occurrences`` as the history says to plan them (see the module's text). With ``at``
+    (a plan of that moment), a meeting with timing expects only the people who will have come
+    by the time room asked for now is warm (``at`` + warm-up + a round), by its earliest
+    arrivals seen; without, all of them (a plan of a span shows the most it may ask for)."""
     found = []
     for occurrence in occurrences:
         pool = catalog.pools.get(occurrence.pool)
         learned = history.learned(occurrence, pool.warmup) if pool else None
-        if learned is None:
+        if learned is None or pool is None:
             found.append(occurrence)
             continue
         changes: dict[str, Any] = {}
@@ -357,8 +384,15 @@ def learned_occurrences(
             changes["lead"] = learned.lead
         if learned.until is not None and occurrence.starts + learned.until < occurrence.ends:
             changes["ends"] = occurrence.starts + learned.until
-        enrolled = enrollment.get(occurrence.course)
-        if occurrence.expect is None and learned.attendance is not None and enrolled:
-            changes["expect"] = math.ceil(round(enrolled * learned.attendance, 6))
+        enrolled = enrollment.get(occurrence.course, 0)
+        total = occurrence.expect
+        if total is None and enrolled:
+            ratio = attendance if learned.attendance is None else learned.attendance
+            total = math.ceil(round(enrolled * ratio, 6))
+        if total is not None and at is not None and learned.arrivals:
+            ready = (at + pool.warmup + ROUND - occurrence.starts).total_seconds()
+            total = math.ceil(round(total * learned.share_by(ready), 6))
+        if total is not None and total != occurrence.expect:
+            changes["expect"] = total
         found.append(dataclasses.replace(occurrence, **changes) if changes else occurrence)
     return found

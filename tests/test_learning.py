@@ -83,11 +83,13 @@ def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> No
         )
     learned = history.learned(occurrence, pool.warmup)
     assert learned is not None and learned.timing_from == "this meeting"
-    early = -min(seen.offset(0.01) for seen in history.meetings[occurrence.source].seen)
-    assert learned.lead == pool.warmup + timedelta(seconds=early) + timedelta(minutes=1)
+    # The earliest student of the meetings kept came 20 minutes before the start.
+    assert learned.lead == pool.warmup + timedelta(minutes=20 + 1)
     assert learned.lead > pool.lead  # students come earlier than the catalog's default
     assert learned.until == timedelta(minutes=9)
     assert learned.attendance == pytest.approx(0.8 + ATTENDANCE_MARGIN)
+    assert learned.share_by(-20 * 60 - 1) == 0.0 and learned.share_by(9 * 60) == 1.0
+    assert learned.share_by(-6 * 60) == pytest.approx(0.5, abs=0.01)
 
     # The catalog's entry has expect: 800, which stays; an entry without expect learns it.
     planned = learned_occurrences(catalog, [occurrence], history, {"data8": 1000})[0]
@@ -105,15 +107,20 @@ def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> No
     planned = learned_occurrences(bare, [unplanned], history, {"data8": 1000})[0]
     assert planned.expect == 850
 
-    # The targets: room from the learned lead before, none left for no-shows after arrivals.
-    def target(at: datetime) -> int:
-        return plan_pools(bare, [planned], at, enrollment={"data8": 1000})[pool.name].replicas
+    # Planning a moment: room for those who will have come when room asked now is warm.
+    def need(at: datetime) -> int:
+        moment = learned_occurrences(bare, [unplanned], history, {"data8": 1000}, at)
+        return plan_pools(bare, moment, at, enrollment={"data8": 1000})[pool.name].need
 
-    assert target(LECTURE - learned.lead - timedelta(seconds=1)) == pool.min
-    assert target(LECTURE - learned.lead) > pool.min
-    assert target(LECTURE + timedelta(minutes=8)) > pool.min
-    assert target(LECTURE + timedelta(minutes=9)) == pool.min
-    # plan_span agrees with plan_pools at every minute around it.
+    ready = pool.warmup + timedelta(minutes=1)  # room asked at a moment is warm this later
+    assert need(LECTURE - learned.lead - timedelta(seconds=1)) == 0  # not counted yet
+    ramp = [need(LECTURE - ready + timedelta(minutes=minute)) for minute in (-19, -12, -6, 0, 8)]
+    assert ramp == sorted(ramp) and ramp[0] < ramp[2] < ramp[-1], ramp
+    full = plan_pools(bare, [planned], LECTURE, enrollment={"data8": 1000})[pool.name].need
+    assert ramp[-1] == full  # everyone who comes has come by +8 minutes
+    assert need(LECTURE + timedelta(minutes=8)) == full  # nobody on yet in this plan
+    assert need(LECTURE + timedelta(minutes=9)) == 0  # arrivals have ended: no-shows let go
+    # A plan of a span (the chart) shows the most it may ask for, from the learned lead.
     steps = plan_span(
         bare,
         [planned],
@@ -122,10 +129,10 @@ def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> No
         LECTURE + timedelta(hours=1),
         enrollment={"data8": 1000},
     )[pool.name]
-    for minute in range(-60, 60):
-        at = LECTURE + timedelta(minutes=minute)
-        expected = [t for moment, t in steps if moment <= at][-1].replicas
-        assert target(at) == expected, at
+    assert [(moment - LECTURE, target.need) for moment, target in steps[1:]] == [
+        (-learned.lead, full),
+        (timedelta(minutes=9), 0),
+    ]
 
 
 def test_few_arrivals_borrow_the_courses_timing_and_none_keep_the_defaults(catalog) -> None:
@@ -144,7 +151,7 @@ def test_few_arrivals_borrow_the_courses_timing_and_none_keep_the_defaults(catal
     history.record(other, observe(LECTURE, 1000, 100, [-300.0 + n for n in range(100)]))
     learned = history.learned(occurrence, pool.warmup)
     assert learned is not None and learned.timing_from == "the course's meetings"
-    assert learned.lead == pool.warmup + timedelta(seconds=300 - 1) + timedelta(minutes=1)
+    assert learned.lead == pool.warmup + timedelta(seconds=300) + timedelta(minutes=1)
     # Exams are never learned.
     exam = next(o for o in occurrences(catalog, LECTURE, LECTURE + timedelta(days=30)) if o.exam)
     assert history.learned(exam, pool.warmup) is None
@@ -272,5 +279,5 @@ async def test_the_scaler_learns_saves_and_a_new_scaler_plans_with_it(tmp_path: 
     learned = fresh.history.learned(lecture(fresh.catalog, next_monday), pool.warmup)
     assert learned is not None and learned.lead > pool.lead
     before = next_monday - learned.lead + timedelta(seconds=30)
-    assert fresh.targets(before)["standard"].replicas > 0
-    assert make().targets(before)["standard"].replicas == pool.min  # without history: not yet
+    assert fresh.targets(before)["standard"].need > 0
+    assert make().targets(before)["standard"].need == 0  # without history: not yet

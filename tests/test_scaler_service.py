@@ -409,9 +409,9 @@ def test_the_history_of_an_earlier_run_is_read_and_shown(hub, admin) -> None:
     assert row, "the data8 lecture is not in the learned table"
     cells = row.group(1)
     assert "700 of 1000 came" in cells and "first -30 min" in cells, cells  # the latest
-    # Room asked: the pool's warm-up (the demo's lead 20m less 10m) + the 1% point of the
-    # arrivals (29m38s early) + a round; the pool's lead (20m) would be late.
-    assert "40m38s before" in cells and "from this meeting" in cells, cells
+    # Room asked: the pool's warm-up (the demo's lead 20m less 10m) + how early the first
+    # student came (30m) + a round; the pool's lead (20m) would be late.
+    assert "41m before" in cells and "from this meeting" in cells, cells
     assert "start + 7m" in cells and "75% of enrolled" in cells, cells
     # The meeting that cannot be read is named, where it is, and left out.
     assert (

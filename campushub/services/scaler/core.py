@@ -426,17 +426,22 @@ class Scaler:
         self._occurrences = (start, end, found)
         return found
 
-    def learned(self, now: datetime) -> list[Occurrence]:
-        """The catalog's occurrences as the history says to plan them (see
-        :mod:`campushub.learning`)."""
+    def learned(self, now: datetime, at: datetime | None = None) -> list[Occurrence]:
+        """The catalog's occurrences as the history says to plan them at ``at`` (or, without,
+        over a span): see :mod:`campushub.learning`."""
         return learned_occurrences(
-            self.catalog, self.occurrences(now), self.history, self.enrollment
+            self.catalog,
+            self.occurrences(now),
+            self.history,
+            self.enrollment,
+            at,
+            self.attendance,
         )
 
     def targets(self, now: datetime) -> dict[str, PoolTarget]:
         return plan_pools(
             self.catalog,
-            [*self.learned(now), *self.added()],
+            [*self.learned(now, now), *self.added()],
             now,
             self.requests(),
             enrollment=self.enrollment,
