@@ -214,6 +214,7 @@ scaler_environment = {
     "CAMPUSHUB_SCALER_DRY_RUN": scaler_dry_run,
     # Servers the culler is about to stop count as leaving: their room is about to be free.
     "CAMPUSHUB_CULL_TIMEOUT": str(max(0, int(env.get("CAMPUSHUB_CULL_TIMEOUT", "3600")))),
+    "CAMPUSHUB_CULL_EVERY": str(max(1, int(env.get("CAMPUSHUB_CULL_EVERY", "300")))),
     "CAMPUSHUB_SCALER_STATE_DIR": env.get("CAMPUSHUB_SCALER_STATE_DIR")
     or (
         str(Path(env.get("CAMPUSHUB_STATE_DIR", ".campushub-state")).resolve() / "scaler")

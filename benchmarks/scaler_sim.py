@@ -1,134 +1,83 @@
-"""A campus week on a simulated cluster: how long students wait for a server, and what it costs.
+"""Campus weeks on a simulated cluster: campushub's scaler against Berkeley's, under conditions.
 
 Builds a campus-sized catalog (``--courses`` courses, default 300, derived from the demo's three
 shapes) for ``--students`` students (default 11,000), parses it with the real
-``campushub.catalog.parse_catalog`` and unrolls one teaching week with the real
-``campushub.schedule.occurrences``. Then it plays the same week of student arrivals against one
-node pool under five strategies:
+``campushub.catalog.parse_catalog`` and unrolls its weeks with the real
+``campushub.schedule.occurrences``. For each **condition** of the matrix and each of
+``--seeds`` seeds (default 5) it plays one week of student arrivals, the same for every
+strategy, against one node pool:
 
 1. **reactive**: cluster-autoscaler only, no placeholders;
-2. **fixed**: a constant number of node-sized placeholders (campushub's time-weighted mean
-   target over the week, rounded), plain pause pods;
-3. **berkeley**: Berkeley's scaler as it is: hand-entered calendar events, each sized once for
-   everyone expected and held from the event's start to its end, with no look-ahead and no
-   count of who is already on (the real ``plan_span`` on the same catalog with ``lead: 0m``;
-   nobody is present in a plan of the future); plain pause pods that warm no image;
-4. **campushub**: what the scaler service does: every ``--round-s`` (60 s) it calls the real
-   ``campushub.demand.plan_pools`` at that moment with ``present`` = each course's servers
-   (running, or admitted and waiting for a node) that are not *leaving*, and ``free`` = the
-   room free on each warm node, read from the simulated cluster as the service reads it from
-   the Kubernetes API and the hub's: ready nodes (not booting) whose images, pulled and not
-   still being pulled, include every image the pool's courses use, each with its allocatable
-   CPU and memory less the requests of its pods (the guarantees of servers not leaving; a
-   placeholder of unit ``node`` requests the whole node). A server is leaving when the idle
-   culler will stop it within the pool's lead if it stays idle (its ``last_activity`` from the
-   hub's API + the cull timeout <= now + lead) and its student has gone: its people are not
-   on, and its room is counted as free though the server holds it until the culler's check.
-   It sets the placeholder Deployment to the target; its placeholder pods pull the pool's
-   course images as init containers. (The occurrences are passed pre-filtered to those
-   running or starting within the lead, which gives the same target as all of them, and is
-   fast. A round reads the cluster before the step's new arrivals are placed: for up to
-   one ``--step-s`` they count as present while their room still looks free, where the real
-   scheduler binds a pod in about a second; placing them before the round instead changes
-   campushub's node-hours by 0.3%, and its p95 wait not at all, on the default campus.)
-5. **oracle**: perfect foresight, defined below.
+2. **berkeley**, as its operators run it (berkeley-dsep-infra/datahub's node-placeholder
+   scaler, read at c7351965): one calendar event per meeting, started 10 minutes early (8:50
+   for a 9:00 exam) and held to its end, its count the nodes for the meeting's enrolled
+   (the hub's groups) x 0.9 at the course's guarantees; the largest running event wins (its
+   ``max``); with none, the pool's default of 1 node by day and 0 at night (its nightly
+   cool-down event); read every 60 s. It does not subtract nodes already free (the scaler's
+   code at that commit has no such step), nor look at who is on;
+3. **fair berkeley**: the same events started the catalog's ``lead`` before (what campushub
+   uses for a meeting with no history), no default node;
+4. **campushub**: what the scaler service does, with the real code: every ``round_s`` (60 s)
+   the real ``learned_occurrences`` (campushub.learning) of the meetings with the history,
+   the real ``plan_pools`` with who is on (servers not leaving), the room free on warm nodes
+   and the enrollment the hub's groups show, then the real ``PlaceholderGuard`` with the
+   placeholders' readiness and the pool's cold nodes. It records each meeting of the week in
+   its history once the meeting has ended (as the service does from the hub's API);
+5. **lower bound** (the oracle): the integral of max(ceil(CPU / node CPU), ceil(memory / node
+   memory)) of the servers running (from their student's arrival until the culler stops
+   them), re-packed perfectly at every instant, no boot, no idle: no strategy with zero
+   waiting can use fewer node-hours.
 
-Two floors, not to be confused:
+**What campushub's planner knows**: the catalog (the pool's ``lead``, an operator's guess of
+boot + pull + how early students come under the catalog defaults' arrivals, and its
+``warmup``, boot + pull, which an operator reads off their cloud), the hub's groups, the feeds
+and its history. The history holds ``history_weeks`` earlier weeks of the *same* simulated
+campus, each drawn afresh (their own arrivals and attendance), recorded as the service
+records them (each server's ``started`` is its student's arrival: the hub sets it when the
+start is asked for). The campus's true arrival curve, attendance and enrollment are never
+given to it; the measured week's meetings are added to the history only once they end.
 
-- **oracle** (the "perfect oracle" of the goal, and the denominator of the result line's ratio):
-  capacity appears exactly when it is needed. A server that finds no room gets a new node at
-  that instant, ready and holding every image (boot 0, pull 0); the packing, the culler, and
-  the removal of a node empty for ``--idle-min``, are the same as for every other strategy,
-  and running servers never move. Its waits are 0 by construction. It is what never making
-  anyone wait costs with perfect knowledge and nothing else changed. (Greedy packing in
-  arrival order is not optimal, so it is no strict floor: a strategy whose servers are placed
-  in other batches, such as the reactive one's, can come out slightly below it.)
-- **ideal packing** (a lower bound no scheduler reaches, shown beside it): the integral of
-  max(ceil(CPU / node CPU), ceil(memory / node memory)) of the servers running (from their
-  student's arrival until the culler stops them), as if they were re-packed perfectly at every
-  instant, with no boot and no idle time.
+**Conditions** (``--only`` picks by name): default (arrivals at the start + N(-2, 4) minutes
+clipped to -15..+10, attendance U(0.75, 0.95) per meeting, exams U(0.92, 1.0), 5-minute boot
+and 2-minute pull, three weeks of history); slow nodes (10-minute boot, 5-minute pull; the
+operator's lead and warm-up say so); arrivals earlier (mean -8), later (mean +3) and wider
+(sd 8 minutes); attendance 60% and 100%; enrollment down 30% after the term's first week
+(the hub's groups keep the students who dropped: they never log in again to leave); a
+surprise review session for 600 of the largest course, Wednesday 19:00-20:30, announced an
+hour ahead (campushub reads ``course: +600`` from its feed within 5 minutes; Berkeley's
+operators add an event for it at once); the term's second week (one week of history).
 
-For each: p50, p95 and maximum wait per server start, the share of starts waiting over 30 s,
-and node-hours. Goal: campushub's p95
-wait at most 30 s with at most 1.15x the oracle's node-hours. Planning the week (``occurrences``
-plus ``plan_span``, what the service's chart does) is timed too; goal under 1 s.
+**The same for every strategy**: the arrivals; node boot and image pull; zero-to-jupyterhub's
+continuous pre-puller (every node pulls the pool's images as it becomes ready); the
+scheduling (zero-to-jupyterhub's user scheduler: among nodes with room, MostAllocated
+weighted 121 over ImageLocality 11, for an image the node already holds; only with no room
+anywhere is a placeholder preempted, a warm one first); node-sized placeholders of one
+Deployment (created pods pend; a scale-down deletes pending ones first, then the newest
+node's; a preempted one is recreated at once; a pod pending since it asked for a node is
+bound the moment that node is ready); the cluster autoscaler (every 10 s step it requests
+what pending pods need beyond the booting nodes; a requested node boots even if its pod is
+gone; a ready node empty for ``idle_min`` is removed); the idle culler (an hour idle, checked
+every 5 minutes); the hub's ``start_timeout`` (120 s in the reference configuration): a start
+waiting longer is a **failed start** (counted; the student is assumed to retry and get the
+server when room comes, so the rest of the week plays out the same).
 
-The model, all of it (times in seconds from Monday 00:00 of the week, America/Los_Angeles):
-
-- **Campus.** Each course has one of the demo's shapes: data science (Python, 1Gi/1Gi memory
-  like data8), statistics (R, the defaults' 512Mi/1Gi like stat20), physics (Julia, the
-  defaults, like physics77); CPU is the defaults' 0.05/2. A course meets MWF 50m, TuTh 80m or
-  in a weekly 2h lab, starting on the hour or half hour from 08:00 to 18:00. Every student
-  takes 1-3 courses picked by a Zipf-like popularity (exponent 0.7), which gives a few lectures
-  of a thousand and many of twenty to fifty. A few courses (one per 75) hold a 2h exam instead
-  of one meeting this week (``exam: true``, the meeting ``skip``ped that day).
-- **Forecast vs. reality.** The catalog's ``expect`` is enrollment x 0.9 (exams: enrollment);
-  the people who actually come to a meeting are enrollment x a ratio drawn per meeting,
-  uniform in 0.75-0.95 (exams 0.92-1.0), so the plan is not a perfect forecast.
-- **Students.** Those who come to a meeting are drawn from the course's enrolled students.
-  Each arrives at the start + N(-2 min, 4 min), clipped to -15..+10 min, and stays until the
-  end + U(0, 5) min. A server needs the course's guarantee of CPU and memory (the limit during
-  an exam, Guaranteed QoS), and a node holds whatever fits in both.
-- **The idle culler.** Closing the laptop stops nothing. A server's last activity is when its
-  student leaves; jupyterhub-idle-culler, run by campushub's reference configuration, checks
-  every ``--cull-every-min`` (``CAMPUSHUB_CULL_EVERY``, 5 min, from Monday 00:00) and stops
-  the servers idle for at least ``--cull-min`` (``CAMPUSHUB_CULL_TIMEOUT``, 60 min; 0: no
-  culler). A student who comes to a later meeting of the course while their server for it
-  still runs uses it at once: no wait, no new server, and its last activity moves on. (With
-  the default campus no course meets twice within an hour, so nobody does.) The same for
-  every strategy, the oracle and the bound.
-- **Nodes.** One pool of ``--node-cpu`` CPU / ``--node-memory-gi`` GiB allocatable. A node is
-  ready ``--boot-min`` after it is requested. A server on a node without its course's image
-  waits ``--pull-min`` more (the node keeps the image; pulls of different images run side by
-  side; a second server of an image being pulled waits for the same pull).
-- **Scheduling** (every ``--step-s``, like the autoscaler's 10 s scan): waiting servers in
-  arrival order go to the ready node with room that already has (or is pulling) their image,
-  then the fullest (packing, like z2jh's user scheduler); with no room anywhere they preempt a
-  node-sized placeholder at once.
-- **Placeholders.** Node-sized pods of one Deployment. When a strategy's count changes (the
-  fixed and berkeley steps: at once; campushub: at its rounds) the Deployment creates the
-  missing pods, which wait like any pod, or removes pods: the pending (unscheduled) ones first,
-  then running ones, newest node first (ReplicaSet semantics); the nodes of removed running
-  ones then idle. A placeholder a student's server preempts is recreated by its Deployment at
-  once and pends until a node comes for it or a later round lowers the count (z2jh's user
-  placeholders). campushub's placeholder pods pull every pool image as init containers: a node
-  a campushub placeholder lands on has them ``--pull-min`` after it lands, so a student
-  arriving later starts at once.
-- **Cluster autoscaler.** When pods wait and the booting nodes cannot hold them, it requests
-  the difference (placeholders one node each, servers packed by CPU and memory); a node it has
-  requested boots even if the pod it was for is gone by then. A ready node with no server and
-  no placeholder for ``--idle-min`` is removed. No node-count cap.
-- **Costs.** Wait = arrival to server running (placement, then image), per server start.
-  Node-hours = every node's life from request (booting included) to removal, over the week.
-
-Besides the table, it prints where each strategy's node-hours went (booting, serving students,
-holding only servers whose students have gone until the culler stops them, holding only a
-placeholder, empty before removal; placeholders preempted; nodes removed without ever serving
-a student) and one what-if: campushub's rounds fed the same events cut at start +
-``--what-if-cut-min`` (default 10, the end of arrivals), so the room still held for people who
-have not come when arrivals end (no-shows, mostly) is let go then, not at the event's end. It
-measures what that room costs; it is not what campushub does.
+Reported per condition: each strategy's share of server starts waiting over 30 s (median and
+worst over the seeds), failed starts, p95 wait, node-hours and their ratio to the lower bound;
+then campushub's share minus the better Berkeley's and its node-hours over the fair
+Berkeley's. **Goal**, in every condition and seed: campushub's share at most the better
+Berkeley's, no failed start, node-hours at most 0.85x the fair Berkeley's. Planning a week
+(occurrences, what the history says of them, plan_span: what the status page's chart does)
+is timed too; goal under 1 s.
 
 Run from the repository root::
 
-    python benchmarks/scaler_sim.py [--students 11000] [--courses 300] [--seed 2026]
-        [--boot-min 5] [--pull-min 2] [--idle-min 10] [--cull-min 60] [--cull-every-min 5]
-        [--lead-min LEAD] [--pool-min 0]
-        [--pool-max 100] [--node-cpu 8] [--node-memory-gi 64] [--step-s 10] [--round-s 60]
-
-The pool's ``lead`` is, unless ``--lead-min`` sets it, what an operator would choose from
-what they can measure: boot + pull + how early the students come, taken at the goal's
-percentile. Placeholders asked for ``lead`` before a start are warm ``boot + pull`` later,
-so the lead is boot + pull + the minutes before the start by which only 5% of the students
-have come (arrivals at -2 +/- 4 minutes: 8.6 minutes), rounded up to a whole minute: 16m with
-the defaults. The students earlier than that land in room already free or wait; a longer lead
-holds every placeholder longer for everyone else. ``min`` is 0: the campus is empty at night,
-and one node more all week would cost 168 node-hours. ``max`` is well above the plan's peak.
+    python benchmarks/scaler_sim.py [--seeds 5] [--students 11000] [--courses 300]
+        [--first-seed 2026] [--jobs 2] [--only NAME]
 
 The last line is machine-readable:
-``result: campus_p95_wait_s=<x> campus_node_hours_ratio=<y> reactive_p95_wait_s=<z>
-plan_week_s=<t>`` with the ratio campushub's node-hours over the oracle's (perfect foresight,
-not ideal packing).
+``result: conditions=<n> worst_wait30_share=<x> worst_vs_berkeley_wait30=<d>
+worst_node_hours_vs_fair_berkeley=<r> failed_starts=<f> plan_week_s=<t>``, worst over every
+condition and seed; ``failed_starts`` is campushub's, summed.
 """
 
 from __future__ import annotations
@@ -137,6 +86,8 @@ import argparse
 import bisect
 import dataclasses
 import math
+import multiprocessing
+import os
 import random
 import shlex
 import statistics
@@ -150,12 +101,19 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from campushub.catalog import Catalog, parse_catalog
-from campushub.demand import FreeRoom, PoolTarget, plan_pools, plan_span
+from campushub.demand import (
+    FreeRoom,
+    PlaceholderGuard,
+    PoolTarget,
+    plan_pools,
+    plan_span,
+)
+from campushub.learning import ROUND, History, Observation, learned_occurrences, observe
 from campushub.schedule import Occurrence, occurrences
-from campushub.units import format_duration, format_memory
+from campushub.units import format_duration
 
-P95_GOAL_S = 30.0
-NODE_HOURS_GOAL = 1.15
+WAIT_GOAL_S = 30.0  # a start waiting longer counts against a strategy
+NODE_HOURS_GOAL = 0.85  # campushub's node-hours over the fair Berkeley's, at most
 PLAN_GOAL_S = 1.0
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -166,13 +124,34 @@ TERM_STARTS = date(2026, 8, 19)
 TERM_ENDS = date(2026, 12, 18)
 HOLIDAYS = (date(2026, 9, 7), date(2026, 11, 11), date(2026, 11, 26), date(2026, 11, 27))
 POOL = "standard"
+LOOKAHEAD = timedelta(hours=3)  # no learned lead is longer (checked as the history is built)
 
-PLANNED_ATTENDANCE = 0.9
-ATTENDANCE = (0.75, 0.95)
-EXAM_ATTENDANCE = (0.92, 1.0)
-ARRIVAL_MEAN_MIN, ARRIVAL_SD_MIN = -2.0, 4.0
-ARRIVAL_EARLIEST_MIN, ARRIVAL_LATEST_MIN = -15.0, 10.0
+PLANNED_ATTENDANCE = 0.9  # what the catalog's defaults and the operators assume
+SURPRISE_ATTENDANCE = (0.85, 1.0)  # of the people a surprise session's feed event announces
 STAY_AFTER_MAX_MIN = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Campus:
+    """What the simulated campus really does: hidden from every planner, which sees only the
+    catalog, the hub's groups, the feeds and (campushub) past observations."""
+
+    arrival_mean_min: float = -2.0  # students come at the start + N(mean, sd), clipped
+    arrival_sd_min: float = 4.0
+    earliest_min: float = -15.0
+    latest_min: float = 10.0
+    attendance: tuple[float, float] = (0.75, 0.95)  # of the enrolled, per meeting, uniform
+    exam_attendance: tuple[float, float] = (0.92, 1.0)
+    # Of the students in a course's hub group, those still taking it after the first week
+    # (the groups keep the ones who dropped: they never log in again to leave them).
+    staying: float = 1.0
+
+
+DEFAULT_CAMPUS = Campus()
+ARRIVAL_MEAN_MIN, ARRIVAL_SD_MIN = DEFAULT_CAMPUS.arrival_mean_min, DEFAULT_CAMPUS.arrival_sd_min
+ARRIVAL_EARLIEST_MIN, ARRIVAL_LATEST_MIN = DEFAULT_CAMPUS.earliest_min, DEFAULT_CAMPUS.latest_min
+ATTENDANCE = DEFAULT_CAMPUS.attendance
+EXAM_ATTENDANCE = DEFAULT_CAMPUS.exam_attendance
 COURSES_PER_STUDENT = ((1, 0.3), (2, 0.4), (3, 0.3))
 POPULARITY_EXPONENT = 0.7
 # The operator sizes the lead for the goal's percentile: all but this share of the students
@@ -260,6 +239,7 @@ class Arrival:
     image: str
     course: str
     student: int = 0
+    meeting: int = -1  # its meeting's index in the week's occurrences
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +272,10 @@ class Cluster:
     span: float
     cull: float = 3600.0  # the idle culler's timeout (CAMPUSHUB_CULL_TIMEOUT); 0: no culler
     cull_every: float = 300.0  # seconds between its checks (CAMPUSHUB_CULL_EVERY)
+    # Images zero-to-jupyterhub's continuous pre-puller (a DaemonSet) pulls on every node as
+    # it becomes ready, whatever runs there.
+    prepull: tuple[str, ...] = ()
+    start_timeout: float = 120.0  # the hub's start_timeout: a longer wait is a failed start
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,8 +327,12 @@ def catalog_text(
     pool_max: int,
     node_cpu: int,
     node_memory_gi: int,
+    warmup_min: float | None = None,
+    expect: bool = True,
 ) -> str:
-    """The catalog YAML for ``specs``: the demo's term layout, images and defaults, one pool."""
+    """The catalog YAML for ``specs``: the demo's term layout, images and defaults, one pool.
+    ``expect``: weekly meetings state ``expect`` (enrolled x the planned attendance); without,
+    the scaler takes enrollment x its attendance ratio, or what it has learned."""
     lines = [
         "# Generated by benchmarks/scaler_sim.py",
         "term:",
@@ -365,6 +353,11 @@ def catalog_text(
         f"    min: {pool_min}",
         f"    max: {pool_max}",
         f"    lead: {lead_min}m",
+        *(
+            [f"    warmup: {format_duration(timedelta(minutes=warmup_min))}"]
+            if warmup_min is not None
+            else []
+        ),
         "defaults:",
         "  image: python",
         f"  pool: {POOL}",
@@ -374,7 +367,8 @@ def catalog_text(
     ]
     for spec in specs:
         minutes = PATTERNS[spec.pattern][1]
-        expect = math.ceil(round(spec.enrollment * PLANNED_ATTENDANCE, 6))
+        planned = math.ceil(round(spec.enrollment * PLANNED_ATTENDANCE, 6))
+        stated = f", expect: {planned}" if expect else ""
         skip = f", skip: [{spec.exam_day}]" if spec.exam_day else ""
         lines += [
             f"  {spec.slug}:",
@@ -387,8 +381,8 @@ def catalog_text(
             lines.append(f"    memory: {{guarantee: {guarantee}, limit: {limit}}}")
         lines += [
             "    schedule:",
-            f'      - {{every: [{", ".join(spec.weekdays)}], at: "{spec.at}", for: {minutes}m,'
-            f" expect: {expect}{skip}}}",
+            f'      - {{every: [{", ".join(spec.weekdays)}], at: "{spec.at}", for: {minutes}m'
+            f"{stated}{skip}}}",
         ]
         if spec.exam_day:
             lines.append(
@@ -400,29 +394,38 @@ def catalog_text(
 
 def make_arrivals(
     catalog: Catalog,
-    enrollment: dict[str, int],
+    enrollment: Mapping[str, int],
     week: Sequence[Occurrence],
     rng: random.Random,
+    campus: Campus = DEFAULT_CAMPUS,
+    start: datetime = WEEK_START,
 ) -> list[Arrival]:
-    """Every student's coming to a meeting in the week, in arrival order."""
-    start = WEEK_START
-    meetings: list[tuple[Occurrence, list[Arrival]]] = []
-    for occurrence in week:
+    """Every student's coming to a meeting of ``week`` (seconds from ``start``), in arrival
+    order. ``enrollment``: the students really taking each course. An exam draws its people
+    from ``campus.exam_attendance`` of them, a meeting with an ``expect`` that is not an exam
+    (a surprise session a feed announced) from ``SURPRISE_ATTENDANCE`` of that, any other
+    from ``campus.attendance``."""
+    meetings: list[tuple[int, Occurrence, list[Arrival]]] = []
+    for index, occurrence in enumerate(week):
         course = catalog.courses[occurrence.course]
         if occurrence.exam:
             cpu, memory = course.cpu.limit, course.memory.limit
-            low, high = EXAM_ATTENDANCE
         else:
             cpu, memory = course.cpu.guarantee, course.memory.guarantee
-            low, high = ATTENDANCE
         millicores, mebibytes = round(cpu * 1000), memory // 2**20
         begins = (occurrence.starts - start).total_seconds()
         ends = (occurrence.ends - start).total_seconds()
-        people = round(enrollment[occurrence.course] * rng.uniform(low, high))
+        enrolled = enrollment[occurrence.course]
+        if occurrence.exam:
+            people = round(enrolled * rng.uniform(*campus.exam_attendance))
+        elif occurrence.expect is not None:
+            people = min(enrolled, round(occurrence.expect * rng.uniform(*SURPRISE_ATTENDANCE)))
+        else:
+            people = round(enrolled * rng.uniform(*campus.attendance))
         coming = []
         for _ in range(people):
-            offset = rng.gauss(ARRIVAL_MEAN_MIN, ARRIVAL_SD_MIN)
-            offset = min(max(offset, ARRIVAL_EARLIEST_MIN), ARRIVAL_LATEST_MIN)
+            offset = rng.gauss(campus.arrival_mean_min, campus.arrival_sd_min)
+            offset = min(max(offset, campus.earliest_min), campus.latest_min)
             leaves = ends + rng.uniform(0, STAY_AFTER_MAX_MIN) * 60
             coming.append(
                 Arrival(
@@ -432,12 +435,13 @@ def make_arrivals(
                     mebibytes,
                     course.image.name,
                     occurrence.course,
+                    meeting=index,
                 )
             )
-        meetings.append((occurrence, coming))
+        meetings.append((index, occurrence, coming))
     # Who comes is drawn after when, so that a seed's times do not depend on it.
     arrivals: list[Arrival] = []
-    for occurrence, coming in meetings:
+    for _, occurrence, coming in meetings:
         who = rng.sample(range(enrollment[occurrence.course]), len(coming))
         arrivals += [
             dataclasses.replace(arrival, student=student)
@@ -445,6 +449,34 @@ def make_arrivals(
         ]
     arrivals.sort(key=lambda arrival: arrival.at)
     return arrivals
+
+
+def observations(
+    week: Sequence[Occurrence],
+    arrivals: Sequence[Arrival],
+    groups: Mapping[str, int],
+    start: datetime = WEEK_START,
+) -> list[tuple[Occurrence, Observation]]:
+    """What the scaler service records of each meeting of ``week`` from the hub's API: the
+    servers started for it (their ``started`` is the student's arrival: the hub sets it when
+    the start is asked for, whatever the wait), how many came, the enrollment the hub's
+    groups show (``groups``). In the week's order of endings."""
+    offsets: dict[int, list[float]] = {}
+    for arrival in arrivals:
+        offsets.setdefault(arrival.meeting, []).append(
+            arrival.at - (week[arrival.meeting].starts - start).total_seconds()
+        )
+    found = []
+    for index, occurrence in enumerate(week):
+        seen = offsets.get(index, [])
+        found.append(
+            (
+                occurrence,
+                observe(occurrence.starts, groups.get(occurrence.course, 0), len(seen), seen),
+            )
+        )
+    found.sort(key=lambda item: item[0].ends)
+    return found
 
 
 def culled_at(last_activity: float, cluster: Cluster) -> float:
@@ -528,17 +560,6 @@ def mean_target(targets: Sequence[tuple[float, int]], span: float) -> float:
     return total / span
 
 
-def time_plan(catalog: Catalog, runs: int) -> list[float]:
-    """Wall seconds of ``runs`` plans of the week: occurrences() plus plan_span()."""
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        week = occurrences(catalog, WEEK_START, WEEK_START + WEEK)
-        plan_span(catalog, week, [], WEEK_START, WEEK_START + WEEK)
-        seconds.append(time.perf_counter() - started)
-    return seconds
-
-
 # ---------------------------------------------------------------------------------------------
 # The placeholder counts
 # ---------------------------------------------------------------------------------------------
@@ -562,7 +583,13 @@ class Placeholders(Protocol):
     @property
     def lead(self) -> float: ...
 
-    def __call__(self, now: float, present: Present, read_free: ReadFreeRoom) -> int: ...
+    def __call__(
+        self,
+        now: float,
+        present: Present,
+        read_free: ReadFreeRoom,
+        scale: tuple[int, int] | None = None,
+    ) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -574,7 +601,13 @@ class Steps:
     round_s: float = 0.0
     lead: float = 0.0
 
-    def __call__(self, now: float, present: Present, read_free: ReadFreeRoom) -> int:
+    def __call__(
+        self,
+        now: float,
+        present: Present,
+        read_free: ReadFreeRoom,
+        scale: tuple[int, int] | None = None,
+    ) -> int:
         index = bisect.bisect_right(self.steps, now, key=lambda step: step[0])
         return self.steps[index - 1][1] if index else 0
 
@@ -585,24 +618,40 @@ class ScalerRounds:
     is on (servers not leaving) and the room free on the pool's warm nodes (ready, holding
     every image the pool's courses use; leaving servers' requests not counted).
 
+    With a ``history`` it plans as the service does with one: the real
+    ``learned_occurrences`` of the meetings at that moment, with the enrollment the hub's
+    groups show (``groups``); and it records each meeting of ``learn`` (what the service
+    would observe of the week's meetings) in the history once the meeting has ended, so a
+    Wednesday is planned with what Monday showed. ``added``: meetings a calendar feed adds
+    (``course: +people``), each from the moment the scaler has read it.
+
     The week's occurrences are swept in start order as the rounds move on, so a round passes
-    only those running or starting within the pool's lead: the ones ``plan_pools`` would count
-    out of the whole week, in the same order (the tests check it gives the same target). Rounds
-    must come in time order.
+    only those that may count: running, or starting within the pool's lead (without a
+    history) or within ``LOOKAHEAD`` (with one: a learned lead may be longer); ``plan_pools``
+    counts the same ones out of the whole week (the tests check it gives the same target).
+    Rounds must come in time order.
     """
 
     catalog: Catalog
     week: Sequence[Occurrence]
     round_s: float = 60.0
+    history: History | None = None
+    groups: Mapping[str, int] | None = None
+    learn: Sequence[tuple[Occurrence, Observation]] = ()
+    added: Sequence[tuple[float, Occurrence]] = ()
+    cull_every: float = 0.0  # the culler's period: with a history, leaving is judged as below
     _upcoming: list[Occurrence] = field(init=False)
     _cursor: int = field(init=False, default=0)
+    _learned: int = field(init=False, default=0)
     _active: list[Occurrence] = field(init=False, default_factory=list)
     _last: float = field(init=False, default=-math.inf)
+    _guard: PlaceholderGuard = field(init=False)
     rounds: int = field(init=False, default=0)  # plan_pools calls so far
     images: tuple[str, ...] = field(init=False)  # the images the pool's courses use
 
     def __post_init__(self) -> None:
         self._upcoming = sorted(self.week, key=lambda occurrence: occurrence.starts)
+        self._guard = PlaceholderGuard(2 * self.catalog.pools[POOL].warmup)
         self.images = tuple(
             sorted(
                 {
@@ -615,12 +664,20 @@ class ScalerRounds:
 
     @property
     def lead(self) -> float:
-        """The pool's lead, seconds."""
-        return self.catalog.pools[POOL].lead.total_seconds()
+        """How long before the culler's timeout is up a server counts as leaving, seconds:
+        the pool's lead; with a history, as the service judges it (the culler stops it by the
+        time room asked now is warm, whenever its check comes: warm-up + a round - the
+        culler's period)."""
+        pool = self.catalog.pools[POOL]
+        if self.history is None:
+            return pool.lead.total_seconds()
+        return (pool.warmup + ROUND).total_seconds() - self.cull_every
 
     def active(self, at: datetime) -> list[Occurrence]:
-        """The occurrences running at ``at`` or starting within the pool's lead after it."""
+        """The occurrences running at ``at`` or starting within the look-ahead after it."""
         lead = self.catalog.pools[POOL].lead
+        if self.history is not None:
+            lead = max(lead, LOOKAHEAD)
         upcoming = self._upcoming
         while self._cursor < len(upcoming) and upcoming[self._cursor].starts - lead <= at:
             self._active.append(upcoming[self._cursor])
@@ -635,11 +692,35 @@ class ScalerRounds:
         self._last = now
         self.rounds += 1
         at = WEEK_START_UTC + timedelta(seconds=now)
-        targets = plan_pools(self.catalog, self.active(at), at, present=present, free={POOL: free})
+        planned = self.active(at)
+        if self.history is not None:
+            while self._learned < len(self.learn) and self.learn[self._learned][0].ends <= at:
+                self.history.record(*self.learn[self._learned])
+                self._learned += 1
+            planned = learned_occurrences(
+                self.catalog, planned, self.history, self.groups or {}, at
+            )
+        planned = [*planned, *(o for visible, o in self.added if visible <= now)]
+        targets = plan_pools(
+            self.catalog, planned, at, enrollment=self.groups, present=present, free={POOL: free}
+        )
         return targets[POOL]
 
-    def __call__(self, now: float, present: Present, read_free: ReadFreeRoom) -> int:
-        return self.target(now, present, read_free(self.images)).replicas
+    def __call__(
+        self,
+        now: float,
+        present: Present,
+        read_free: ReadFreeRoom,
+        scale: tuple[int, int] | None = None,
+    ) -> int:
+        free = read_free(self.images)
+        target = self.target(now, present, free)
+        if scale is not None:  # as the service: the placeholders' readiness and cold nodes
+            cold = sum(not room.warm for room in free)
+            pool = self.catalog.pools[POOL]
+            at = WEEK_START_UTC + timedelta(seconds=now)
+            target = self._guard(target, at, *scale, cold, pool.max)
+        return target.replicas
 
 
 # ---------------------------------------------------------------------------------------------
@@ -685,6 +766,8 @@ class Outcome:
     targets: list[tuple[float, int]] = field(default_factory=list)
     preemptions: int = 0  # placeholders a student's server displaced
     never_served: int = 0  # nodes started that never held a student's server
+    failed: int = 0  # starts that waited longer than the hub's start_timeout
+    waited: list[int] = field(default_factory=list)  # the server (make_servers' index) of each wait
 
 
 # What happens to a server, in this order when at the same moment.
@@ -706,7 +789,9 @@ def server_events(
             events.append((left, LEAVES, index))
             if cluster.cull > 0:
                 goes = max(left, left + cluster.cull - lead)
-                if number + 1 == len(visits) or goes < visits[number + 1][0]:
+                if (number + 1 == len(visits) or goes < visits[number + 1][0]) and (
+                    goes < server.stops
+                ):
                     events.append((goes, GOES, index))
         if server.stops < math.inf:
             events.append((server.stops, STOPS, index))
@@ -743,6 +828,7 @@ def simulate(
     peak = 0
     states = [0, 0, 0, 0, 0]  # node-steps booting, serving, culling, placeholder only, empty
     waits: list[float] = []
+    waited: list[int] = []  # the server of each wait
     pending: list[int] = []  # servers waiting for a node, in start order
     present: Counter[str] = Counter()  # per course, servers not leaving
     pending_placeholders = 0
@@ -753,11 +839,17 @@ def simulate(
         # As the scaler service reads the Kubernetes API and the hub's: ready nodes whose
         # images (pulled, not being pulled) include every one given; allocatable less the
         # requests of the pods on the node, a node-sized placeholder's included (which leaves
-        # nothing), leaving servers' not.
+        # nothing), leaving servers' not. Only nodes that run a server (the autoscaler removes
+        # a node left empty, so its room is not there to count on); a ready node still pulling
+        # the images and running nothing is listed as cold (not warm), with no room.
         rooms = []
         for index, node in enumerate(ready):
             if any(node.images.get(image, math.inf) > now for image in images):
+                if not node.placeholder and node.servers == 0:  # cold and empty
+                    rooms.append(FreeRoom(f"node-{index}", 0.0, 0, warm=False))
                 continue
+            if node.servers == 0:
+                continue  # empty: the autoscaler may remove it
             held_cpu, held_memory = (
                 (cluster.node_cpu, cluster.node_memory) if node.placeholder else (0, 0)
             )
@@ -781,6 +873,7 @@ def simulate(
     # A strategy that wants placeholders when the week starts has them already (steady state).
     for _ in range(target):
         node = Node(0.0, 0.0, cluster.node_cpu, cluster.node_memory)
+        node.images.update(dict.fromkeys(cluster.prepull, -cluster.pull))
         land_placeholder(node, -cluster.pull)
         ready.append(node)
         running_placeholders += 1
@@ -831,6 +924,14 @@ def simulate(
         while booting and booting[0].ready_at <= now:
             node = booting.popleft()
             node.empty_since = node.ready_at
+            for image in cluster.prepull:  # the continuous pre-puller's pod starts pulling
+                node.images.setdefault(image, node.ready_at + cluster.pull)
+            if pending_placeholders:
+                # A placeholder pending since it asked for the node is bound the moment the
+                # node is ready: a student's pod coming in the same step finds it taken.
+                land_placeholder(node, node.ready_at)
+                pending_placeholders -= 1
+                running_placeholders += 1
             ready.append(node)
         # Students arrive and ask for a server; from now on the hub counts them as on.
         while next_server < len(servers) and servers[next_server].starts <= now:
@@ -839,7 +940,17 @@ def simulate(
             next_server += 1
         # The scaler sets the placeholder count (at its rounds); the Deployment keeps to it.
         if now >= next_round:
-            target = placeholders(now, present, read_free)
+            # Placeholders not ready yet: pending, or landed and still pulling the images.
+            unready = pending_placeholders + sum(
+                1
+                for node in ready
+                if node.placeholder
+                and any(
+                    node.images.get(image, math.inf) > now
+                    for image in (*warm_images, *cluster.prepull)
+                )
+            )
+            target = placeholders(now, present, read_free, (target, target - unready))
             next_round = now + placeholders.round_s
             if target != targets[-1][1]:
                 targets.append((now, target))
@@ -868,7 +979,7 @@ def simulate(
                     continue
                 server = servers[index]
                 size = (server.cpu, server.memory)
-                node = None if size in no_room else _best_node(ready, server, cluster)
+                node = None if size in no_room else _best_node(ready, server, cluster, now)
                 if node is None and foresight:
                     node = Node(server.starts, server.starts, cluster.node_cpu, cluster.node_memory)
                     ready.append(node)
@@ -889,6 +1000,7 @@ def simulate(
                 if image_at is None:
                     image_at = node.images[server.image] = placed + cluster.pull
                 waits.append(max(placed, image_at) - server.starts)
+                waited.append(index)
                 node.cpu_free -= server.cpu
                 node.memory_free -= server.memory
                 node.servers += 1
@@ -955,20 +1067,27 @@ def simulate(
         targets,
         preemptions,
         never_served,
+        sum(wait > cluster.start_timeout for wait in waits),
+        waited,
     )
 
 
-def _best_node(ready: list[Node], server: Server, cluster: Cluster) -> Node | None:
-    # The node with room that has (or is pulling) the image, then the fullest.
+def _best_node(
+    ready: list[Node], server: Server, cluster: Cluster, now: float = math.inf
+) -> Node | None:
+    # As zero-to-jupyterhub's user scheduler scores the nodes with room: NodeResourcesFit
+    # (MostAllocated, weight 121) over ImageLocality (weight 11, for an image the node holds:
+    # one still being pulled is not in its status yet).
     best = None
-    best_key = (False, -1.0)
+    best_score = -1.0
     for node in ready:
         if node.placeholder or node.cpu_free < server.cpu or node.memory_free < server.memory:
             continue
         used = (1 - node.cpu_free / cluster.node_cpu) + (1 - node.memory_free / cluster.node_memory)
-        key = (server.image in node.images, used)
-        if key > best_key:
-            best, best_key = node, key
+        held = node.images.get(server.image, math.inf) <= now
+        score = 121 * 50 * used + 11 * 100 * held
+        if score > best_score:
+            best, best_score = node, score
     return best
 
 
@@ -1024,54 +1143,373 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
+# ---------------------------------------------------------------------------------------------
+# The rivals: Berkeley's calendar scaler
+# ---------------------------------------------------------------------------------------------
+
+BERKELEY_EARLY_MIN = 10  # its events start 10 minutes early (8:50 for a 9:00 exam)
+BERKELEY_DEFAULT = 1  # its pools' default replicas in term, when no event runs
+BERKELEY_DAY = (7 * 3600, 20 * 3600)  # its nightly cool-down event (count 0) runs outside
+BERKELEY_LOOP_S = 60.0  # it reads the calendar and applies the counts every minute
+
+
+def nodes_for(catalog: Catalog, occurrence: Occurrence, people: int) -> int:
+    """The nodes an operator enters for ``people`` at ``occurrence``: their guarantees (limits
+    in an exam) over one node's CPU and memory, whichever needs more (campushub's arithmetic,
+    used as the operator's calculator)."""
+    one = dataclasses.replace(occurrence, expect=people, lead=None)
+    return plan_pools(catalog, [one], one.starts)[POOL].need
+
+
+def berkeley_events(
+    catalog: Catalog,
+    week: Sequence[Occurrence],
+    groups: Mapping[str, int],
+    early_min: float,
+    extra: Sequence[tuple[Occurrence, int]] = (),
+) -> list[tuple[float, float, int]]:
+    """The calendar events an operator enters for the week: one per meeting, from
+    ``early_min`` before it to its end, for the nodes its people need: the catalog's
+    ``expect`` where it says one, else enrolled (the hub's groups) x the planned attendance
+    (what campushub assumes with no history); ``extra``: announced sessions and their people."""
+    events = []
+    for occurrence in week:
+        people = occurrence.expect
+        if people is None:
+            people = math.ceil(round(groups.get(occurrence.course, 0) * PLANNED_ATTENDANCE, 6))
+        events.append((occurrence, people))
+    found = []
+    for occurrence, people in [*events, *extra]:
+        count = nodes_for(catalog, occurrence, people)
+        begins = (occurrence.starts - WEEK_START).total_seconds() - early_min * 60
+        ends = (occurrence.ends - WEEK_START).total_seconds()
+        if count > 0:
+            found.append((begins, ends, count))
+    return found
+
+
+def calendar_steps(
+    events: Sequence[tuple[float, float, int]], default: int, span: float
+) -> list[tuple[float, int]]:
+    """Berkeley's scaler's count over the week, as (seconds, replicas) steps: the largest
+    count of the events running (its ``max``); with none, the pool's default replicas by day
+    and 0 at night (its nightly cool-down event, count 0, which is an event too)."""
+    moments = {0.0}
+    for begins, ends, _ in events:
+        moments.update(moment for moment in (begins, ends) if 0 < moment < span)
+    if default:
+        for day in range(math.ceil(span / 86400)):
+            moments.update(day * 86400 + hour for hour in BERKELEY_DAY)
+    ordered = sorted(events)
+    steps: list[tuple[float, int]] = []
+    for moment in sorted(moments):
+        running = [count for begins, ends, count in ordered if begins <= moment < ends]
+        night = not BERKELEY_DAY[0] <= moment % 86400 < BERKELEY_DAY[1]
+        # An event, or the cool-down at night, decides; else the pool's default.
+        count = max(running, default=0) if running or night or not default else default
+        if not steps or steps[-1][1] != count:
+            steps.append((moment, count))
+    return steps
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions, runs and the matrix
+# ---------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class Row:
-    """One line of the table (waits None: a bound, not a strategy)."""
+class Condition:
+    """One family of the matrix: the campus's truth, the nodes, what the feeds announce and
+    how many weeks of history campushub has seen."""
 
     name: str
-    p50: float | None
-    p95: float | None
-    worst: float | None
-    over_goal: float | None  # the share of server starts waiting longer than the goal's p95
+    campus: Campus = DEFAULT_CAMPUS
+    boot_min: float = 5.0
+    pull_min: float = 2.0
+    history_weeks: int = 3
+    surprise: bool = False
+
+
+CONDITIONS = (
+    Condition("default"),
+    Condition("slow nodes (10m boot, 5m pull)", boot_min=10, pull_min=5),
+    Condition("arrivals earlier (-8m)", Campus(arrival_mean_min=-8, earliest_min=-25)),
+    Condition("arrivals later (+3m)", Campus(arrival_mean_min=3, earliest_min=-10, latest_min=15)),
+    Condition("arrivals wider (sd 8m)", Campus(arrival_sd_min=8, earliest_min=-25, latest_min=20)),
+    Condition("attendance 60%", Campus(attendance=(0.55, 0.65))),
+    Condition("attendance 100%", Campus(attendance=(1.0, 1.0))),
+    Condition("enrollment down 30%", Campus(staying=0.7)),
+    Condition("surprise session (+600, 1h ahead)", surprise=True),
+    Condition("second week (1 week of history)", history_weeks=1),
+)
+STRATEGIES = ("reactive", "berkeley", "fair berkeley", "campushub")
+SURPRISE_PEOPLE = 600
+SURPRISE_AT = timedelta(days=2, hours=19)  # Wednesday 19:00, for 90 minutes
+SURPRISE_NOTICE = timedelta(hours=1)
+FEED_DELAY = timedelta(minutes=5)  # campushub reads feeds every 5 minutes
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    students: int = 11_000
+    courses: int = 300
+    idle_min: float = 10.0
+    cull_min: float = 60.0
+    cull_every_min: float = 5.0
+    pool_max: int = 100
+    node_cpu: int = 8
+    node_memory_gi: int = 64
+    step_s: float = 10.0
+    round_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One strategy in one run."""
+
+    wait30: float  # share of server starts waiting over 30 s
+    failed: int  # starts waiting over the hub's start_timeout
+    p95: float
     node_hours: float
-    peak: int
-    started: int | None
-    outcome: Outcome | None = None
-
-    @classmethod
-    def of(cls, name: str, outcome: Outcome) -> Row:
-        waits = outcome.waits
-        return cls(
-            name,
-            percentile(waits, 0.5),
-            percentile(waits, 0.95),
-            max(waits, default=0.0),
-            sum(wait > P95_GOAL_S for wait in waits) / max(len(waits), 1),
-            outcome.node_hours,
-            outcome.peak_nodes,
-            outcome.nodes_started,
-            outcome,
-        )
+    starts: int
 
 
-def print_table(rows: Sequence[Row], oracle_hours: float, ideal_hours: float) -> None:
-    goal = f"{P95_GOAL_S:g}s"
-    print(
-        f"  {'strategy':<38} {'p50 s':>6} {'p95 s':>6} {'max s':>6} {'>' + goal:>6} {'node-h':>7}"
-        f" {'x oracle':>8} {'x ideal':>7} {'peak':>5} {'nodes':>6}"
+@dataclass(frozen=True, slots=True)
+class Run:
+    condition: str
+    seed: int
+    results: dict[str, Result]
+    bound_hours: float  # the lower bound: servers packed perfectly, no boot, no idle
+    lead_min: int
+    learned_lead_min: tuple[float, float]  # campushub's learned leads, shortest and longest
+    seconds: float
+
+
+def week_catalog(specs: Sequence[CourseSpec], condition: Condition, options: Options) -> Catalog:
+    """The catalog the operator writes: the pool's lead for meetings with no history (boot +
+    pull + how early students are assumed to come, the catalog defaults' arrivals) and its
+    warm-up (boot + pull, which the operator reads off their cloud); no ``expect`` on
+    weekly meetings (enrollment x attendance, or what is learned), exams at their enrollment."""
+    lead_min, _ = operator_lead(condition.boot_min, condition.pull_min)
+    text = catalog_text(
+        specs,
+        lead_min=lead_min,
+        pool_min=0,
+        pool_max=options.pool_max,
+        node_cpu=options.node_cpu,
+        node_memory_gi=options.node_memory_gi,
+        warmup_min=condition.boot_min + condition.pull_min,
+        expect=False,
     )
-    for row in rows:
-        waits = [
-            "-" if value is None else f"{value:.0f}" for value in (row.p50, row.p95, row.worst)
-        ]
-        over = "-" if row.over_goal is None else f"{row.over_goal:.1%}"
-        started = "-" if row.started is None else str(row.started)
-        print(
-            f"  {row.name:<38} {waits[0]:>6} {waits[1]:>6} {waits[2]:>6} {over:>6}"
-            f" {row.node_hours:7.1f}"
-            f" {row.node_hours / oracle_hours:8.2f} {row.node_hours / ideal_hours:7.2f}"
-            f" {row.peak:5d} {started:>6}"
+    return parse_catalog(text, "<campus>")
+
+
+def taking(groups: Mapping[str, int], campus: Campus, first_week: bool) -> dict[str, int]:
+    """The students really taking each course: all of the group in the term's first week,
+    ``campus.staying`` of it after."""
+    share = 1.0 if first_week else campus.staying
+    return {slug: max(1, round(count * share)) for slug, count in groups.items()}
+
+
+def build_history(
+    catalog: Catalog, groups: Mapping[str, int], condition: Condition, seed: int
+) -> History:
+    """What campushub's scaler recorded over the weeks before the measured one: each a week of
+    the same campus drawn afresh (the first of them the term's first week)."""
+    history = History()
+    weeks = condition.history_weeks
+    for number in range(weeks):
+        start = WEEK_START - (weeks - number) * WEEK
+        week = occurrences(catalog, start, start + WEEK)
+        rng = random.Random(f"{seed}/history/{number}")
+        actual = taking(groups, condition.campus, first_week=number == 0)
+        arrivals = make_arrivals(catalog, actual, week, rng, condition.campus, start)
+        for occurrence, seen in observations(week, arrivals, groups, start):
+            history.record(occurrence, seen)
+    return history
+
+
+def run_one(job: tuple[Condition, int, Options]) -> Run:
+    """One condition and seed: every strategy against the same arrivals, boots and pulls."""
+    condition, seed, options = job
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    specs = make_courses(options.courses, options.students, rng)
+    groups = {spec.slug: spec.enrollment for spec in specs}
+    catalog = week_catalog(specs, condition, options)
+    week = occurrences(catalog, WEEK_START, WEEK_START + WEEK)
+    truth = list(week)
+    added: list[tuple[float, Occurrence]] = []
+    announced: list[tuple[Occurrence, int]] = []
+    if condition.surprise:
+        largest = max(specs, key=lambda spec: spec.enrollment)
+        people = min(SURPRISE_PEOPLE, largest.enrollment)
+        begins = WEEK_START + SURPRISE_AT
+        session = Occurrence(
+            largest.slug,
+            POOL,
+            begins.astimezone(UTC),
+            (begins + timedelta(minutes=90)).astimezone(UTC),
+            people,
+            False,
+            f"feed: {largest.slug} review (+{people} people)",
         )
+        truth.append(session)
+        notice = (SURPRISE_AT - SURPRISE_NOTICE).total_seconds()
+        added.append((notice + FEED_DELAY.total_seconds(), session))
+        announced.append((session, people))
+    actual = taking(groups, condition.campus, first_week=condition.history_weeks == 0)
+    arrivals = make_arrivals(
+        catalog, actual, truth, random.Random(f"{seed}/week"), condition.campus
+    )
+    cluster = Cluster(
+        node_cpu=options.node_cpu * 1000,
+        node_memory=options.node_memory_gi * 1024,
+        boot=condition.boot_min * 60,
+        pull=condition.pull_min * 60,
+        idle=options.idle_min * 60,
+        step=options.step_s,
+        span=WEEK.total_seconds(),
+        cull=options.cull_min * 60,
+        cull_every=options.cull_every_min * 60,
+        prepull=tuple(sorted(catalog.images)),
+    )
+    history = build_history(catalog, groups, condition, seed)
+    pool = catalog.pools[POOL]
+    leads = [
+        learned.lead.total_seconds() / 60
+        for occurrence in week
+        if (learned := history.learned(occurrence, pool.warmup)) and learned.lead is not None
+    ]
+    if leads and max(leads) * 60 >= LOOKAHEAD.total_seconds():
+        raise SystemExit(f"a learned lead of {max(leads):.0f}m is beyond the look-ahead")
+    learn = observations(week, [a for a in arrivals if a.meeting < len(week)], groups)
+    lead_min = round(pool.lead.total_seconds() / 60)
+    # Berkeley's calendar: its events are entered once, from the catalog and the groups, and
+    # the surprise session from its announcement (before it is due, so it is in time).
+    as_run = calendar_steps(
+        berkeley_events(catalog, week, groups, BERKELEY_EARLY_MIN, announced),
+        BERKELEY_DEFAULT,
+        cluster.span,
+    )
+    fair = calendar_steps(
+        berkeley_events(catalog, week, groups, lead_min, announced), 0, cluster.span
+    )
+    strategies: dict[str, Placeholders] = {
+        "reactive": Steps([(0.0, 0)]),
+        "berkeley": Steps(as_run, BERKELEY_LOOP_S, pool.lead.total_seconds()),
+        "fair berkeley": Steps(fair, BERKELEY_LOOP_S, pool.lead.total_seconds()),
+        "campushub": ScalerRounds(
+            catalog, week, options.round_s, history, groups, learn, added, cluster.cull_every
+        ),
+    }
+    results = {}
+    for name, placeholders in strategies.items():
+        outcome = simulate(arrivals, placeholders, cluster)
+        waits = outcome.waits
+        results[name] = Result(
+            sum(wait > WAIT_GOAL_S for wait in waits) / max(len(waits), 1),
+            outcome.failed,
+            percentile(waits, 0.95),
+            outcome.node_hours,
+            len(waits),
+        )
+    bound, _ = ideal_packing(arrivals, cluster)
+    span = (min(leads), max(leads)) if leads else (float(lead_min), float(lead_min))
+    return Run(condition.name, seed, results, bound, lead_min, span, time.perf_counter() - started)
+
+
+def time_plan(catalog: Catalog, history: History, groups: Mapping[str, int], runs: int) -> float:
+    """Median wall seconds of planning the week as the service's chart does: the catalog's
+    occurrences, what the history says of them, and plan_span."""
+    seconds = []
+    for _ in range(runs):
+        history._learned, history._courses = {}, None  # as after a meeting was recorded
+        started = time.perf_counter()
+        week = occurrences(catalog, WEEK_START, WEEK_START + WEEK)
+        planned = learned_occurrences(catalog, week, history, groups)
+        plan_span(catalog, planned, [], WEEK_START, WEEK_START + WEEK, enrollment=groups)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def better_berkeley(run: Run) -> Result:
+    """The Berkeley baseline that made fewer starts wait over 30 s (the cheaper if tied)."""
+    return min(
+        (run.results["berkeley"], run.results["fair berkeley"]),
+        key=lambda result: (result.wait30, result.node_hours),
+    )
+
+
+def report(conditions: Sequence[Condition], runs: Sequence[Run], seeds: int, plan_s: float) -> int:
+    """The matrix: per condition, each strategy's median and worst over the seeds."""
+    print(
+        f"matrix    {len(conditions)} conditions x {seeds} seeds; per strategy: share of server"
+        f" starts waiting over {WAIT_GOAL_S:g} s (median / worst), failed starts (waits over"
+        " start_timeout, all seeds), p95 wait (median), node-hours (median) and over the"
+        " lower bound"
+    )
+    worst_share = worst_versus = worst_ratio = -math.inf
+    failed_all = 0
+    met_all = True
+    for condition in conditions:
+        mine = [run for run in runs if run.condition == condition.name]
+        print(f"\n  {condition.name}")
+        print(
+            f"    {'strategy':<15} {'>30s med':>8} {'worst':>7} {'failed':>6} {'p95 s':>6}"
+            f" {'node-h':>8} {'x bound':>7}"
+        )
+        for name in STRATEGIES:
+            shares = [run.results[name].wait30 for run in mine]
+            failed = sum(run.results[name].failed for run in mine)
+            p95 = statistics.median(run.results[name].p95 for run in mine)
+            hours = statistics.median(run.results[name].node_hours for run in mine)
+            bound = statistics.median(run.bound_hours for run in mine)
+            print(
+                f"    {name:<15} {statistics.median(shares):8.2%} {max(shares):7.2%}"
+                f" {failed:6d} {p95:6.0f} {hours:8.1f} {hours / bound:7.2f}"
+            )
+        bound = statistics.median(run.bound_hours for run in mine)
+        print(f"    {'lower bound':<15} {'':>8} {'':>7} {'':>6} {'':>6} {bound:8.1f} {1:7.2f}")
+        versus = [run.results["campushub"].wait30 - better_berkeley(run).wait30 for run in mine]
+        ratios = [
+            run.results["campushub"].node_hours / run.results["fair berkeley"].node_hours
+            for run in mine
+        ]
+        shares = [run.results["campushub"].wait30 for run in mine]
+        failed = sum(run.results["campushub"].failed for run in mine)
+        leads = [run.learned_lead_min for run in mine]
+        met = max(versus) <= 0 and failed == 0 and max(ratios) <= NODE_HOURS_GOAL
+        met_all &= met
+        print(
+            f"    campushub: >30 s share minus the better Berkeley's: median"
+            f" {statistics.median(versus):+.2%}, worst {max(versus):+.2%}; node-hours over the"
+            f" fair Berkeley's: median {statistics.median(ratios):.3f}, worst {max(ratios):.3f};"
+            f" failed starts {failed}; learned leads {min(lo for lo, _ in leads):.0f}-"
+            f"{max(hi for _, hi in leads):.0f}m (the catalog's {mine[0].lead_min}m)"
+            f" -> {verdict(met)}"
+        )
+        worst_share = max(worst_share, max(shares))
+        worst_versus = max(worst_versus, max(versus))
+        worst_ratio = max(worst_ratio, max(ratios))
+        failed_all += failed
+    print()
+    print(
+        f"goal      in every condition and seed, campushub's share waiting over {WAIT_GOAL_S:g} s"
+        f" at most the better Berkeley's, no failed start, node-hours at most"
+        f" {NODE_HOURS_GOAL:g}x the fair Berkeley's: {verdict(met_all)}"
+    )
+    print(f"goal      planning the week under {PLAN_GOAL_S:g} s: {verdict(plan_s < PLAN_GOAL_S)}")
+    print(f"python    {sys.version.split()[0]} ({sys.executable})")
+    command = ["python", "benchmarks/scaler_sim.py", *sys.argv[1:]]
+    print(f"reproduce {shlex.join(command)}  (from the repository root)")
+    print(
+        f"result: conditions={len(conditions)} worst_wait30_share={worst_share:.4f}"
+        f" worst_vs_berkeley_wait30={worst_versus:+.4f}"
+        f" worst_node_hours_vs_fair_berkeley={worst_ratio:.3f} failed_starts={failed_all}"
+        f" plan_week_s={plan_s:.3f}"
+    )
+    return 0
 
 
 def verdict(met: bool) -> str:
@@ -1082,261 +1520,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=11_000, help="students on campus")
     parser.add_argument("--courses", type=int, default=300, help="courses in the catalog")
-    parser.add_argument("--seed", type=int, default=2026, help="random seed (campus, arrivals)")
-    parser.add_argument("--boot-min", type=float, default=5, help="node boot time, minutes")
-    parser.add_argument("--pull-min", type=float, default=2, help="image pull time, minutes")
-    parser.add_argument("--idle-min", type=float, default=10, help="idle node removal, minutes")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per condition")
+    parser.add_argument("--first-seed", type=int, default=2026, help="the first seed")
     parser.add_argument(
-        "--cull-min",
-        type=float,
-        default=60,
-        help="the idle culler's timeout, minutes (CAMPUSHUB_CULL_TIMEOUT's default: 60; 0: off)",
+        "--jobs", type=int, default=os.cpu_count() or 1, help="runs side by side (processes)"
     )
     parser.add_argument(
-        "--cull-every-min",
-        type=float,
-        default=5,
-        help="minutes between the idle culler's checks (CAMPUSHUB_CULL_EVERY's default: 5)",
-    )
-    parser.add_argument(
-        "--lead-min",
-        type=int,
-        default=None,
-        help="the pool's lead, minutes (default: boot + pull + how early 5%% of students come)",
-    )
-    parser.add_argument("--pool-min", type=int, default=0, help="the pool's min")
-    parser.add_argument("--pool-max", type=int, default=100, help="the pool's max")
-    parser.add_argument("--node-cpu", type=int, default=8, help="allocatable CPU per node")
-    parser.add_argument("--node-memory-gi", type=int, default=64, help="allocatable GiB per node")
-    parser.add_argument("--step-s", type=float, default=10, help="simulation step, seconds")
-    parser.add_argument(
-        "--round-s", type=float, default=60, help="campushub's scaler: seconds between rounds"
-    )
-    parser.add_argument(
-        "--what-if-cut-min",
-        type=int,
-        default=int(ARRIVAL_LATEST_MIN),
-        help="what-if: events end this long after they start, minutes",
+        "--only", default="", help="run only the conditions whose name contains this"
     )
     parser.add_argument("--plan-runs", type=int, default=7, help="timed plans (median reported)")
-    options = parser.parse_args(argv)
-    chosen_lead, early_min = operator_lead(options.boot_min, options.pull_min)
-    if options.lead_min is None:
-        options.lead_min = chosen_lead
-
-    rng = random.Random(options.seed)
-    specs = make_courses(options.courses, options.students, rng)
-    enrollment = {spec.slug: spec.enrollment for spec in specs}
-    pool_settings = {
-        "pool_min": options.pool_min,
-        "pool_max": options.pool_max,
-        "node_cpu": options.node_cpu,
-        "node_memory_gi": options.node_memory_gi,
-    }
-    catalog = parse_catalog(
-        catalog_text(specs, lead_min=options.lead_min, **pool_settings), "<campus>"
-    )
-    no_lead = parse_catalog(catalog_text(specs, lead_min=0, **pool_settings), "<no lead>")
-    end = WEEK_START + WEEK
-    week = occurrences(catalog, WEEK_START, end)
-    arrivals = make_arrivals(catalog, enrollment, week, rng)
-    cluster = Cluster(
-        node_cpu=options.node_cpu * 1000,
-        node_memory=options.node_memory_gi * 1024,
-        boot=options.boot_min * 60,
-        pull=options.pull_min * 60,
-        idle=options.idle_min * 60,
-        step=options.step_s,
-        span=WEEK.total_seconds(),
-        cull=options.cull_min * 60,
-        cull_every=options.cull_every_min * 60,
-    )
-    servers = make_servers(arrivals, cluster)
-    reused = len(arrivals) - len(servers)
-    idle_after = [server.stops - server.visits[-1][1] for server in servers]
-
-    plan_seconds = time_plan(catalog, options.plan_runs)
-    plan_s = statistics.median(plan_seconds)
-    # The chart's plan: plan_span of the week, nobody counted as on.
-    chart = plan_span(catalog, week, [], WEEK_START, end)
-    chart_targets = plan_steps(chart)
-    chart_mean = mean_target(chart_targets, cluster.span)
-    chart_peak = max(target.need for _, target in chart[POOL])
-    capped = sum(target.need > target.replicas for _, target in chart[POOL])
-    berkeley = Steps(
-        plan_steps(plan_span(no_lead, occurrences(no_lead, WEEK_START, end), [], WEEK_START, end))
-    )
-    cut_after = timedelta(minutes=options.what_if_cut_min)
-    cut = [dataclasses.replace(o, ends=min(o.ends, o.starts + cut_after)) for o in week]
-    images = tuple(catalog.images)
-
-    shapes = Counter(spec.shape.name for spec in specs)
-    patterns = Counter(spec.pattern for spec in specs)
-    sizes = sorted(enrollment.values())
-    exams = [o for o in week if o.exam]
+    arguments = parser.parse_args(argv)
+    options = Options(students=arguments.students, courses=arguments.courses)
+    chosen = [c for c in CONDITIONS if arguments.only.lower() in c.name.lower()]
+    if not chosen:
+        parser.error(f"no condition's name contains {arguments.only!r}")
+    seeds = range(arguments.first_seed, arguments.first_seed + arguments.seeds)
+    lead, early = operator_lead(5, 2)
     print(
-        f"campus    {options.students} students, {len(specs)} courses (seed {options.seed}):"
-        f" {', '.join(f'{count} {name}' for name, count in shapes.items())};"
-        f" {', '.join(f'{count} {name}' for name, count in patterns.items())}"
+        f"campus    {options.students} students in {options.courses} courses (the demo's three"
+        f" kinds), one week measured after weeks of history; node {options.node_cpu} CPU /"
+        f" {options.node_memory_gi}Gi, idle removal {options.idle_min:g}m, culler"
+        f" {options.cull_min:g}m checked every {options.cull_every_min:g}m, the hub's"
+        f" start_timeout 120 s; every node pre-pulls the pool's images as it becomes ready"
     )
     print(
-        f"          {sum(sizes)} enrollments, per course median {statistics.median(sizes):.0f},"
-        f" largest {sizes[-1]}, smallest {sizes[0]}"
+        f"catalog   no expect on weekly meetings (enrolled x {PLANNED_ATTENDANCE:g}); pool lead"
+        f" = boot + pull + {early:.1f}m ({lead}m with 5m + 2m), warmup = boot + pull"
     )
     print(
-        f"week      {WEEK_START.date()} to {(end - timedelta(days=1)).date()}:"
-        f" {len(week)} meetings, {len(exams)} exam(s), {len(arrivals)} students come"
-        f" (catalog expects {PLANNED_ATTENDANCE:.0%} of enrolled,"
-        f" actual {ATTENDANCE[0]:.0%}-{ATTENDANCE[1]:.0%} per meeting)"
+        "rivals    reactive (autoscaler only); berkeley as run: one calendar event per meeting"
+        f" from {BERKELEY_EARLY_MIN}m before to its end, sized for enrolled x"
+        f" {PLANNED_ATTENDANCE:g}, the largest running event wins, {BERKELEY_DEFAULT} node by"
+        f" day when none runs, read every {BERKELEY_LOOP_S:g} s; fair berkeley: the same events"
+        " from the catalog's lead before, no default node"
     )
-    for exam in exams:
-        (reason,) = plan_pools(catalog, [exam], exam.starts)[POOL].reasons
-        print(
-            f"  exam    {exam.source} for {format_duration(exam.duration)}: {reason.people}"
-            f" expected at {reason.cpu:g} CPU / {format_memory(reason.memory)} each (limits)"
-            f" = {reason.share:.1f} node(s)"
-        )
-    print(
-        f"pool      {POOL}: {options.node_cpu} CPU / {options.node_memory_gi}Gi nodes,"
-        f" min {options.pool_min}, max {options.pool_max}, lead {options.lead_min}m;"
-        f" idle removal {options.idle_min:g}m; step {options.step_s:g}s"
-    )
-    if cluster.cull > 0:
-        print(
-            f"culler    servers outlive their students: last activity when the student leaves,"
-            f" stopped once idle {options.cull_min:g}m (CAMPUSHUB_CULL_TIMEOUT"
-            f" {cluster.cull:g}), checked every {options.cull_every_min:g}m"
-            f" (CAMPUSHUB_CULL_EVERY {cluster.cull_every:g}): each server runs"
-            f" {min(idle_after) / 60:.0f}-{max(idle_after) / 60:.0f}m after its student left;"
-            f" {len(servers)} server starts, {reused} reused (a student back while theirs ran)"
-        )
-    else:
-        print(
-            f"culler    off: servers run until the week ends; {len(servers)} server starts,"
-            f" {reused} reused"
-        )
-    late = early_share(options.lead_min, options.boot_min, options.pull_min)
-    operator = (
-        f"boot {options.boot_min:g}m + pull {options.pull_min:g}m + {early_min:.1f}m (only"
-        f" {LEAD_EARLY_SHARE:.0%} of students come earlier), rounded up"
-    )
-    source = (
-        f"the operator's choice: {operator}"
-        if options.lead_min == chosen_lead
-        else f"--lead-min; the operator's choice is {chosen_lead}m = {operator}"
-    )
-    print(
-        f"lead      {options.lead_min}m, {source}; placeholders asked for at"
-        f" start-{options.lead_min}m are warm at"
-        f" start{options.boot_min + options.pull_min - options.lead_min:+g}m, after"
-        f" {late:.1%} of the students have come"
-    )
-    print(
-        f"chart     plan_span of the week (nobody on): {len(chart_targets)} steps, peak need"
-        f" {chart_peak} node(s) ({capped} step(s) capped at max), time-weighted mean"
-        f" {chart_mean:.1f}"
-    )
-    print(
-        f"          occurrences() + plan_span() for the week: median {plan_s:.3f} s"
-        f" over {options.plan_runs} runs"
-    )
-
     started = time.perf_counter()
-    rounds = ScalerRounds(catalog, week, options.round_s)
-    rounds_started = time.perf_counter()
-    campus = simulate(arrivals, rounds, cluster, images)
-    campus_s = time.perf_counter() - rounds_started
-    campus_mean = mean_target(campus.targets, cluster.span)
-    fixed_count = round(campus_mean)
-    perfect = oracle(arrivals, cluster)
-    ideal_hours, ideal_peak = ideal_packing(arrivals, cluster)
-    rows = [
-        Row.of("1 reactive (autoscaler only)", simulate(arrivals, Steps([(0.0, 0)]), cluster)),
-        Row.of(
-            f"2 fixed: {fixed_count} placeholder node(s)",
-            simulate(arrivals, Steps([(0.0, fixed_count)]), cluster),
-        ),
-        Row.of("3 berkeley: events sized once, no lead", simulate(arrivals, berkeley, cluster)),
-        Row.of(f"4 campushub: rounds every {options.round_s:g}s", campus),
-        Row.of("5 oracle: perfect foresight", perfect),
-        Row("6 ideal packing (lower bound)", None, None, None, None, ideal_hours, ideal_peak, None),
-    ]
-    what_if = Row.of(
-        f"  events cut at start+{options.what_if_cut_min}m",
-        simulate(arrivals, ScalerRounds(catalog, cut, options.round_s), cluster, images),
-    )
-    simulated_s = time.perf_counter() - started
+    jobs = [(condition, seed, options) for condition in chosen for seed in seeds]
+    if arguments.jobs > 1:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(arguments.jobs) as workers:
+            runs = workers.map(run_one, jobs, chunksize=1)
+    else:
+        runs = [run_one(job) for job in jobs]
     print(
-        f"campushub {rounds.rounds} rounds of plan_pools every {options.round_s:g}s with who is"
-        f" on and the room free on warm nodes, servers the culler stops within the lead"
-        f" ({options.lead_min}m) counted as leaving (campushub's whole week"
-        f" simulated in {campus_s:.1f} s); target time-weighted mean {campus_mean:.1f},"
-        f" peak {max(replicas for _, replicas in campus.targets)}; the fixed strategy holds"
-        f" {fixed_count}"
+        f"simulated {len(runs)} runs in {time.perf_counter() - started:.0f} s"
+        f" ({statistics.median(run.seconds for run in runs):.1f} s each, median)"
     )
-    print(
-        f"strategies  wait per server start (and the share waiting over {P95_GOAL_S:g} s),"
-        f" node-hours over the week, peak and started nodes"
-        f" (simulated in {simulated_s:.1f} s)"
-    )
-    print_table(rows, perfect.node_hours, ideal_hours)
-    print(
-        f"what-if   campushub's rounds fed the same events ending at"
-        f" start+{options.what_if_cut_min}m (not what it does):"
-    )
-    print_table([what_if], perfect.node_hours, ideal_hours)
-    print(
-        "node-hours by node state: booting, serving students (a server whose student is on),"
-        " culling (only servers whose students have gone), holding only a placeholder, empty;"
-        " placeholders preempted; nodes that never served a student"
-    )
-    print(
-        f"  {'':<38} {'boot':>6} {'serve':>6} {'cull':>6} {'hold':>6} {'empty':>6}"
-        f" {'preempt':>8} {'unused':>7}"
-    )
-    for row in [*rows[:5], what_if]:
-        assert row.outcome is not None
-        outcome = row.outcome
-        print(
-            f"  {row.name:<38} {outcome.booting_hours:6.1f} {outcome.serving_hours:6.1f}"
-            f" {outcome.culling_hours:6.1f} {outcome.placeholder_hours:6.1f}"
-            f" {outcome.empty_hours:6.1f} {outcome.preemptions:8d} {outcome.never_served:7d}"
-        )
-    print(
-        f"  {rows[5].name:<38} {0:6.1f} {ideal_hours:6.1f} {'-':>6} {0:6.1f} {0:6.1f}"
-        f" {'-':>8} {'-':>7}"
-    )
-
-    campus_row = rows[3]
-    ratio = campus.node_hours / perfect.node_hours
-    print(
-        f"oracle    perfect foresight (nodes ready at once with every image, same packing,"
-        f" culler and {options.idle_min:g}m idle removal): {perfect.node_hours:.1f} node-hours,"
-        f" p95 wait"
-        f" {percentile(perfect.waits, 0.95):g} s; campushub is {ratio:.2f}x it"
-    )
-    print(
-        f"bound     ideal packing (servers, until culled, re-packed perfectly, no boot, no idle):"
-        f" {ideal_hours:.1f} node-hours; campushub is {campus.node_hours / ideal_hours:.2f}x it,"
-        f" the oracle {perfect.node_hours / ideal_hours:.2f}x"
-    )
-    print(
-        f"goal      campushub p95 wait at most {P95_GOAL_S:g} s:"
-        f" {verdict(campus_row.p95 is not None and campus_row.p95 <= P95_GOAL_S)}"
-    )
-    print(
-        f"goal      campushub node-hours at most {NODE_HOURS_GOAL:g}x the oracle's"
-        f" (perfect foresight): {verdict(ratio <= NODE_HOURS_GOAL)}"
-    )
-    print(f"goal      planning the week under {PLAN_GOAL_S:g} s: {verdict(plan_s < PLAN_GOAL_S)}")
-    print(f"python    {sys.version.split()[0]} ({sys.executable})")
-    command = ["python", "benchmarks/scaler_sim.py", *sys.argv[1:]]
-    print(f"reproduce {shlex.join(command)}  (from the repository root)")
-    print(
-        f"result: campus_p95_wait_s={campus_row.p95:.1f} campus_node_hours_ratio={ratio:.3f}"
-        f" reactive_p95_wait_s={rows[0].p95:.1f} plan_week_s={plan_s:.3f}"
-    )
-    return 0
+    # Planning a week as the chart does, with three weeks of history.
+    rng = random.Random(arguments.first_seed)
+    specs = make_courses(options.courses, options.students, rng)
+    groups = {spec.slug: spec.enrollment for spec in specs}
+    catalog = week_catalog(specs, CONDITIONS[0], options)
+    history = build_history(catalog, groups, CONDITIONS[0], arguments.first_seed)
+    plan_s = time_plan(catalog, history, groups, arguments.plan_runs)
+    return report(chosen, runs, arguments.seeds, plan_s)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ target changes, by sweeping the events in start order rather than planning minut
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +43,7 @@ from .units import format_cpu, format_duration, format_memory
 __all__ = [
     "DEFAULT_ATTENDANCE",
     "FreeRoom",
+    "PlaceholderGuard",
     "PoolTarget",
     "Reason",
     "Request",
@@ -69,11 +71,18 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class FreeRoom:
-    """Room free now on one ready node of a pool that already has the pool's images."""
+    """Room free now on one ready node of a pool that already has the pool's images and
+    runs a server (the autoscaler removes an empty node: its room is not there to count on).
+
+    ``warm`` False: a ready node still pulling the pool's images that runs no pod (daemon
+    sets aside). Its room is not counted; the scheduler would put the next student there
+    (a node with room comes before preempting a placeholder) to wait for the pull, so while
+    people are coming a placeholder is asked for to take it (:class:`PlaceholderGuard`)."""
 
     node: str
     cpu: float  # cores
     memory: int  # bytes
+    warm: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +134,68 @@ class PoolTarget:
     clamped: bool
     why: str
     requested: int | None = None  # the largest count calendar events asked for, if any
+
+
+@dataclass
+class PlaceholderGuard:
+    """What the cluster does with a pool's target, taken into account: two rules applied to
+    the plan's target, given the placeholders' Deployment now (``replicas``, ``ready``) and
+    the ready nodes of the pool still pulling its images that run no pod (``cold``).
+
+    - **Fall only once ready.** A Deployment scaled down deletes its pods that are not ready
+      first: the pending ones, whose nodes the cluster autoscaler is already booting, and
+      those still pulling images on a new node. Either way a new node is left empty and cold,
+      and the scheduler puts the next student there (a node with room comes before
+      preempting a placeholder) to wait for the pull. So while people are coming (the plan
+      holds room for some) the target falls only once every placeholder is ready, or after
+      ``limit`` (placeholders that never become ready must not pin the pool); falling then
+      deletes ready ones, whose nodes are warm.
+    - **Take cold nodes.** While people are coming (the plan holds room for some), a ready,
+      empty node still pulling the images gets a placeholder more than the Deployment has, so
+      a placeholder takes it before a student does.
+    """
+
+    limit: timedelta
+    _since: datetime | None = None
+
+    def __call__(
+        self,
+        target: PoolTarget,
+        at: datetime,
+        replicas: int | None,
+        ready: int | None,
+        cold: int = 0,
+        maximum: int | None = None,
+    ) -> PoolTarget:
+        if replicas is None or ready is None:
+            self._since = None
+            return target
+        if cold and target.need > 0:
+            wanted = replicas + cold if maximum is None else min(replicas + cold, maximum)
+            if wanted > target.replicas:
+                self._since = None
+                return dataclasses.replace(
+                    target,
+                    replicas=wanted,
+                    why=f"{target.why}; {wanted} instead: {cold} more than the {replicas} there"
+                    f" are, for {cold} ready node(s) still pulling the pool's images, so that a"
+                    " placeholder takes each before a student lands there to wait for the pull",
+                )
+        if target.replicas >= replicas or ready >= replicas or target.need == 0:
+            self._since = None  # (nobody coming: a cold node is left for the autoscaler)
+            return target
+        if self._since is None or self._since > at:
+            self._since = at
+        if at - self._since >= self.limit:
+            self._since = None
+            return target
+        return dataclasses.replace(
+            target,
+            replicas=replicas,
+            why=f"{target.why}; held at {replicas} while {replicas - ready} placeholder(s) are"
+            " not ready (scaling down would delete those first and leave their new nodes empty"
+            " for a student to wait on)",
+        )
 
 
 def plan_pools(
@@ -319,7 +390,7 @@ def _fit_in_free_room(
     catalog: Catalog, arrivals: list[tuple[Occurrence, int, int, int]], free: Sequence[FreeRoom]
 ) -> list[tuple[Occurrence, int, int, int, int]]:
     """Each arrival with how many of its people fit in the free room (earliest first)."""
-    rooms = [[Fraction(str(max(room.cpu, 0.0))), max(room.memory, 0)] for room in free]
+    rooms = [[Fraction(str(max(room.cpu, 0.0))), max(room.memory, 0)] for room in free if room.warm]
     fitted = []
     for occurrence, total, on, coming in arrivals:
         cpu, memory = _per_person(catalog, occurrence)

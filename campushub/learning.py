@@ -24,7 +24,9 @@ JSON in the scaler's state folder.
 Timing needs :data:`MIN_ARRIVALS` observed arrivals: a meeting with fewer borrows the timing
 of the course's other meetings; attendance is the meeting's own. A course with no history
 keeps the catalog's defaults (the pool's ``lead``, the meeting's end, the scaler's attendance
-ratio). Exams are not learned: they keep the catalog's ``expect`` or enrollment x attendance.
+ratio). An exam learns only how early the course's students come (never later than the
+pool's ``lead``): room for everyone it expects (the catalog's ``expect``, or enrollment x
+attendance) from then until its end.
 
 Pure: plain data in, plain data out (the scaler reads the hub and the files).
 """
@@ -191,8 +193,21 @@ class History:
     def learned(self, occurrence: Occurrence, warmup: timedelta) -> Learned | None:
         """What to plan ``occurrence`` with, or None: nothing learned (catalog defaults)."""
         if occurrence.exam:
-            return None
+            key = (f"exam of {occurrence.course}", warmup)
+            if key not in self._learned:
+                self._learned[key] = self._learn_exam(occurrence.course, warmup)
+            return self._learned[key]
         return self.learned_meeting(occurrence.source, occurrence.course, warmup)
+
+    def _learn_exam(self, course: str, warmup: timedelta) -> Learned | None:
+        """An exam learns only how early the course's students come, from all its meetings
+        (room all at once from then, held to its end, for everyone it expects)."""
+        timing = [seen for seen in self.of_course(course) if seen.arrivals]
+        if sum(seen.arrivals for seen in timing) < MIN_ARRIVALS:
+            return None
+        earliest = min(seen.offsets[0] for seen in timing)
+        lead = min(max(warmup + timedelta(seconds=-earliest) + ROUND, timedelta(0)), MAX_LEAD)
+        return Learned(lead, None, None, "the course's meetings", 0)
 
     def learned_meeting(self, source: str, course: str, warmup: timedelta) -> Learned | None:
         """What to plan the meeting ``source`` of ``course`` with (see :meth:`learned`)."""
@@ -381,7 +396,8 @@ def learned_occurrences(
             continue
         changes: dict[str, Any] = {}
         if learned.lead is not None:
-            changes["lead"] = learned.lead
+            # An exam is never asked for later than the pool's lead.
+            changes["lead"] = max(learned.lead, pool.lead) if occurrence.exam else learned.lead
         if learned.until is not None and occurrence.starts + learned.until < occurrence.ends:
             changes["ends"] = occurrence.starts + learned.until
         enrolled = enrollment.get(occurrence.course, 0)

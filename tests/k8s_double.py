@@ -1,8 +1,10 @@
 """A small HTTP double of the Kubernetes API endpoints the scaler uses, and nothing more.
 
-The scaler reads and patches the ``scale`` subresource of Deployments and StatefulSets, and
-lists a pool's nodes and the pods on a node (to find room already free):
+The scaler reads and patches the ``scale`` subresource of Deployments and StatefulSets, reads
+the object itself (how many replicas are ready), and lists a pool's nodes and the pods on a
+node (to find room already free):
 
+    GET   /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}
     GET   /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
     PATCH /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
     GET   /api/v1/nodes?labelSelector=k=v,...
@@ -31,7 +33,7 @@ from typing import Any
 
 from tornado import httpserver, web
 
-PATH = r"/apis/apps/v1/namespaces/([a-z0-9-]+)/(deployments|statefulsets)/([a-z0-9.-]+)/scale"
+PATH = r"/apis/apps/v1/namespaces/([a-z0-9-]+)/(deployments|statefulsets)/([a-z0-9.-]+)(/scale)?"
 KINDS = {"deployments": "Deployment", "statefulsets": "StatefulSet"}
 
 
@@ -73,6 +75,7 @@ class Pod:
     memory: str | None = None
     phase: str = "Running"
     annotations: dict[str, str] = field(default_factory=dict)
+    owner: str | None = None  # the kind of its controller, such as DaemonSet
 
 
 @dataclass
@@ -85,6 +88,8 @@ class Cluster:
     faults: list[Fault] = field(default_factory=list)
     log: list[Logged] = field(default_factory=list)
     versions: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # (namespace, resource, name) -> ready replicas, where not all are
+    ready: dict[tuple[str, str, str], int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_fault(self, method: str) -> Fault | None:
@@ -172,14 +177,43 @@ class ScaleHandler(web.RequestHandler):
         message = f'{resource}.apps "{name}" not found'
         self.answer(404, _status(404, "NotFound", message))
 
-    def get(self, namespace: str, resource: str, name: str) -> None:
-        scale = self.scale(namespace, resource, name)
-        if scale is None:
+    def workload(self, namespace: str, resource: str, name: str) -> dict[str, Any] | None:
+        """The Deployment or StatefulSet itself: what the client needs of it, and its count
+        of ready replicas."""
+        key = (namespace, resource, name)
+        with self.cluster.lock:
+            if key not in self.cluster.objects:
+                return None
+            replicas = self.cluster.objects[key]
+            ready = min(self.cluster.ready.get(key, replicas), replicas)
+        labels = {"app": name}
+        return {
+            "kind": KINDS[resource],
+            "apiVersion": "apps/v1",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "pause", "image": "pause:3.10"}]},
+                },
+                **({"serviceName": name} if resource == "statefulsets" else {}),
+            },
+            "status": {"replicas": replicas, **({"readyReplicas": ready} if ready else {})},
+        }
+
+    def get(self, namespace: str, resource: str, name: str, subresource: str | None) -> None:
+        found = (self.scale if subresource else self.workload)(namespace, resource, name)
+        if found is None:
             self.not_found(resource, name)
         else:
-            self.answer(200, scale)
+            self.answer(200, found)
 
-    def patch(self, namespace: str, resource: str, name: str) -> None:
+    def patch(self, namespace: str, resource: str, name: str, subresource: str | None) -> None:
+        if not subresource:
+            self.answer(405, _status(405, "MethodNotAllowed", "patch the scale"))
+            return
         content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type not in (
             "application/merge-patch+json",
@@ -304,7 +338,20 @@ def _node_object(node: Node) -> dict[str, Any]:
 def _pod_object(pod: Pod) -> dict[str, Any]:
     requests = {k: v for k, v in (("cpu", pod.cpu), ("memory", pod.memory)) if v is not None}
     return {
-        "metadata": {"name": pod.name, "namespace": pod.namespace, "annotations": pod.annotations},
+        "metadata": {
+            "name": pod.name,
+            "namespace": pod.namespace,
+            "annotations": pod.annotations,
+            **(
+                {
+                    "ownerReferences": [
+                        {"apiVersion": "apps/v1", "kind": pod.owner, "name": "x", "uid": "u"}
+                    ]
+                }
+                if pod.owner
+                else {}
+            ),
+        },
         "spec": {
             "nodeName": pod.node,
             "containers": [{"name": "main", "image": "x", "resources": {"requests": requests}}],
@@ -372,6 +419,12 @@ class KubeDouble:
         resource = {v: k for k, v in KINDS.items()}[kind]
         with self.cluster.lock:
             self.cluster.objects.pop((namespace, resource, name), None)
+
+    def set_ready(self, kind: str, name: str, namespace: str, ready: int) -> None:
+        """How many of its replicas are ready (all, until set)."""
+        resource = {v: k for k, v in KINDS.items()}[kind]
+        with self.cluster.lock:
+            self.cluster.ready[(namespace, resource, name)] = ready
 
     def replicas(self, kind: str, name: str, namespace: str) -> int | None:
         resource = {v: k for k, v in KINDS.items()}[kind]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campushub.catalog import Catalog, parse_catalog
-from campushub.demand import FreeRoom, PoolTarget, Request, plan_pools, plan_span
+from campushub.demand import FreeRoom, PlaceholderGuard, PoolTarget, Request, plan_pools, plan_span
 from campushub.schedule import Occurrence, occurrences
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -362,3 +362,35 @@ def test_free_room_on_warm_nodes_takes_people_first(catalog: Catalog) -> None:
         plan_pools(catalog, lecture, at, free={"slots": roomy["standard"]})["standard"].replicas
         == 13
     )
+
+
+def _target(replicas: int, need: int | None = None) -> PoolTarget:
+    need = replicas if need is None else need
+    return PoolTarget("standard", replicas, need, (), False, f"target {replicas}")
+
+
+def test_the_guard_lets_a_target_fall_only_once_its_placeholders_are_ready() -> None:
+    guard = PlaceholderGuard(timedelta(minutes=14))
+    at = datetime(2026, 11, 30, 18, tzinfo=UTC)
+    # Rises and steady targets pass; so does a fall with every placeholder ready.
+    assert guard(_target(9), at, 5, 3).replicas == 9
+    assert guard(_target(4), at, 6, 6).replicas == 4
+    # A fall while 2 of 6 are not ready is held, and says why ...
+    held = guard(_target(4), at, 6, 4)
+    assert held.replicas == 6 and "while 2 placeholder(s) are not ready" in held.why
+    assert guard(_target(4), at + timedelta(minutes=13), 6, 4).replicas == 6
+    # ... for at most the limit: placeholders that never become ready do not pin the pool.
+    assert guard(_target(4), at + timedelta(minutes=14), 6, 4).replicas == 4
+    # Readiness not known (dry-run, an API error): the plan as it is.
+    assert guard(_target(4), at, None, None).replicas == 4
+
+
+def test_the_guard_sends_a_placeholder_to_each_cold_node_while_people_come() -> None:
+    guard = PlaceholderGuard(timedelta(minutes=14))
+    at = datetime(2026, 11, 30, 18, tzinfo=UTC)
+    # 4 placeholders, all ready; the plan wants 3, and 2 ready nodes still pull the images.
+    taken = guard(_target(3), at, 4, 4, cold=2, maximum=20)
+    assert taken.replicas == 6 and "for 2 ready node(s) still pulling" in taken.why
+    assert guard(_target(3), at, 4, 4, cold=2, maximum=5).replicas == 5  # never above max
+    # Nobody coming: a cold node is left for the autoscaler to remove.
+    assert guard(_target(0, need=0), at, 4, 4, cold=2).replicas == 0

@@ -152,9 +152,16 @@ def test_few_arrivals_borrow_the_courses_timing_and_none_keep_the_defaults(catal
     learned = history.learned(occurrence, pool.warmup)
     assert learned is not None and learned.timing_from == "the course's meetings"
     assert learned.lead == pool.warmup + timedelta(seconds=300) + timedelta(minutes=1)
-    # Exams are never learned.
+    # An exam learns only how early the course's students come, never later than the lead.
     exam = next(o for o in occurrences(catalog, LECTURE, LECTURE + timedelta(days=30)) if o.exam)
-    assert history.learned(exam, pool.warmup) is None
+    learned = history.learned(exam, pool.warmup)
+    assert learned is not None
+    assert (learned.until, learned.attendance, learned.arrivals) == (None, None, ())
+    assert learned.lead == pool.warmup + timedelta(seconds=300) + timedelta(minutes=1)
+    (planned,) = learned_occurrences(catalog, [exam], history, {"data8": 1000}, exam.starts)
+    assert planned.lead == max(learned.lead, pool.lead)
+    assert (planned.ends, planned.expect) == (exam.ends, exam.expect)  # all, to its end
+    assert History().learned(exam, pool.warmup) is None  # no history: the catalog's lead
 
 
 def test_the_history_is_saved_and_read_back(catalog) -> None:

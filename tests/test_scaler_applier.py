@@ -26,6 +26,7 @@ from campushub.demo.launch import free_port
 from campushub.services.scaler.kube import KubeError, PlaceholderScaler, connect, normal_image
 from tests.k8s_double import Fault, KubeDouble, Node, Pod
 
+ADA = {"hub.jupyter.org/username": "ada", "hub.jupyter.org/servername": "data8"}
 REAL_CLUSTER = (
     bool(os.environ.get("KUBECONFIG")) and os.environ.get("CAMPUSHUB_TEST_CLUSTER") == "1"
 )
@@ -327,21 +328,24 @@ async def test_free_room_counts_ready_warm_nodes_of_the_pool_only(
         Node("gpu", {"hub.jupyter.org/pool-name": "gpu"}, "8", "64Gi", [PYTHON, R_IMAGE])
     )
     # On "warm": two servers, a placeholder, a pod without requests and a finished pod.
-    double.add_pod(Pod("campus", "jupyter-ada--data8", "warm", "50m", "1Gi"))
+    double.add_pod(Pod("campus", "jupyter-ada--data8", "warm", "50m", "1Gi", annotations=ADA))
     double.add_pod(Pod("campus", "jupyter-alan--stat20", "warm", "0.5", "512Mi"))
     double.add_pod(Pod("campus", "standard-placeholder-x", "warm", "2", "20Gi"))
     double.add_pod(Pod("kube-system", "besteffort", "warm"))
     double.add_pod(Pod("campus", "done", "warm", "4", "30Gi", phase="Succeeded"))
     applier, _ = scaler
     rooms = await applier.free_room(pool(labels), [PYTHON, R_IMAGE])
-    assert [room.node for room in rooms] == ["warm"]
+    # "cold" is ready but still lacks an image and runs nothing: listed, not warm, no room.
+    assert [(room.node, room.warm) for room in rooms] == [("warm", True), ("cold", False)]
+    assert (rooms[1].cpu, rooms[1].memory) == (0.0, 0)
     room = rooms[0]
     assert room.cpu == pytest.approx(7.91 - 0.05 - 0.5 - 2)
     assert room.memory == (62 - 1 - 20) * 2**30 - 512 * 2**20
     # Docker Hub names as the kubelet reports them.
     double.add_node(Node("hub", labels, "8", "64Gi", ["docker.io/library/python:3.12"]))
+    double.add_pod(Pod("campus", "jupyter-ada--hub", "hub", "50m", "1Gi", annotations=ADA))
     rooms = await applier.free_room(pool(labels), ["python:3.12"])
-    assert [room.node for room in rooms] == ["hub"]
+    assert [room.node for room in rooms if room.warm] == ["hub"]
     # A pool without a node selector has no nodes of its own.
     assert await applier.free_room(pool({}), [PYTHON]) == []
 
@@ -355,7 +359,7 @@ async def test_free_room_counts_placeholders_in_their_own_namespace(
     double.clear_nodes()
     labels = {"hub.jupyter.org/pool-name": "standard"}
     double.add_node(Node("warm", labels, "8", "64Gi", [PYTHON]))
-    double.add_pod(Pod("campus", "jupyter-ada--data8", "warm", "1", "4Gi"))
+    double.add_pod(Pod("campus", "jupyter-ada--data8", "warm", "1", "4Gi", annotations=ADA))
     double.add_pod(Pod("placeholders", "standard-placeholder-x", "warm", "2", "20Gi"))
     double.add_pod(Pod("elsewhere", "not-ours", "warm", "3", "30Gi"))  # not counted
     applier, _ = scaler
@@ -412,12 +416,54 @@ async def test_free_room_that_cannot_be_read_is_an_error_not_a_guess(
     double.clear_nodes()
     labels = {"hub.jupyter.org/pool-name": "standard"}
     double.add_node(Node("warm", labels, "8", "64Gi", [PYTHON]))
-    double.add_pod(Pod("campus", "odd", "warm", "lots", "1Gi"))  # an unreadable request
+    double.add_pod(Pod("campus", "odd", "warm", "lots", "1Gi", annotations=ADA))  # unreadable
     applier, _ = scaler
     assert await applier.free_room(pool(labels), [PYTHON]) == []  # its room is not counted
     double.inject(*[Fault("GET", 500)] * 4)
     with pytest.raises(KubeError, match="nodes of pool standard: the API answered 500"):
         await applier.free_room(pool(labels), [PYTHON])
+
+
+@needs_double
+async def test_empty_nodes_hold_no_room_and_cold_ones_are_listed(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]]
+) -> None:
+    assert target.double is not None
+    double = target.double
+    double.clear_nodes()
+    labels = {"hub.jupyter.org/pool-name": "standard"}
+    double.add_node(Node("empty", labels, "8", "64Gi", [PYTHON]))  # warm, nothing on it
+    double.add_node(Node("placeheld", labels, "8", "64Gi", [PYTHON]))
+    double.add_pod(Pod("campus", "standard-placeholder-y", "placeheld", "8", "64Gi"))
+    double.add_node(Node("pulling", labels, "8", "64Gi", []))  # cold, only the pre-puller
+    double.add_pod(Pod("campus", "continuous-image-puller-a", "pulling", owner="DaemonSet"))
+    double.add_node(Node("taken", labels, "8", "64Gi", []))  # cold, a placeholder landed
+    double.add_pod(Pod("campus", "standard-placeholder-z", "taken", "8", "64Gi"))
+    applier, _ = scaler
+    rooms = await applier.free_room(pool(labels), [PYTHON])
+    assert [(room.node, room.warm) for room in rooms] == [("pulling", False)]
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet"])
+async def test_readiness_says_how_many_placeholders_are_ready(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]], kind: str, name: str
+) -> None:
+    await target.create(kind, name, 3)
+    try:
+        applier, _ = scaler
+        replicas, ready = await applier.readiness(Placeholder(kind, name, None))
+        assert replicas == 3
+        if target.double is not None:
+            assert ready == 3
+            target.double.set_ready(kind, name, NAMESPACE, 1)
+            assert await applier.readiness(Placeholder(kind, name, None)) == (3, 1)
+        else:  # a real cluster: some may still be starting
+            assert 0 <= ready <= 3
+        with pytest.raises(KubeError, match="-gone does not exist"):
+            await applier.readiness(Placeholder(kind, f"{name}-gone", None))
+    finally:
+        await target.delete(kind, name)
 
 
 @pytest.mark.cluster

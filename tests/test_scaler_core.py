@@ -168,11 +168,13 @@ async def test_never_outside_min_and_max(scaler: Scaler, sources: Sources, count
 async def test_servers_the_culler_is_about_to_stop_are_leaving(
     scaler: Scaler, sources: Sources
 ) -> None:
-    # The demo pool's lead is 20m and the culler's timeout 1h: idle since 41 minutes ago, a
-    # server is stopped within the next 20 minutes; idle since 39 minutes ago, it is not.
+    # The demo pool's warm-up is 10m, a round 1m, the culler's timeout 1h, checked every 5m:
+    # idle since 55 minutes ago, a server is stopped within the next 11 minutes whenever the
+    # check comes (by 65 minutes idle); idle since 53 minutes ago, it may not be.
+    assert scaler.cull_every == 300
     sources.present = [
-        RunningServer("ada", "data8", NOW - timedelta(minutes=41)),
-        RunningServer("grace", "data8", NOW - timedelta(minutes=39)),
+        RunningServer("ada", "data8", NOW - timedelta(minutes=55)),
+        RunningServer("grace", "data8", NOW - timedelta(minutes=53)),
         RunningServer("alan", "stat20", None),  # no activity recorded: not leaving
         RunningServer("ghost", "gone101", NOW - timedelta(hours=5)),  # not a course: ignored
     ]

@@ -307,8 +307,9 @@ def test_a_catalog_with_problems_is_refused_and_the_last_good_kept(hub, admin) -
 
 def test_api_errors_are_retried_then_shown_and_the_service_keeps_going(hub, double, admin) -> None:
     # Every call fails for a while: 4 attempts (backoff 1, 2, 4 s) to read the pool's nodes,
-    # then 4 to read the placeholder's scale; each then gives up with an error.
-    double.inject(*[Fault("*", 500)] * 8)
+    # 4 to read how many placeholders are ready, then 4 to read the placeholder's scale; each
+    # then gives up with an error.
+    double.inject(*[Fault("*", 500)] * 12)
     # A round already under way may take some of the faults, so the two errors can show in
     # the same round or in two: collect them as they appear.
     seen: dict[str, str] = {}
@@ -316,8 +317,9 @@ def test_api_errors_are_retried_then_shown_and_the_service_keeps_going(hub, doub
 
     def both_errors() -> bool:
         body = plan(admin, hub)
-        if body["pools"]["standard"]["applied"]["error"]:
-            seen.setdefault("apply", body["pools"]["standard"]["applied"]["error"])
+        applied = body["pools"]["standard"]["applied"] or {}
+        if applied.get("error"):
+            seen.setdefault("apply", applied["error"])
             pages.append(admin.get(f"{hub.url}/services/scaler/").text)
         if body["free_room_error"]:
             seen.setdefault("free room", body["free_room_error"])
@@ -327,6 +329,7 @@ def test_api_errors_are_retried_then_shown_and_the_service_keeps_going(hub, doub
     assert "answered 500" in seen["apply"] and "gave up after 4 attempts" in seen["apply"]
     assert "free room of pool standard unknown, counted as none" in seen["free room"]
     assert any("gave up after 4 attempts" in text for text in pages)
+    assert any("readiness of pool standard&#39;s placeholders unknown" in text for text in pages)
     # The faults are used up: the next rounds apply again.
     poll(lambda: plan(admin, hub)["pools"]["standard"]["applied"]["error"] is None, 60, "recovery")
     # A placeholder that disappeared is reported (no retries), and never recreated.
@@ -366,12 +369,20 @@ def test_room_free_on_warm_nodes_is_read_from_the_cluster(hub, double, admin) ->
     images = [f"ghcr.io/campushub/{name}:2026.08" for name in ("python", "r", "julia")]
     double.add_node(Node("pool-node-1", labels, "8", "64Gi", images))
     double.add_node(Node("pool-node-2", labels, "8", "64Gi", images[:1]))  # not warm
-    double.add_pod(Pod(NAMESPACE, "jupyter-ada--data8", "pool-node-1", "500m", "4Gi"))
+    ada = {"hub.jupyter.org/username": "ada", "hub.jupyter.org/servername": "data8"}
+    double.add_pod(
+        Pod(NAMESPACE, "jupyter-ada--data8", "pool-node-1", "500m", "4Gi", annotations=ada)
+    )
     try:
         rooms = poll(lambda: plan(admin, hub)["pools"]["standard"]["free_room"], 30, "free room")
-        assert rooms == [{"node": "pool-node-1", "cpu": 7.5, "memory": 60 * 2**30}]
+        assert rooms == [
+            {"node": "pool-node-1", "cpu": 7.5, "memory": 60 * 2**30, "warm": True},
+            {"node": "pool-node-2", "cpu": 0.0, "memory": 0, "warm": False},
+        ]
         page = admin.get(f"{hub.url}/services/scaler/")
         assert "free on 1 warm node(s): 7.5 CPU, 60Gi" in page.text
+        assert "1 ready node(s) still pulling the images, running nothing" in page.text
+        assert re.search(r"\d+ of \d+ placeholder\(s\) ready", page.text)
     finally:
         double.clear_nodes()
 

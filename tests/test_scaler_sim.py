@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import random
 import sys
 from datetime import timedelta
@@ -75,7 +76,13 @@ class FreeRoomRecorder:
     seen: dict[float, list[FreeRoom]] = dataclasses.field(default_factory=dict)
     on: dict[float, dict[str, int]] = dataclasses.field(default_factory=dict)
 
-    def __call__(self, now: float, present: sim.Present, read_free: sim.ReadFreeRoom) -> int:
+    def __call__(
+        self,
+        now: float,
+        present: sim.Present,
+        read_free: sim.ReadFreeRoom,
+        scale: tuple[int, int] | None = None,
+    ) -> int:
         self.seen[now] = read_free(self.images)
         self.on[now] = {course: n for course, n in present.items() if n}
         return self.count
@@ -92,8 +99,14 @@ class WithoutFreeRoom:
     def lead(self) -> float:
         return self.rounds.lead
 
-    def __call__(self, now: float, present: sim.Present, read_free: sim.ReadFreeRoom) -> int:
-        return self.rounds(now, present, no_free_room)
+    def __call__(
+        self,
+        now: float,
+        present: sim.Present,
+        read_free: sim.ReadFreeRoom,
+        scale: tuple[int, int] | None = None,
+    ) -> int:
+        return self.rounds(now, present, no_free_room, scale)
 
 
 def rooms(seen: list[FreeRoom]) -> list[tuple[float, int]]:
@@ -161,8 +174,9 @@ def test_a_server_outlives_its_student_until_the_culler_stops_it() -> None:
     assert rooms(watched.seen[7210.0]) == rooms(watched.seen[10800.0]) == held  # gone, still held
     assert watched.on[10800.0] == {"data8": 1}
     assert rooms(watched.seen[10810.0]) == [(8.0, 64 * GIB)] and watched.on[10810.0] == {}
-    # Stopped at the culler's check at 11100; the empty node is removed 10 minutes later.
-    assert watched.seen[11700.0] != [] == watched.seen[11710.0]
+    # Stopped at the culler's check at 11100: the empty node's room is no longer counted
+    # (the autoscaler may remove it, and does 10 minutes later).
+    assert watched.seen[11090.0] != [] == watched.seen[11110.0]
     assert outcome.node_hours == pytest.approx((11100 + 10 * MINUTE - 3600) / 3600, abs=0.01)
     assert outcome.culling_hours == pytest.approx((11100 - 7210) / 3600, abs=0.01)
     # The ideal bound holds the server until it is stopped, too.
@@ -258,33 +272,37 @@ def test_the_scaler_reads_free_room_only_on_ready_nodes_with_every_image_pulled(
     sim.simulate([arrival], python, CLUSTER)
     # The node is asked for at 3600, ready at 3900 and has python pulled at 4020.
     assert python.seen[3890.0] == python.seen[4010.0] == []
+    (cold,) = python.seen[3900.0]  # ready, still pulling, nothing on it yet: cold
+    assert (cold.warm, cold.cpu, cold.memory) == (False, 0.0, 0)
     (room,) = python.seen[4020.0]
     assert (room.cpu, room.memory) == (pytest.approx(7.95), 63 * GIB)  # less the guarantee
     (room,) = python.seen[10790.0]  # the student left at 7200; the server still runs
     assert (room.cpu, room.memory) == (pytest.approx(7.95), 63 * GIB)
-    (room,) = python.seen[10800.0]  # the culler stops it now
-    assert (room.cpu, room.memory) == (8.0, 64 * GIB)
-    assert python.seen[11400.0] != [] == python.seen[11410.0]  # removed after 10 idle minutes
+    assert python.seen[10800.0] == []  # the culler stops it now: an empty node is not counted
     every = FreeRoomRecorder(0, ALL_IMAGES)
     sim.simulate([arrival], every, CLUSTER)
-    assert not any(every.seen.values())  # the node never pulled r or julia
+    # The node never pulled r or julia: never warm; cold whenever it runs nothing (ready and
+    # empty at 3900, and from the culler's stop at 10800 until it is removed after 11400).
+    assert not any(room.warm for seen in every.seen.values() for room in seen)
+    cold = sorted(moment for moment, seen in every.seen.items() if seen)
+    assert cold == [3900.0, *(10800.0 + 10 * step for step in range(61))]
 
 
 def test_a_placeholder_takes_its_whole_node_and_warms_it_with_every_image() -> None:
     arrival = sim.Arrival(3600.0, 7200.0, 50, 1024, "python", "data8")
     held = FreeRoomRecorder(1, ALL_IMAGES)
     sim.simulate([arrival], held, CLUSTER, ALL_IMAGES)
-    assert [(room.cpu, room.memory) for room in held.seen[10.0]] == [(0.0, 0)]
+    assert held.seen[10.0] == []  # a node holding only a placeholder has no room
     # The student preempts it: their node has room; the recreated placeholder's node is asked
-    # for at 3600 and is counted (with no room) once it has pulled every image, at 4020.
+    # for at 3600, and the placeholder, pending since, takes it the moment it is ready (3900):
+    # it is never seen empty and cold, and holds all its room.
     assert [(room.cpu, room.memory) for room in held.seen[3610.0]] == [
         (pytest.approx(7.95), 63 * GIB)
     ]
-    assert len(held.seen[4010.0]) == 1
-    assert sorted((room.cpu, room.memory) for room in held.seen[4020.0]) == [
-        (0.0, 0),
-        (pytest.approx(7.95), 63 * GIB),
-    ]
+    for moment in (3900.0, 4010.0, 4020.0):
+        assert [(room.cpu, room.memory, room.warm) for room in held.seen[moment]] == [
+            (pytest.approx(7.95), 63 * GIB, True)
+        ]
 
 
 def test_the_rounds_plan_what_plan_pools_plans_with_every_occurrence() -> None:
@@ -320,12 +338,13 @@ def test_free_warm_room_lowers_campushubs_target_and_its_node_hours() -> None:
     assert warm(before, {}, three_warm_nodes) == cold.replicas - 3 >= 17
     images = {spec.shape.image for spec in specs}
     assert asked == [tuple(sorted(images))]  # the images the pool's courses use
-    # Over a day of rounds, counting the room free on warm nodes costs fewer node-hours.
+    # Over a day of rounds, counting the room free on warm nodes asks for fewer placeholders.
     counted = sim.simulate(arrivals, sim.ScalerRounds(catalog, week), MONDAY, ALL_IMAGES)
     blind = sim.simulate(
         arrivals, WithoutFreeRoom(sim.ScalerRounds(catalog, week)), MONDAY, ALL_IMAGES
     )
-    assert counted.node_hours < blind.node_hours
+    day = MONDAY.span
+    assert sim.mean_target(counted.targets, day) < sim.mean_target(blind.targets, day)
     assert max(counted.waits) <= MONDAY.pull  # some wait for an image, nobody for a node
 
 
@@ -351,8 +370,9 @@ def test_campushub_placeholders_fall_as_students_arrive_while_the_chart_holds() 
     before, after = starts - lead + MINUTE, starts + 10 * MINUTE
     # nobody on yet: the full need
     assert placeholders(before, {}, no_free_room) == chart(before, {}, no_free_room) >= 20
-    # nearly everyone came and holds their own room
-    assert placeholders(after, {}, no_free_room) <= 2
+    # nearly everyone came and holds their own room (the last placeholders asked for are let
+    # go once ready: the target falls once the exam's arrivals have ended)
+    assert placeholders(after + 10 * MINUTE, {}, no_free_room) <= 2
     # plan_span plans the future: it counts nobody as on
     assert chart(after, {}, no_free_room) >= 20
     monday = [arrival for arrival in arrivals if arrival.at < MONDAY.span]
@@ -386,3 +406,51 @@ def test_the_plan_beats_reactive_and_the_node_hours_add_up() -> None:
         accounted = outcome.booting_hours + outcome.serving_hours + outcome.culling_hours
         accounted += outcome.placeholder_hours + outcome.empty_hours
         assert accounted == pytest.approx(outcome.node_hours, rel=0.02)
+
+
+def test_berkeleys_calendar_takes_the_largest_running_event_and_its_day_default() -> None:
+    day = 8 * 3600.0  # Monday 08:00
+    events = [(day, day + 3600, 3), (day + 1800, day + 7200, 5), (day + 9000, day + 9600, 2)]
+    steps = sim.calendar_steps(events, 1, 86400.0)
+    count = sim.Steps(steps)
+    assert count(6 * 3600.0, {}, no_free_room) == 0  # night: the cool-down event
+    assert count(7 * 3600.0, {}, no_free_room) == 1  # day, no event: the pool's default
+    assert count(day, {}, no_free_room) == 3
+    assert count(day + 1800, {}, no_free_room) == 5  # the largest, not the sum
+    assert count(day + 3600, {}, no_free_room) == 5
+    assert count(day + 7200, {}, no_free_room) == 1
+    assert count(day + 9000, {}, no_free_room) == 2
+    assert count(21 * 3600.0, {}, no_free_room) == 0
+    fair = sim.Steps(sim.calendar_steps(events, 0, 86400.0))
+    assert fair(7 * 3600.0, {}, no_free_room) == 0
+
+
+def test_the_operators_events_are_sized_for_enrolled_times_attendance_from_their_lead() -> None:
+    specs, catalog, week, _ = tiny_week()
+    groups = {spec.slug: spec.enrollment for spec in specs}
+    events = sim.berkeley_events(catalog, week, groups, 16)
+    assert len(events) == sum(1 for o in week if sim.nodes_for(catalog, o, 1) > 0)
+    first = week[0]
+    begins, ends, count = events[0]
+    assert begins == (first.starts - sim.WEEK_START).total_seconds() - 16 * 60
+    assert ends == (first.ends - sim.WEEK_START).total_seconds()
+    people = first.expect or math.ceil(groups[first.course] * sim.PLANNED_ATTENDANCE)
+    assert count == sim.nodes_for(catalog, first, people) >= 1
+
+
+def test_campushub_learns_only_from_weeks_before_the_one_measured() -> None:
+    options = sim.Options(students=400, courses=8)
+    condition = sim.CONDITIONS[0]
+    rng = random.Random(3)
+    specs = sim.make_courses(options.courses, options.students, rng)
+    groups = {spec.slug: spec.enrollment for spec in specs}
+    catalog = sim.week_catalog(specs, condition, options)
+    history = sim.build_history(catalog, groups, condition, 3)
+    seen = [obs for meeting in history.meetings.values() for obs in meeting.seen]
+    assert seen and all(obs.starts < sim.WEEK_START for obs in seen)
+    weeks = {(sim.WEEK_START - obs.starts).days // 7 for obs in seen}
+    assert weeks == {0, 1, 2}  # the three weeks before (days before, rounded down)
+    # The measured week's arrivals are drawn afresh: the history does not contain them.
+    run = sim.run_one((condition, 3, options))
+    assert set(run.results) == set(sim.STRATEGIES)
+    assert run.bound_hours <= min(result.node_hours for result in run.results.values())

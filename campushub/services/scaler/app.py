@@ -223,7 +223,7 @@ class PlanAPIHandler(APIHandler):
                 "target": _target_model(state.target),
                 "current": applied.replicas if applied else None,
                 "free_room": [
-                    {"node": room.node, "cpu": room.cpu, "memory": room.memory}
+                    {"node": room.node, "cpu": room.cpu, "memory": room.memory, "warm": room.warm}
                     for room in scaler.free.get(name, [])
                 ],
                 "applied": (
@@ -383,6 +383,7 @@ class ScalerApp(Application):
         "attendance": "ScalerApp.attendance",
         "authenticate-prometheus": "ScalerApp.authenticate_prometheus",
         "cull-timeout": "ScalerApp.cull_timeout",
+        "cull-every": "ScalerApp.cull_every",
         "state-dir": "ScalerApp.state_dir",
         "ip": "ScalerApp.ip",
         "port": "ScalerApp.port",
@@ -487,7 +488,8 @@ class ScalerApp(Application):
     cull_timeout = Float(
         config=True,
         help="""The idle culler's timeout (seconds): a course server idle so long that the culler
-        will stop it within its pool's lead is counted as leaving (its room as free). 0: no
+        will have stopped it by the time room asked now is warm (its pool's warmup and a round,
+        whenever the culler's check comes) is counted as leaving (its room as free). 0: no
         culler. Default $CAMPUSHUB_CULL_TIMEOUT, else 0.""",
     )
 
@@ -495,7 +497,17 @@ class ScalerApp(Application):
     def _default_cull_timeout(self) -> float:
         return _number("CAMPUSHUB_CULL_TIMEOUT", "0")
 
-    @validate("cull_timeout", "interval")
+    cull_every = Float(
+        config=True,
+        help="""Seconds between the idle culler's checks (a server idle past the timeout is
+        stopped at the next one). Default $CAMPUSHUB_CULL_EVERY, else 300.""",
+    )
+
+    @default("cull_every")
+    def _default_cull_every(self) -> float:
+        return _number("CAMPUSHUB_CULL_EVERY", "300")
+
+    @validate("cull_timeout", "cull_every", "interval")
     def _check_seconds(self, proposal: Any) -> float:
         value = proposal["value"]
         if not (math.isfinite(value) and 0 <= value <= 7 * 86400):
@@ -612,6 +624,7 @@ class ScalerApp(Application):
                 feed_interval=self.feed_interval,
                 enrollment_interval=self.enrollment_interval,
                 cull_timeout=self.cull_timeout,
+                cull_every=self.cull_every,
                 parse=self.parse_feed,
                 log=self.log,
                 save_history=self._save_history,

@@ -8,10 +8,13 @@ Each round (every ``interval`` seconds) it:
    its last good events, and its age shows);
 3. re-reads enrollment from the hub's groups when due (kept on failure), and who already runs
    a course server (kept for ``present_keep`` seconds on failure, then taken as nobody: the
-   safe side);
+   safe side), and follows the meetings under way with it, recording those that ended in
+   the history (:mod:`campushub.learning`);
 4. asks the cluster for the room already free on each pool's warm nodes (ready nodes holding
-   the pool's images; unknown in dry-run or when the API will not say, then counted as none);
-5. plans every pool at this moment with :func:`campushub.demand.plan_pools`;
+   the pool's images and running a server; unknown in dry-run or when the API will not say,
+   then counted as none), its cold empty nodes, and how many placeholders are ready;
+5. plans every pool at this moment with :func:`campushub.demand.plan_pools`, the meetings as
+   the history says to plan them, then :class:`campushub.demand.PlaceholderGuard`;
 6. applies the targets to the placeholders (or, in dry-run, only reports them).
 
 Every step catches its own failures and records them; a round never raises, and nothing
@@ -31,9 +34,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ...catalog import Catalog, CatalogError, Placeholder, Pool, load_catalog
-from ...demand import DEFAULT_ATTENDANCE, FreeRoom, PoolTarget, Request, plan_pools, plan_span
+from ...demand import (
+    DEFAULT_ATTENDANCE,
+    FreeRoom,
+    PlaceholderGuard,
+    PoolTarget,
+    Request,
+    plan_pools,
+    plan_span,
+)
 from ...feeds import FeedError, FeedResult, Skipped, read_feed
-from ...learning import History, MeetingWatch, learned_occurrences
+from ...learning import ROUND, History, MeetingWatch, learned_occurrences
 from ...manifests import pool_images
 from ...schedule import Occurrence, occurrences
 
@@ -132,6 +143,7 @@ class Scaler:
     present_keep: float = 600.0
     parse: Parse = parse_here
     cull_timeout: float = 0.0  # the idle culler's timeout (seconds); 0: no culler
+    cull_every: float = 300.0  # seconds between the idle culler's checks
     free_room_deadline: float = 30.0  # seconds the cluster may take to say what room is free
     attendance: float = DEFAULT_ATTENDANCE
     feed_interval: float = 300.0
@@ -155,6 +167,9 @@ class Scaler:
     present_error: str | None = field(init=False, default=None)
     watch: MeetingWatch = field(init=False, default_factory=MeetingWatch)
     learned_at: datetime | None = field(init=False, default=None)  # last meeting recorded
+    guards: dict[str, PlaceholderGuard] = field(init=False, default_factory=dict)
+    # Each placeholder's (replicas, ready) as last read; a pool missing: not known.
+    readiness: dict[str, tuple[int, int]] = field(init=False, default_factory=dict)
     free: dict[str, list[FreeRoom]] = field(init=False, default_factory=dict)
     free_error: str | None = field(init=False, default=None)
     pools: dict[str, PoolState] = field(init=False, default_factory=dict)
@@ -200,6 +215,7 @@ class Scaler:
             ("counting who is on", lambda: self.count_present(now)),
             ("watching meetings", lambda: self.watch_meetings(now)),
             ("reading free room", self.read_free_room),
+            ("reading the placeholders", self.read_readiness),
             ("planning", lambda: self.plan_now(now)),
             ("applying", lambda: self.apply(now)),
         ):
@@ -319,9 +335,10 @@ class Scaler:
         self.present_error = None
 
     def count_present(self, now: datetime) -> None:
-        """Who is on, per course, and which servers are leaving: the idle culler will stop them
-        within their pool's lead if they stay idle (last activity + cull timeout), so their
-        people are gone and their room will be free by the time it is needed."""
+        """Who is on, per course, and which servers are leaving: the idle culler will have
+        stopped them, whenever its check comes (every ``cull_every``), by the time room asked
+        now is warm (the pool's warm-up and a round) if they stay idle, so their people are
+        gone and their room will be free by the time it is needed."""
         present: dict[str, int] = {}
         leaving = set()
         for server in self.servers:
@@ -329,11 +346,12 @@ class Scaler:
             if course is None:
                 continue
             last = server.last_activity
+            # Stopped, whenever the culler's check comes, by the time room asked now is warm.
+            horizon = (course.pool.warmup + ROUND).total_seconds()
             if (
                 self.cull_timeout > 0
                 and last is not None
-                and (now - last).total_seconds()
-                >= self.cull_timeout - course.pool.lead.total_seconds()
+                and (now - last).total_seconds() >= self.cull_timeout + self.cull_every - horizon
             ):
                 leaving.add((server.user, server.course))
             else:
@@ -384,6 +402,33 @@ class Scaler:
         self.free_error = "; ".join(problems) or None
         for problem in problems:
             self.problem(problem)
+
+    async def read_readiness(self) -> None:
+        """How many of each placeholder's replicas are ready (unknown where the API will not
+        say: then its target is applied as planned)."""
+        if self.applier is None:
+            return
+        applier = self.applier
+        readiness: dict[str, tuple[int, int]] = {}
+
+        async def one(name: str, placeholder: Placeholder) -> None:
+            try:
+                readiness[name] = await asyncio.wait_for(
+                    applier.readiness(placeholder), self.free_room_deadline
+                )
+            except TimeoutError:
+                self.problem(f"readiness of pool {name}'s placeholders unknown: the API was slow")
+            except Exception as error:  # KubeError, or anything unexpected
+                self.problem(f"readiness of pool {name}'s placeholders unknown: {error}")
+
+        await asyncio.gather(
+            *(
+                one(name, pool.placeholder)
+                for name, pool in self.catalog.pools.items()
+                if pool.placeholder
+            )
+        )
+        self.readiness = readiness
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -453,6 +498,13 @@ class Scaler:
     def plan_now(self, now: datetime) -> None:
         targets = self.targets(now)
         for name, target in targets.items():
+            pool = self.catalog.pools[name]
+            guard = self.guards.get(name)
+            if guard is None or guard.limit != 2 * pool.warmup:
+                guard = self.guards[name] = PlaceholderGuard(2 * pool.warmup)
+            replicas, ready = self.readiness.get(name, (None, None))
+            cold = sum(not room.warm for room in self.free.get(name, ()))
+            target = guard(target, now, replicas, ready, cold, pool.max)
             state = self.pools.get(name)
             if state is None:
                 self.pools[name] = PoolState(name, target)

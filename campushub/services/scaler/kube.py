@@ -153,15 +153,45 @@ class PlaceholderScaler:
         self.log.info("scaled %s from %s to %d replicas", where, current, target)
         return Applied(kind, name, namespace, target, current, True, attempts)
 
+    async def readiness(self, placeholder: Placeholder) -> tuple[int, int]:
+        """``(replicas, ready)`` of a placeholder's Deployment or StatefulSet: how many it
+        runs and how many of those are ready (on a node, their init containers, which pull
+        the pool's images, done). Raises :class:`KubeError` when the API will not say."""
+        namespace = placeholder.namespace or self.namespace
+        kind, name = placeholder.kind, placeholder.name
+        read = (
+            self.apps.read_namespaced_deployment
+            if kind == "Deployment"
+            else self.apps.read_namespaced_stateful_set
+        )
+        where = f"{kind} {namespace}/{name}"
+        try:
+            found = await self._retrying(
+                where, lambda: read(name, namespace, _request_timeout=self.timeout)
+            )
+            replicas = getattr(getattr(found, "spec", None), "replicas", None)
+            ready = getattr(getattr(found, "status", None), "ready_replicas", None) or 0
+            for value in (replicas, ready):
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**6:
+                    raise _Failed(f"{where}: the API's answer is not a {kind} ({value!r} replicas)")
+        except _Failed as failed:
+            raise KubeError(str(failed)) from None
+        except Exception as error:  # an answer that is not what the API documents
+            raise KubeError(f"{where}: {type(error).__name__}: {error}"[:300]) from None
+        return replicas, min(ready, replicas)
+
     async def free_room(
         self, pool: Pool, images: list[str], leaving: Collection[tuple[str, str]] = ()
     ) -> list[FreeRoom]:
         """Room free now on each ready, schedulable node of ``pool`` that already has every
-        one of ``images``: allocatable CPU and memory less the requests of every pod on it
-        (placeholders included), except the servers in ``leaving`` (``(user, server)`` pairs,
-        matched by KubeSpawner's ``hub.jupyter.org/username`` and ``/servername`` annotations),
-        whose room will be free by the time it is needed. A pool without a ``node_selector``
-        has no nodes of its own: none. Raises :class:`KubeError` when the API will not say."""
+        one of ``images`` and runs a server (an empty node may be removed by the autoscaler):
+        allocatable CPU and memory less the requests of every pod on it (placeholders
+        included), except the servers in ``leaving`` (``(user, server)`` pairs, matched by
+        KubeSpawner's ``hub.jupyter.org/username`` and ``/servername`` annotations), whose room
+        will be free by the time it is needed. A ready, schedulable node still missing an
+        image that runs no pod (daemon sets' aside) is listed as not ``warm``, with no room. A
+        pool without a ``node_selector`` has no nodes of its own: none. Raises
+        :class:`KubeError` when the API will not say."""
         if not pool.node_selector:
             return []
         selector = ",".join(f"{key}={value}" for key, value in sorted(pool.node_selector.items()))
@@ -171,7 +201,9 @@ class PlaceholderScaler:
                 f"nodes of pool {pool.name}",
                 lambda: self.core.list_node(label_selector=selector, _request_timeout=self.timeout),
             )
-            warm = [node for node in (nodes.items or []) if _usable(node, wanted)]
+            listed = [node for node in (nodes.items or []) if _usable(node, set())]
+            warm = [node for node in listed if _usable(node, wanted)]
+            cold = [node for node in listed if not _usable(node, wanted)]
             limit = asyncio.Semaphore(8)
 
             # The servers run in the hub's namespace; the pool's placeholder may run in one
@@ -197,14 +229,27 @@ class PlaceholderScaler:
                     )
                 return list(pods.items or [])
 
-            async def room_on(node: Any) -> FreeRoom | None:
+            async def pods_of(node: Any) -> list[Any]:
                 name = node.metadata.name
                 found = await asyncio.gather(*(pods_on(name, ns) for ns in namespaces))
-                pods = [pod for listed in found for pod in listed]
+                return [pod for listed in found for pod in listed]
+
+            async def room_on(node: Any) -> FreeRoom | None:
+                pods = await pods_of(node)
+                if not any(_server(pod) for pod in pods):
+                    return None  # empty: the autoscaler may remove it
                 staying = [pod for pod in pods if _server(pod) not in leaving]
                 return _room(node, staying, pool)
 
-            rooms = await asyncio.gather(*(room_on(node) for node in warm))
+            async def cold_on(node: Any) -> FreeRoom | None:
+                pods = await pods_of(node)
+                if any(not _daemon(pod) for pod in pods):
+                    return None
+                return FreeRoom(node.metadata.name, 0.0, 0, warm=False)
+
+            rooms = await asyncio.gather(
+                *(room_on(node) for node in warm), *(cold_on(node) for node in cold)
+            )
         except _Failed as failed:
             raise KubeError(str(failed)) from None
         except Exception as error:  # an answer that is not what the API documents
@@ -250,6 +295,12 @@ def _server(pod: Any) -> tuple[str, str] | None:
     annotations = (pod.metadata.annotations if pod.metadata else None) or {}
     user = annotations.get("hub.jupyter.org/username")
     return (user, annotations.get("hub.jupyter.org/servername", "")) if user else None
+
+
+def _daemon(pod: Any) -> bool:
+    """Whether a pod belongs to a DaemonSet (the image pre-puller, say): on every node."""
+    owners = (pod.metadata.owner_references if pod.metadata else None) or []
+    return any(getattr(owner, "kind", None) == "DaemonSet" for owner in owners)
 
 
 def _ready(node: Any) -> bool:
