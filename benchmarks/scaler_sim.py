@@ -1272,6 +1272,8 @@ class Result:
     p95: float
     node_hours: float
     starts: int
+    # Node-hours not spent holding servers: booting, holding only placeholders, empty.
+    own_hours: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -1413,6 +1415,7 @@ def run_one(job: tuple[Condition, int, Options]) -> Run:
             percentile(waits, 0.95),
             outcome.node_hours,
             len(waits),
+            outcome.booting_hours + outcome.placeholder_hours + outcome.empty_hours,
         )
     bound, _ = ideal_packing(arrivals, cluster)
     span = (min(leads), max(leads)) if leads else (float(lead_min), float(lead_min))
@@ -1476,6 +1479,10 @@ def report(conditions: Sequence[Condition], runs: Sequence[Run], seeds: int, pla
             run.results["campushub"].node_hours / run.results["fair berkeley"].node_hours
             for run in mine
         ]
+        own = [
+            run.results["campushub"].own_hours / run.results["fair berkeley"].own_hours
+            for run in mine
+        ]
         shares = [run.results["campushub"].wait30 for run in mine]
         failed = sum(run.results["campushub"].failed for run in mine)
         leads = [run.learned_lead_min for run in mine]
@@ -1484,7 +1491,9 @@ def report(conditions: Sequence[Condition], runs: Sequence[Run], seeds: int, pla
         print(
             f"    campushub: >30 s share minus the better Berkeley's: median"
             f" {statistics.median(versus):+.2%}, worst {max(versus):+.2%}; node-hours over the"
-            f" fair Berkeley's: median {statistics.median(ratios):.3f}, worst {max(ratios):.3f};"
+            f" fair Berkeley's: median {statistics.median(ratios):.3f}, worst {max(ratios):.3f}"
+            f" (booting, holding only placeholders and empty: median"
+            f" {statistics.median(own):.2f}x, worst {max(own):.2f}x);"
             f" failed starts {failed}; learned leads {min(lo for lo, _ in leads):.0f}-"
             f"{max(hi for _, hi in leads):.0f}m (the catalog's {mine[0].lead_min}m)"
             f" -> {verdict(met)}"
