@@ -276,6 +276,9 @@ class Cluster:
     # it becomes ready, whatever runs there.
     prepull: tuple[str, ...] = ()
     start_timeout: float = 120.0  # the hub's start_timeout: a longer wait is a failed start
+    # A preempted placeholder is recreated by its Deployment (pending, so a node boots for
+    # it); False: bare pods the scaler would manage itself (the what-if of --what-if-bare).
+    recreate: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -989,7 +992,10 @@ def simulate(
                     if node is not None:
                         node.placeholder = False  # preempted; its Deployment makes another
                         running_placeholders -= 1
-                        pending_placeholders += 1
+                        if cluster.recreate:
+                            pending_placeholders += 1
+                        else:  # a bare pod: gone, until the next round asks for more
+                            target -= 1
                         preemptions += 1
                 if node is None:
                     no_room.add(size)
@@ -1261,6 +1267,7 @@ class Options:
     node_memory_gi: int = 64
     step_s: float = 10.0
     round_s: float = 60.0
+    what_if_bare: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1405,9 +1412,21 @@ def run_one(job: tuple[Condition, int, Options]) -> Run:
             catalog, week, options.round_s, history, groups, learn, added, cluster.cull_every
         ),
     }
+    if options.what_if_bare:
+        strategies["what-if: bare pods"] = ScalerRounds(
+            catalog,
+            week,
+            options.round_s,
+            build_history(catalog, groups, condition, seed),
+            groups,
+            learn,
+            added,
+            cluster.cull_every,
+        )
     results = {}
     for name, placeholders in strategies.items():
-        outcome = simulate(arrivals, placeholders, cluster)
+        bare = name.startswith("what-if")
+        outcome = simulate(arrivals, placeholders, dataclasses.replace(cluster, recreate=not bare))
         waits = outcome.waits
         results[name] = Result(
             sum(wait > WAIT_GOAL_S for wait in waits) / max(len(waits), 1),
@@ -1459,21 +1478,21 @@ def report(conditions: Sequence[Condition], runs: Sequence[Run], seeds: int, pla
         mine = [run for run in runs if run.condition == condition.name]
         print(f"\n  {condition.name}")
         print(
-            f"    {'strategy':<15} {'>30s med':>8} {'worst':>7} {'failed':>6} {'p95 s':>6}"
+            f"    {'strategy':<19} {'>30s med':>8} {'worst':>7} {'failed':>6} {'p95 s':>6}"
             f" {'node-h':>8} {'x bound':>7}"
         )
-        for name in STRATEGIES:
+        for name in [*STRATEGIES, *sorted(set(mine[0].results) - set(STRATEGIES))]:
             shares = [run.results[name].wait30 for run in mine]
             failed = sum(run.results[name].failed for run in mine)
             p95 = statistics.median(run.results[name].p95 for run in mine)
             hours = statistics.median(run.results[name].node_hours for run in mine)
             bound = statistics.median(run.bound_hours for run in mine)
             print(
-                f"    {name:<15} {statistics.median(shares):8.2%} {max(shares):7.2%}"
+                f"    {name:<19} {statistics.median(shares):8.2%} {max(shares):7.2%}"
                 f" {failed:6d} {p95:6.0f} {hours:8.1f} {hours / bound:7.2f}"
             )
         bound = statistics.median(run.bound_hours for run in mine)
-        print(f"    {'lower bound':<15} {'':>8} {'':>7} {'':>6} {'':>6} {bound:8.1f} {1:7.2f}")
+        print(f"    {'lower bound':<19} {'':>8} {'':>7} {'':>6} {'':>6} {bound:8.1f} {1:7.2f}")
         versus = [run.results["campushub"].wait30 - better_berkeley(run).wait30 for run in mine]
         ratios = [
             run.results["campushub"].node_hours / run.results["fair berkeley"].node_hours
@@ -1538,8 +1557,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only", default="", help="run only the conditions whose name contains this"
     )
     parser.add_argument("--plan-runs", type=int, default=7, help="timed plans (median reported)")
+    parser.add_argument(
+        "--what-if-bare",
+        action="store_true",
+        help="also run campushub with placeholders that are not recreated when a student's"
+        " server preempts one (bare pods the scaler would manage; not what it does today)",
+    )
     arguments = parser.parse_args(argv)
-    options = Options(students=arguments.students, courses=arguments.courses)
+    options = Options(
+        students=arguments.students,
+        courses=arguments.courses,
+        what_if_bare=arguments.what_if_bare,
+    )
     chosen = [c for c in CONDITIONS if arguments.only.lower() in c.name.lower()]
     if not chosen:
         parser.error(f"no condition's name contains {arguments.only!r}")

@@ -264,6 +264,13 @@ def test_a_warm_placeholder_means_no_wait_and_is_replaced_after_preemption() -> 
     assert warm.nodes_started == 2  # the preempted placeholder asked for a node of its own
     plain = sim.simulate([arrival], sim.Steps([(0.0, 1)]), CLUSTER)
     assert plain.waits == [pytest.approx(2 * MINUTE)]  # a pause pod warms no image
+    # The what-if of bare placeholder pods: preempted, gone until a round asks for another.
+    bare = dataclasses.replace(CLUSTER, recreate=False)
+    rounds = sim.Steps([(0.0, 1), (3700.0, 0)], round_s=3600.0)  # rounds at 0, 3600, 7200
+    gone = sim.simulate([arrival], rounds, bare, ("python", "r", "julia"))
+    assert (gone.waits, gone.preemptions, gone.nodes_started) == ([0.0], 1, 1)
+    again = sim.simulate([arrival], rounds, CLUSTER, ("python", "r", "julia"))
+    assert again.nodes_started == 2  # recreated at once, its node boots before the round
 
 
 def test_the_scaler_reads_free_room_only_on_ready_nodes_with_every_image_pulled() -> None:
