@@ -247,6 +247,10 @@ def test_metrics_need_a_token_and_report_the_pools(hub, double) -> None:
     assert re.search(r"campushub_scaler_rounds_total \d+", text)
     assert re.search(r'campushub_scaler_feed_failing\{feed="[^"]+"\} 0\.0', text)
     assert "campushub_scaler_dry_run 0.0" in text
+    ready = re.search(r'campushub_scaler_ready_replicas\{pool="standard"\} (\d+)', text)
+    assert ready and int(ready[1]) <= target  # the double reports all ready unless told
+    assert re.search(r'campushub_scaler_cold_nodes\{pool="standard"\} \d+', text)
+    assert "campushub_scaler_meetings_learned 1.0" in text  # the data8 lecture of the history
 
 
 def test_a_broken_feed_keeps_the_last_good_plan_and_shows_its_age(

@@ -329,6 +329,16 @@ class ScalerCollector:
         errors = CounterMetricFamily(
             "campushub_scaler_apply_errors", "Rounds whose apply failed", labels=["pool"]
         )
+        ready = GaugeMetricFamily(
+            "campushub_scaler_ready_replicas",
+            "Placeholder replicas ready (on a node, images pulled) as last read",
+            labels=["pool"],
+        )
+        cold = GaugeMetricFamily(
+            "campushub_scaler_cold_nodes",
+            "Ready nodes still pulling the pool's images that run nothing",
+            labels=["pool"],
+        )
         for name, state in scaler.pools.items():
             target.add_metric([name], state.target.replicas)
             need.add_metric([name], state.target.need)
@@ -336,7 +346,15 @@ class ScalerCollector:
                 current.add_metric([name], state.applied.replicas)
             patches.add_metric([name], state.patches)
             errors.add_metric([name], state.errors)
-        yield from (target, need, current, patches, errors)
+            if name in scaler.readiness:
+                ready.add_metric([name], scaler.readiness[name][1])
+            cold.add_metric([name], sum(not room.warm for room in scaler.free.get(name, ())))
+        yield from (target, need, current, patches, errors, ready, cold)
+        yield GaugeMetricFamily(
+            "campushub_scaler_meetings_learned",
+            "Meetings with observations in the scaler's history",
+            value=sum(1 for meeting in scaler.history.meetings.values() if meeting.seen),
+        )
         age = GaugeMetricFamily(
             "campushub_scaler_feed_age_seconds",
             "Seconds since the feed was last read successfully",
