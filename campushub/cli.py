@@ -190,7 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the hub database, homes, repositories and logs go (default: %(default)s)",
     )
     demo_parser.add_argument(
-        "--port", type=int, default=8000, help="preferred public port (default: %(default)s)"
+        "--port",
+        type=int,
+        default=None,
+        help="preferred public port (default: the last start's, else 8000)",
     )
     demo_parser.add_argument(
         "--fresh", action="store_true", help="delete the state folder first (forget everything)"

@@ -13,7 +13,7 @@ from ..services.links.demo import demo_link
 from . import launch
 
 
-def run(state_dir: Path, port: int = 8000, fresh: bool = False) -> int:
+def run(state_dir: Path, port: int | None = None, fresh: bool = False) -> int:
     """Start the identity provider, git server and hub; return when one stops or on Ctrl-C."""
     state_dir = state_dir.resolve()
     if fresh and state_dir.exists():
@@ -26,26 +26,42 @@ def run(state_dir: Path, port: int = 8000, fresh: bool = False) -> int:
 
     signal.signal(signal.SIGTERM, stop_on_signal)
     try:
+        # The same addresses as the last start (unless taken), so links keep working.
+        ports = launch.demo_ports(
+            state_dir,
+            {
+                "public": 8000,
+                "git": 8900,
+                "identity": 9400,
+                "hub": 8081,
+                "proxy_api": 8001,
+                "links": 10101,
+                "scaler": 10102,
+            },
+            say,
+            {"public": port} if port else None,
+        )
         say("starting the git server with the demo course repository")
         launch.make_course_repo(state_dir / "git")
-        git = launch.start_git_server(launch.free_port(8900), state_dir / "git", log_dir)
+        git = launch.start_git_server(ports["git"], state_dir / "git", log_dir)
         started.append(git)
         catalog = launch.write_catalog(state_dir / "courses.yaml", git.url)
 
         say("starting the development identity provider (oidc-provider-mock)")
         people = launch.demo_people()
-        idp = launch.start_identity_provider(launch.free_port(9400), people, log_dir)
+        idp = launch.start_identity_provider(ports["identity"], people, log_dir)
         started.append(idp)
 
         say("starting JupyterHub with configurable-http-proxy")
-        public_port, hub_port, proxy_api_port = launch.free_ports(3, preferred=port)
         settings = launch.HubSettings(
             state_dir=state_dir,
             catalog=catalog,
             issuer=idp.url,
-            public_port=public_port,
-            hub_port=hub_port,
-            proxy_api_port=proxy_api_port,
+            public_port=ports["public"],
+            hub_port=ports["hub"],
+            proxy_api_port=ports["proxy_api"],
+            links_port=ports["links"],
+            scaler_port=ports["scaler"],
         )
         # The links service keeps its database in <state>/links (the reference config).
         link_id = demo_link(state_dir / "links", catalog, git.url + launch.DEMO_REPO_NAME)

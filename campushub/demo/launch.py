@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,22 +60,68 @@ def free_port(preferred: int | None = None) -> int:
 def free_ports(count: int, preferred: int | None = None) -> list[int]:
     """``count`` distinct free ports (the first ``preferred`` if free), held open together
     while they are chosen so that they cannot collide with each other."""
+    return choose_ports([preferred] + [None] * (count - 1))
+
+
+def choose_ports(preferred: list[int | None]) -> list[int]:
+    """A free port for each entry: the one preferred if nothing listens there (connections
+    of a process just stopped, in TIME_WAIT, do not count: the servers bind with
+    SO_REUSEADDR too), else one the OS chooses; all distinct, held open together while they
+    are chosen."""
     sockets: list[socket.socket] = []
     try:
-        for port in ([preferred] if preferred else []) + [0] * count:
-            if len(sockets) == count:
+        for wanted in preferred:
+            for port in ([wanted] if wanted else []) + [0]:
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind(("127.0.0.1", port))
+                    sock.listen(1)  # a second bind with SO_REUSEADDR fails while this listens
+                except OSError:
+                    sock.close()
+                    continue
+                sockets.append(sock)
                 break
-            sock = socket.socket()
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                sock.close()
-                continue
-            sockets.append(sock)
         return [int(sock.getsockname()[1]) for sock in sockets]
     finally:
         for sock in sockets:
             sock.close()
+
+
+def demo_ports(
+    state_dir: Path,
+    defaults: Mapping[str, int],
+    report: Callable[[str], None] | None = None,
+    asked: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """The local campus's ports: those its last start used (kept in ``<state>/ports.json``),
+    else ``defaults``, each kept if nothing else listens there (``asked`` ones, given on the
+    command line, come first); saved for the next start, so that a restart comes back on the
+    same addresses and every link made keeps working."""
+    path = state_dir / "ports.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    if not isinstance(saved, dict):
+        saved = {}
+    names = list(defaults)
+    wanted = []
+    saved.update(asked or {})  # a port asked for now wins over the last start's
+    for name in names:
+        port = saved.get(name, defaults[name])
+        valid = isinstance(port, int) and not isinstance(port, bool) and 1024 <= port <= 65535
+        wanted.append(port if valid else defaults[name])
+    chosen = dict(zip(names, choose_ports(wanted), strict=True))
+    for name, port in zip(names, wanted, strict=True):
+        if report is not None and name in saved and chosen[name] != port:
+            report(
+                f"the {name} port {port} of the last start is taken by something else;"
+                f" using {chosen[name]} (links made for the old address will not open)"
+            )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(chosen, indent=1))
+    return chosen
 
 
 @dataclass

@@ -1,0 +1,155 @@
+"""The local campus comes back on the same addresses after a restart: ports a stopped process
+left in TIME_WAIT count as free, the ports of the last start are kept in the state folder,
+and only a port something else listens on is given up."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from campushub.demo import launch
+
+
+def _time_wait_port() -> int:
+    """A port whose listener (with SO_REUSEADDR, as tornado's and node's servers bind) has
+    stopped, with a connection it closed first in TIME_WAIT."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: TIME_WAIT is on the server's port
+    client.close()
+    listener.close()
+    return port
+
+
+def test_a_port_left_in_time_wait_is_taken_again() -> None:
+    port = _time_wait_port()
+    plain = socket.socket()
+    try:
+        plain.bind(("127.0.0.1", port))
+        in_time_wait = False  # the kernel let it go already: the check below still holds
+    except OSError:
+        in_time_wait = True  # what made the demo move to a random port before
+    finally:
+        plain.close()
+    assert launch.choose_ports([port]) == [port], f"TIME_WAIT seen: {in_time_wait}"
+
+
+def test_a_port_something_listens_on_is_given_up() -> None:
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        taken = busy.getsockname()[1]
+        first, second = launch.choose_ports([taken, taken])
+        assert taken not in (first, second) and first != second
+    finally:
+        busy.close()
+
+
+def test_the_ports_of_the_last_start_are_kept_and_reused(tmp_path: Path) -> None:
+    defaults = {"public": launch.free_port(), "git": launch.free_port()}
+    first = launch.demo_ports(tmp_path, defaults)
+    assert first == defaults
+    assert json.loads((tmp_path / "ports.json").read_text()) == first
+    # Saved ports win over the defaults at the next start.
+    saved = {"public": launch.free_port(), "git": launch.free_port()}
+    (tmp_path / "ports.json").write_text(json.dumps(saved))
+    assert launch.demo_ports(tmp_path, defaults) == saved
+    # A saved port something now listens on is replaced, and the new one saved.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", saved["git"]))
+    busy.listen(1)
+    said: list[str] = []
+    try:
+        moved = launch.demo_ports(tmp_path, defaults, said.append)
+    finally:
+        busy.close()
+    assert moved["public"] == saved["public"] and moved["git"] != saved["git"]
+    assert said == [
+        f"the git port {saved['git']} of the last start is taken by something else;"
+        f" using {moved['git']} (links made for the old address will not open)"
+    ]
+    assert json.loads((tmp_path / "ports.json").read_text()) == moved
+
+
+def test_a_ports_file_that_is_not_what_was_saved_falls_back_to_the_defaults(
+    tmp_path: Path,
+) -> None:
+    defaults = {"public": launch.free_port(), "git": launch.free_port()}
+    for text in ("not json", "[1, 2]", json.dumps({"public": "8000", "git": 80})):
+        (tmp_path / "ports.json").write_text(text)
+        assert launch.demo_ports(tmp_path, defaults) == defaults
+
+
+def _start_demo(state: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``campushub demo`` as a person starts it; its banner once it is up."""
+    out = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "campushub.cli", "demo", "--state-dir", str(state)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        if "Press Ctrl-C to stop everything" in text:
+            return process, text
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    process.kill()
+    raise AssertionError(f"the demo did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _stop_demo(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def test_a_restarted_demo_keeps_its_addresses_and_its_links(tmp_path: Path) -> None:
+    state = tmp_path / "demo"
+    first, banner = _start_demo(state, tmp_path / "first.log")
+    try:
+        link = re.search(r"(http://127\.0\.0\.1:\d+/services/links/l/\w+)", banner)
+        assert link, banner
+        hub = re.search(r"Open  (http://127\.0\.0\.1:\d+)/", banner)[1]
+        git = re.search(r"Git server\s+(\S+)", banner)[1]
+        idp = re.search(r"Identity provider\s+(\S+)", banner)[1]
+        assert requests.get(f"{hub}/hub/health", timeout=10).status_code == 200
+    finally:
+        _stop_demo(first)
+    # At once, while the stopped servers' connections are still in TIME_WAIT.
+    second, again = _start_demo(state, tmp_path / "second.log")
+    try:
+        assert re.search(r"Open  (http://127\.0\.0\.1:\d+)/", again)[1] == hub
+        assert re.search(r"Git server\s+(\S+)", again)[1] == git
+        assert re.search(r"Identity provider\s+(\S+)", again)[1] == idp
+        assert link[1] in again  # the same demo link, and it still leads to the course
+        # Followed by someone not signed in: the links service, the hub, then campus sign-on.
+        opened = requests.get(link[1], timeout=30)
+        assert opened.status_code == 200 and opened.url.startswith(idp), opened.url
+        assert any("/services/links/" in step.url for step in opened.history)
+        assert requests.get(f"{git}", timeout=10).status_code < 500
+    finally:
+        _stop_demo(second)
