@@ -7,6 +7,8 @@ course material from the real git server; a catalog with problems stops the hub.
 
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -232,3 +234,16 @@ def test_the_pull_guard_names_each_bad_parameter_without_echoing_it() -> None:
         "depth",
     ]
     assert not [p for p in problems if "svg" in p or "/etc" in p or "javascript" in p]
+
+
+def test_the_identity_providers_page_says_who_each_demo_person_is(hub):
+    session = requests.Session()
+    page = session.get(f"{hub.url}/hub/oauth_login", timeout=30)
+    assert page.status_code == 200 and "/oauth2/authorize" in page.url
+    for person in launch.demo_people():
+        row = re.search(rf'<tr data-person="{person["sub"]}">(.*?)</tr>', page.text, re.S)
+        assert row, person["sub"]
+        assert html.escape(person["role"]) in row.group(1)
+    # The page posts the provider's own form: choosing a person still signs them in.
+    signed_in = session.post(page.url, data={"sub": "ada"}, timeout=60)
+    assert signed_in.url.startswith(hub.url) and signed_in.status_code == 200

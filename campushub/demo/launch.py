@@ -283,10 +283,13 @@ def person_claims(person: Mapping[str, Any]) -> dict[str, Any]:
 def start_identity_provider(
     port: int, people: Iterable[Mapping[str, Any]], log_dir: Path
 ) -> Process:
-    """Start oidc-provider-mock, a real OpenID Connect provider, holding ``people``."""
-    argv = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
+    """Start oidc-provider-mock, a real OpenID Connect provider, holding ``people``, with a
+    sign-in page that says who each is (campushub.demo.identity)."""
+    argv = [sys.executable, "-m", "campushub.demo.identity", "--host", "127.0.0.1"]
+    argv += ["--port", str(port)]
     for person in people:
-        argv += ["--user-claims", json.dumps(person_claims(person))]
+        shown = {**person_claims(person), "role": str(person.get("role", ""))}
+        argv += ["--person", json.dumps(shown)]
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **LOOPBACK_NO_PROXY, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
     return start_process(
