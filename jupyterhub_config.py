@@ -115,7 +115,9 @@ c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = course_server_guard(
     catalog, int(env.get("CAMPUSHUB_SERVERS_PER_PERSON", "8"))
 )
-# The home page lists the person's courses with start, stop and open for each.
+# The home page lists the person's courses with start, stop and open for each; everyone lands
+# there after signing in (not on a personal server's options, which would split their work).
+c.JupyterHub.redirect_to_server = False
 c.JupyterHub.template_paths = [pages.TEMPLATES]
 c.JupyterHub.template_vars = pages.template_vars(catalog)
 

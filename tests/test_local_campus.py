@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from campushub.demo import launch
+from campushub.demo.login import login
 
 
 def test_student_logs_in_through_the_identity_provider(hub):
@@ -247,3 +248,13 @@ def test_the_identity_providers_page_says_who_each_demo_person_is(hub):
     # The page posts the provider's own form: choosing a person still signs them in.
     signed_in = session.post(page.url, data={"sub": "ada"}, timeout=60)
     assert signed_in.url.startswith(hub.url) and signed_in.status_code == 200
+
+
+def test_everyone_lands_on_their_courses_after_signing_in(hub):
+    # No next address, as when someone opens the hub's address and signs in: "Your courses",
+    # not a personal server's options.
+    for person in ("ada", "tom", "dana"):
+        session = requests.Session()
+        page = login(session, hub.url, person, "")
+        assert page.url == f"{hub.url}/hub/home", page.url
+        assert "Your courses" in page.text and "Server Options" not in page.text
