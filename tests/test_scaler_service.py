@@ -410,7 +410,10 @@ def test_the_status_page_draws_the_chart_in_a_browser(hub, browser) -> None:
     assert page.locator("#chart canvas").count() == 1
     assert "standard" in page.locator("#chart .u-legend").inner_text()
     assert int(page.locator("#chart").get_attribute("data-drawn")) >= 2
-    assert "Targets from" in page.locator("#chart-status").inner_text()
+    caption = page.locator("#chart-status").inner_text()
+    # In the catalog's zone, as the page says its times are (the browser here runs in UTC).
+    assert "Targets from" in caption and "(America/Los_Angeles)" in caption, caption
+    assert "UTC" not in caption
     shots = hub.settings.state_dir / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "scaler-status.png"), full_page=True)

@@ -42,7 +42,12 @@
     };
     new uPlot(options, made.data, box);
     box.dataset.drawn = String(made.data[0].length);
-    status.textContent = "Targets from " + plan.now.replace("T", " ").slice(0, 16) + " UTC for " + plan.hours + " hours; each step is a planned change.";
+    // In the catalog's zone, as the chart's axis and the rest of the page.
+    var from = new Intl.DateTimeFormat("en-GB", {
+      timeZone: plan.timezone, weekday: "short", day: "2-digit", month: "short",
+      hour: "2-digit", minute: "2-digit", hour12: false
+    }).format(new Date(plan.now));
+    status.textContent = "Targets from " + from + " (" + plan.timezone + ") for " + plan.hours + " hours; each step is a planned change.";
   }
 
   fetch(box.dataset.planUrl, { credentials: "same-origin", headers: { Accept: "application/json", "X-XSRFToken": box.dataset.xsrf } })
