@@ -1446,7 +1446,7 @@ def time_plan(catalog: Catalog, history: History, groups: Mapping[str, int], run
     occurrences, what the history says of them, and plan_span."""
     seconds = []
     for _ in range(runs):
-        history._learned, history._courses = {}, None  # as after a meeting was recorded
+        history.forget()  # as after a meeting was recorded
         started = time.perf_counter()
         week = occurrences(catalog, WEEK_START, WEEK_START + WEEK)
         planned = learned_occurrences(catalog, week, history, groups)

@@ -174,8 +174,12 @@ class History:
     _courses: dict[str, list[Observation]] | None = field(default=None, repr=False)
     _learned: dict[tuple[str, timedelta], Learned | None] = field(default_factory=dict, repr=False)
 
-    def record(self, occurrence: Occurrence, observation: Observation) -> None:
+    def forget(self) -> None:
+        """Drop what was worked out from the observations (done when one is recorded)."""
         self._courses, self._learned = None, {}
+
+    def record(self, occurrence: Occurrence, observation: Observation) -> None:
+        self.forget()
         meeting = self.meetings.setdefault(occurrence.source, Meeting(occurrence.course))
         meeting.course = occurrence.course
         meeting.seen = sorted(

@@ -766,12 +766,9 @@ class ScalerApp(Application):
     def _save_enrollment(self, counts: dict[str, int]) -> None:
         path = self._enrollment_file()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_text(
-                json.dumps({"read_at": datetime.now(UTC).isoformat(), "counts": counts})
+            _write_whole(
+                path, json.dumps({"read_at": datetime.now(UTC).isoformat(), "counts": counts})
             )
-            temporary.replace(path)
         except OSError as error:
             self.log.warning("scaler: cannot keep enrollment in %s: %s", path, error)
 
@@ -781,10 +778,7 @@ class ScalerApp(Application):
     def _save_history(self, history: History) -> None:
         path = self._history_file()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(history.to_json(), separators=(",", ":")))
-            temporary.replace(path)
+            _write_whole(path, json.dumps(history.to_json(), separators=(",", ":")))
         except OSError as error:
             self.scaler.problem(f"cannot keep the meetings' history in {path}: {error}")
             self.log.warning("scaler: cannot keep the history in %s: %s", path, error)
@@ -997,6 +991,14 @@ def _limit_memory(limit: int) -> None:
     """In the feed worker: a hostile feed runs out of memory there, not in the hub pod."""
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a temporary file renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
 
 
 def _parse_time(value: Any) -> datetime | None:

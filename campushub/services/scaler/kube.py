@@ -201,9 +201,10 @@ class PlaceholderScaler:
                 f"nodes of pool {pool.name}",
                 lambda: self.core.list_node(label_selector=selector, _request_timeout=self.timeout),
             )
-            listed = [node for node in (nodes.items or []) if _usable(node, set())]
-            warm = [node for node in listed if _usable(node, wanted)]
-            cold = [node for node in listed if not _usable(node, wanted)]
+            warm, cold = [], []  # ready and schedulable: with every image, or not yet
+            for node in nodes.items or []:
+                if _usable(node, set()):
+                    (warm if _usable(node, wanted) else cold).append(node)
             limit = asyncio.Semaphore(8)
 
             # The servers run in the hub's namespace; the pool's placeholder may run in one
