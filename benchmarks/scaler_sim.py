@@ -51,10 +51,12 @@ operators add an event for it at once); the term's second week (one week of hist
 continuous pre-puller (every node pulls the pool's images as it becomes ready); the
 scheduling (zero-to-jupyterhub's user scheduler: among nodes with room, MostAllocated
 weighted 121 over ImageLocality 11, for an image the node already holds; only with no room
-anywhere is a placeholder preempted, a warm one first); node-sized placeholders of one
-Deployment (created pods pend; a scale-down deletes pending ones first, then the newest
-node's; a preempted one is recreated at once; a pod pending since it asked for a node is
-bound the moment that node is ready); the cluster autoscaler (every 10 s step it requests
+anywhere is a placeholder preempted, a warm one first); node-sized placeholders (created pods
+pend; a scale-down deletes pending ones first, then the newest node's; a pod pending since it
+asked for a node is bound the moment that node is ready): the rivals' of a Deployment, which
+makes a new pod at once for one preempted, campushub's of kind ``Pods``, which the scaler
+makes and deletes itself at its rounds (``--what-if-deployment`` adds campushub with a
+Deployment); the cluster autoscaler (every 10 s step it requests
 what pending pods need beyond the booting nodes; a requested node boots even if its pod is
 gone; a ready node empty for ``idle_min`` is removed); the idle culler (an hour idle, checked
 every 5 minutes); the hub's ``start_timeout`` (120 s in the reference configuration): a start
@@ -277,7 +279,8 @@ class Cluster:
     prepull: tuple[str, ...] = ()
     start_timeout: float = 120.0  # the hub's start_timeout: a longer wait is a failed start
     # A preempted placeholder is recreated by its Deployment (pending, so a node boots for
-    # it); False: bare pods the scaler would manage itself (the what-if of --what-if-bare).
+    # it), as Berkeley's are and campushub's of kind Deployment; False: campushub's pods (kind
+    # Pods), made and deleted by the scaler at its rounds.
     recreate: bool = True
 
 
@@ -994,7 +997,7 @@ def simulate(
                         running_placeholders -= 1
                         if cluster.recreate:
                             pending_placeholders += 1
-                        else:  # a bare pod: gone, until the next round asks for more
+                        else:  # kind Pods: gone, until the scaler's next round asks again
                             target -= 1
                         preemptions += 1
                 if node is None:
@@ -1267,7 +1270,7 @@ class Options:
     node_memory_gi: int = 64
     step_s: float = 10.0
     round_s: float = 60.0
-    what_if_bare: bool = False
+    what_if_deployment: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1412,8 +1415,8 @@ def run_one(job: tuple[Condition, int, Options]) -> Run:
             catalog, week, options.round_s, history, groups, learn, added, cluster.cull_every
         ),
     }
-    if options.what_if_bare:
-        strategies["what-if: bare pods"] = ScalerRounds(
+    if options.what_if_deployment:
+        strategies["what-if: Deployment"] = ScalerRounds(
             catalog,
             week,
             options.round_s,
@@ -1425,8 +1428,9 @@ def run_one(job: tuple[Condition, int, Options]) -> Run:
         )
     results = {}
     for name, placeholders in strategies.items():
-        bare = name.startswith("what-if")
-        outcome = simulate(arrivals, placeholders, dataclasses.replace(cluster, recreate=not bare))
+        # campushub's placeholders are of kind Pods; the rivals' and the what-if's a Deployment
+        pods = name == "campushub"
+        outcome = simulate(arrivals, placeholders, dataclasses.replace(cluster, recreate=not pods))
         waits = outcome.waits
         results[name] = Result(
             sum(wait > WAIT_GOAL_S for wait in waits) / max(len(waits), 1),
@@ -1558,16 +1562,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--plan-runs", type=int, default=7, help="timed plans (median reported)")
     parser.add_argument(
-        "--what-if-bare",
+        "--what-if-deployment",
         action="store_true",
-        help="also run campushub with placeholders that are not recreated when a student's"
-        " server preempts one (bare pods the scaler would manage; not what it does today)",
+        help="also run campushub with placeholders of kind Deployment, whose controller makes"
+        " a new pod as soon as a student's server preempts one",
     )
     arguments = parser.parse_args(argv)
     options = Options(
         students=arguments.students,
         courses=arguments.courses,
-        what_if_bare=arguments.what_if_bare,
+        what_if_deployment=arguments.what_if_deployment,
     )
     chosen = [c for c in CONDITIONS if arguments.only.lower() in c.name.lower()]
     if not chosen:

@@ -31,7 +31,7 @@ from .yamlsource import YamlSyntaxError, read_yaml
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MEMBER_ROLES: Final = ("students", "tas", "instructors")
 HOME_MODES: Final = ("shared", "per-course")
-PLACEHOLDER_KINDS: Final = ("Deployment", "StatefulSet")
+PLACEHOLDER_KINDS: Final = ("Deployment", "StatefulSet", "Pods")
 PLACEHOLDER_UNITS: Final = ("node", "user")
 # How long before a meeting its students are taken to come, when nothing better is known: a
 # pool's default ``warmup`` is its ``lead`` less this.
@@ -77,7 +77,8 @@ class Allocation(Generic[Amount]):
 
 @dataclass(frozen=True, slots=True)
 class Placeholder:
-    """The Deployment or StatefulSet of placeholder pods the scaler resizes for a pool."""
+    """The placeholder pods the scaler sizes for a pool: a Deployment's or StatefulSet's
+    replicas, or (kind ``Pods``) pods it makes itself from the PodTemplate ``name``."""
 
     kind: str
     name: str

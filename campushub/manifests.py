@@ -12,11 +12,15 @@ the catalog: plain dicts in, plain dicts out, no Kubernetes client.
 - per namespace holding placeholders, the Role ``campushub-scaler`` and its RoleBinding to the
   hub's ServiceAccount: the scaler runs inside the hub pod as a hub-managed service, so it
   acts with the hub's ServiceAccount. It may list Deployments and StatefulSets, and read and
-  resize only the catalog's placeholders; and, to count the room already free on a pool's warm
+  resize only the catalog's placeholders; for placeholders of kind ``Pods``, read only their
+  PodTemplates and list, create and delete pods (Kubernetes cannot narrow these to names the
+  API server generates, so such placeholders are best given a namespace of their own); and,
+  to count the room already free on a pool's warm
   nodes, the ClusterRole ``<release>-campushub-scaler-room`` (list nodes) and, in the hub's
   namespace where the servers run and in each namespace holding placeholders, the Role
   ``campushub-scaler-room`` (list pods), with their bindings;
-- per pool with a ``placeholder``, its Deployment or StatefulSet: ``min`` replicas of a pause
+- per pool with a ``placeholder``, its Deployment or StatefulSet with ``min`` replicas, or
+  (kind ``Pods``) the PodTemplate the scaler makes its pods from: a pause
   pod as large as one node (unit ``node``) or one person's largest guarantee (unit ``user``),
   on the pool's nodes, scheduled by zero-to-jupyterhub's user scheduler, with one init
   container per image the pool's courses use. Each init container runs ``/bin/sh -c "exit 0"``
@@ -34,6 +38,7 @@ Cluster-wide objects carry the release's name, as zero-to-jupyterhub's own do, s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -52,6 +57,8 @@ PAUSE_IMAGE: Final = "registry.k8s.io/pause:3.10.1"
 PULL_ONLY_COMMAND: Final = ("/bin/sh", "-c", "exit 0")
 PLACEHOLDER_APP: Final = "campushub-placeholder"
 POOL_LABEL: Final = "campushub/pool"
+# On each pod the scaler makes from a ``Pods`` placeholder's PodTemplate: the template's name.
+PLACEHOLDER_LABEL: Final = "campushub/placeholder"
 
 Manifest = dict[str, Any]
 
@@ -130,8 +137,13 @@ def manifests(
     for pool in pools:
         by_namespace.setdefault(placeholder_namespace(pool, namespace), []).append(pool)
     for placeholder_ns, its_pools in sorted(by_namespace.items()):
-        names = sorted({pool.placeholder.name for pool in its_pools if pool.placeholder})
-        objects.append(scaler_role(placeholder_ns, names))
+        workloads = sorted(
+            {pool.placeholder.name for pool in its_pools if pool.placeholder.kind != "Pods"}
+        )
+        templates = sorted(
+            {pool.placeholder.name for pool in its_pools if pool.placeholder.kind == "Pods"}
+        )
+        objects.append(scaler_role(placeholder_ns, workloads, templates))
         objects.append(scaler_role_binding(placeholder_ns, namespace, service_account))
     if pools:
         objects.append(room_cluster_role(release))
@@ -239,9 +251,42 @@ def catalog_config_map(catalog_text: str, namespace: str) -> Manifest:
     }
 
 
-def scaler_role(namespace: str, placeholder_names: list[str]) -> Manifest:
-    """What the scaler may do in ``namespace``: list, and read and resize the placeholders."""
+def scaler_role(
+    namespace: str, placeholder_names: list[str], template_names: Sequence[str] = ()
+) -> Manifest:
+    """What the scaler may do in ``namespace``: list, and read and resize the placeholders
+    (``placeholder_names``: Deployments and StatefulSets); for ``template_names`` (kind
+    ``Pods``), read those PodTemplates and list, create and delete pods."""
     workloads = ["deployments", "statefulsets"]
+    rules: list[dict[str, Any]] = []
+    if placeholder_names:
+        rules += [
+            # list cannot be narrowed to names; it reads, never writes.
+            {"apiGroups": ["apps"], "resources": workloads, "verbs": ["list"]},
+            {
+                "apiGroups": ["apps"],
+                "resources": workloads,
+                "resourceNames": list(placeholder_names),
+                "verbs": ["get"],
+            },
+            {
+                "apiGroups": ["apps"],
+                "resources": ["deployments/scale", "statefulsets/scale"],
+                "resourceNames": list(placeholder_names),
+                "verbs": ["get", "patch", "update"],
+            },
+        ]
+    if template_names:
+        rules += [
+            {
+                "apiGroups": [""],
+                "resources": ["podtemplates"],
+                "resourceNames": list(template_names),
+                "verbs": ["get"],
+            },
+            # The pods' names are generated: create and delete cannot be narrowed to them.
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "create", "delete"]},
+        ]
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -250,22 +295,7 @@ def scaler_role(namespace: str, placeholder_names: list[str]) -> Manifest:
             "namespace": namespace,
             "labels": {"app.kubernetes.io/part-of": "campushub"},
         },
-        "rules": [
-            # list cannot be narrowed to names; it reads, never writes.
-            {"apiGroups": ["apps"], "resources": workloads, "verbs": ["list"]},
-            {
-                "apiGroups": ["apps"],
-                "resources": workloads,
-                "resourceNames": placeholder_names,
-                "verbs": ["get"],
-            },
-            {
-                "apiGroups": ["apps"],
-                "resources": ["deployments/scale", "statefulsets/scale"],
-                "resourceNames": placeholder_names,
-                "verbs": ["get", "patch", "update"],
-            },
-        ],
+        "rules": rules,
     }
 
 
@@ -318,7 +348,8 @@ def placeholder_requests(catalog: Catalog, pool: Pool) -> dict[str, str]:
 
 
 def placeholder(catalog: Catalog, pool: Pool, namespace: str, release: str) -> Manifest:
-    """``pool``'s placeholder Deployment or StatefulSet with ``min`` replicas."""
+    """``pool``'s placeholder: a Deployment or StatefulSet with ``min`` replicas, or (kind
+    ``Pods``) the PodTemplate the scaler makes each placeholder pod from."""
     assert pool.placeholder is not None
     labels = {"app.kubernetes.io/name": PLACEHOLDER_APP, POOL_LABEL: pool.name}
     requests = placeholder_requests(catalog, pool)
@@ -350,6 +381,18 @@ def placeholder(catalog: Catalog, pool: Pool, namespace: str, release: str) -> M
         pod_spec["nodeSelector"] = dict(pool.node_selector)
     if pool.tolerations:
         pod_spec["tolerations"] = [dict(toleration) for toleration in pool.tolerations]
+    metadata = {
+        "name": pool.placeholder.name,
+        "namespace": placeholder_namespace(pool, namespace),
+        "labels": {**labels, "app.kubernetes.io/part-of": "campushub"},
+    }
+    if pool.placeholder.kind == "Pods":
+        return {
+            "apiVersion": "v1",
+            "kind": "PodTemplate",
+            "metadata": metadata,
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        }
     spec: dict[str, Any] = {
         "replicas": pool.min,
         "selector": {"matchLabels": labels},
@@ -363,11 +406,7 @@ def placeholder(catalog: Catalog, pool: Pool, namespace: str, release: str) -> M
     return {
         "apiVersion": "apps/v1",
         "kind": pool.placeholder.kind,
-        "metadata": {
-            "name": pool.placeholder.name,
-            "namespace": placeholder_namespace(pool, namespace),
-            "labels": {**labels, "app.kubernetes.io/part-of": "campushub"},
-        },
+        "metadata": metadata,
         "spec": spec,
     }
 

@@ -10,6 +10,16 @@ node (to find room already free):
     GET   /api/v1/nodes?labelSelector=k=v,...
     GET   /api/v1/namespaces/{ns}/pods?fieldSelector=spec.nodeName=N,status.phase!=Succeeded,...
 
+and, for placeholders of kind ``Pods``, reads their PodTemplate and makes and deletes pods:
+
+    GET    /api/v1/namespaces/{ns}/podtemplates/{name}
+    GET    /api/v1/namespaces/{ns}/pods?labelSelector=campushub/placeholder=NAME
+    POST   /api/v1/namespaces/{ns}/pods        (metadata.generateName)
+    DELETE /api/v1/namespaces/{ns}/pods/{name}
+
+A pod made through the API is Pending on no node until a test binds it (``bind``), as the
+scheduler would; a test preempts one by removing it (``remove_pod``).
+
 Like the real API server it wants a bearer token, answers ``autoscaling/v1`` ``Scale``
 objects, a ``Status`` object with the reason on errors (404 NotFound, 401, 415 for a patch
 type it does not take, 422 for a bad replica count), and takes JSON merge patches and
@@ -76,6 +86,10 @@ class Pod:
     phase: str = "Running"
     annotations: dict[str, str] = field(default_factory=dict)
     owner: str | None = None  # the kind of its controller, such as DaemonSet
+    labels: dict[str, str] = field(default_factory=dict)
+    ready: bool = True  # with phase Running: its Ready condition
+    created: float = field(default_factory=time.time)
+    spec: dict[str, Any] | None = None  # as made through the API; None: one container
 
 
 @dataclass
@@ -90,6 +104,9 @@ class Cluster:
     versions: dict[tuple[str, str, str], int] = field(default_factory=dict)
     # (namespace, resource, name) -> ready replicas, where not all are
     ready: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # (namespace, name) -> a PodTemplate's template (metadata and spec)
+    templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    made: int = 0  # pods made through the API, for their generated names
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_fault(self, method: str) -> Fault | None:
@@ -295,6 +312,7 @@ class ListHandler(ScaleHandler):
                     _pod_object(pod)
                     for pod in cluster.pods
                     if namespace in (None, pod.namespace)
+                    and _matches(labels, pod.labels)
                     and _matches(
                         fields,
                         {
@@ -321,6 +339,75 @@ class NamespacedPods(ListHandler):
         namespace = self.request.path.split("/")[4]
         super().get(resource, namespace)
 
+    def post(self, resource: str) -> None:
+        namespace = self.request.path.split("/")[4]
+        try:
+            body = json.loads(self.request.body)
+            metadata = body["metadata"]
+            spec = body["spec"]
+            containers = spec["containers"]
+        except (ValueError, KeyError, TypeError):
+            self.answer(400, _status(400, "BadRequest", "not a pod"))
+            return
+        if not isinstance(containers, list) or not containers:
+            self.answer(422, _status(422, "Invalid", "spec.containers: Required value"))
+            return
+        with self.cluster.lock:
+            self.cluster.made += 1
+            name = (
+                metadata.get("name")
+                or f"{metadata.get('generateName', 'pod-')}{self.cluster.made:05x}"
+            )
+            pod = Pod(
+                namespace,
+                name,
+                "",
+                phase="Pending",
+                ready=False,
+                labels=dict(metadata.get("labels") or {}),
+                annotations=dict(metadata.get("annotations") or {}),
+                spec=spec,
+            )
+            self.cluster.pods.append(pod)
+            answer = _pod_object(pod)
+        self.answer(201, answer)
+
+
+class PodHandler(ScaleHandler):
+    """``DELETE /api/v1/namespaces/{ns}/pods/{name}``."""
+
+    def delete(self, namespace: str, name: str) -> None:
+        with self.cluster.lock:
+            found = [
+                pod for pod in self.cluster.pods if (pod.namespace, pod.name) == (namespace, name)
+            ]
+            for pod in found:
+                self.cluster.pods.remove(pod)
+        if not found:
+            self.answer(404, _status(404, "NotFound", f'pods "{name}" not found'))
+        else:
+            self.answer(200, _pod_object(found[0]))
+
+
+class TemplateHandler(ScaleHandler):
+    """``GET /api/v1/namespaces/{ns}/podtemplates/{name}``."""
+
+    def get(self, namespace: str, name: str) -> None:
+        with self.cluster.lock:
+            template = self.cluster.templates.get((namespace, name))
+        if template is None:
+            self.answer(404, _status(404, "NotFound", f'podtemplates "{name}" not found'))
+            return
+        self.answer(
+            200,
+            {
+                "kind": "PodTemplate",
+                "apiVersion": "v1",
+                "metadata": {"name": name, "namespace": namespace},
+                "template": template,
+            },
+        )
+
 
 def _node_object(node: Node) -> dict[str, Any]:
     return {
@@ -337,10 +424,20 @@ def _node_object(node: Node) -> dict[str, Any]:
 
 def _pod_object(pod: Pod) -> dict[str, Any]:
     requests = {k: v for k, v in (("cpu", pod.cpu), ("memory", pod.memory)) if v is not None}
+    spec = dict(
+        pod.spec
+        or {"containers": [{"name": "main", "image": "x", "resources": {"requests": requests}}]}
+    )
+    if pod.node:
+        spec["nodeName"] = pod.node
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(pod.created))
+    ready = "True" if pod.ready and pod.phase == "Running" else "False"
     return {
         "metadata": {
             "name": pod.name,
             "namespace": pod.namespace,
+            "labels": pod.labels,
+            "creationTimestamp": created,
             "annotations": pod.annotations,
             **(
                 {
@@ -352,11 +449,8 @@ def _pod_object(pod: Pod) -> dict[str, Any]:
                 else {}
             ),
         },
-        "spec": {
-            "nodeName": pod.node,
-            "containers": [{"name": "main", "image": "x", "resources": {"requests": requests}}],
-        },
-        "status": {"phase": pod.phase},
+        "spec": spec,
+        "status": {"phase": pod.phase, "conditions": [{"type": "Ready", "status": ready}]},
     }
 
 
@@ -386,6 +480,16 @@ class KubeDouble:
                 (
                     r"/api/v1/namespaces/[a-z0-9-]+/(pods)",
                     NamespacedPods,
+                    {"cluster": self.cluster},
+                ),
+                (
+                    r"/api/v1/namespaces/([a-z0-9-]+)/pods/([a-z0-9.-]+)",
+                    PodHandler,
+                    {"cluster": self.cluster},
+                ),
+                (
+                    r"/api/v1/namespaces/([a-z0-9-]+)/podtemplates/([a-z0-9.-]+)",
+                    TemplateHandler,
                     {"cluster": self.cluster},
                 ),
             ]
@@ -438,6 +542,34 @@ class KubeDouble:
     def add_pod(self, pod: Pod) -> None:
         with self.cluster.lock:
             self.cluster.pods.append(pod)
+
+    def add_template(self, namespace: str, name: str, template: dict[str, Any]) -> None:
+        """A PodTemplate's ``template`` (its pods' metadata and spec)."""
+        with self.cluster.lock:
+            self.cluster.templates[(namespace, name)] = template
+
+    def pods_labelled(self, namespace: str, **labels: str) -> list[Pod]:
+        with self.cluster.lock:
+            return [
+                pod
+                for pod in self.cluster.pods
+                if pod.namespace == namespace
+                and all(pod.labels.get(k) == v for k, v in labels.items())
+            ]
+
+    def bind(self, namespace: str, name: str, node: str, ready: bool = True) -> None:
+        """As the scheduler and kubelet would: the pod runs on ``node`` (ready, or pulling)."""
+        with self.cluster.lock:
+            for pod in self.cluster.pods:
+                if (pod.namespace, pod.name) == (namespace, name):
+                    pod.node, pod.phase, pod.ready = node, "Running", ready
+
+    def remove_pod(self, namespace: str, name: str) -> None:
+        """As a preemption would: the pod is gone."""
+        with self.cluster.lock:
+            self.cluster.pods[:] = [
+                pod for pod in self.cluster.pods if (pod.namespace, pod.name) != (namespace, name)
+            ]
 
     def clear_nodes(self) -> None:
         with self.cluster.lock:

@@ -263,7 +263,7 @@ def test_demo_catalog_loads_with_its_courses_images_and_pool(demo: Catalog) -> N
     assert pool.lead == timedelta(minutes=20)
     assert dict(pool.node_selector) == {"hub.jupyter.org/pool-name": "standard"}
     assert pool.placeholder is not None
-    assert (pool.placeholder.kind, pool.placeholder.name) == ("Deployment", "standard-placeholder")
+    assert (pool.placeholder.kind, pool.placeholder.name) == ("Pods", "standard-placeholder")
 
 
 def test_demo_course_data8_has_its_own_memory_shared_data_and_schedule(demo: Catalog) -> None:

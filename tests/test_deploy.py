@@ -87,8 +87,8 @@ def test_manifests_validate_against_kubernetes_schemas(name, version):
 
 
 def test_a_wrong_manifest_is_refused_by_the_validation():
-    (placeholder,) = of_kind(made("demo"), "Deployment")
-    placeholder["spec"]["template"]["spec"]["containers"][0]["imagePullPolice"] = "Always"
+    (placeholder,) = of_kind(made("demo"), "PodTemplate")
+    placeholder["template"]["spec"]["containers"][0]["imagePullPolice"] = "Always"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(placeholder, "1.33.0", strict=True)
 
@@ -115,13 +115,15 @@ def test_catalog_config_map_holds_the_catalog_as_written():
 
 def test_demo_placeholder_is_a_node_warmed_with_every_image_of_its_pool():
     pool = load_catalog(DEMO_CATALOG).pools["standard"]
-    (placeholder,) = of_kind(made("demo"), "Deployment")
+    # kind Pods: the template the scaler makes each placeholder pod from (it makes `min`)
+    assert pool.placeholder is not None and pool.placeholder.kind == "Pods"
+    (placeholder,) = of_kind(made("demo"), "PodTemplate")
+    assert placeholder["apiVersion"] == "v1"
     assert placeholder["metadata"]["name"] == "standard-placeholder"
     assert placeholder["metadata"]["namespace"] == "campushub"
-    assert placeholder["spec"]["replicas"] == pool.min
+    assert "spec" not in placeholder and not of_kind(made("demo"), "Deployment")
     labels = {"app.kubernetes.io/name": "campushub-placeholder", "campushub/pool": "standard"}
-    assert placeholder["spec"]["selector"]["matchLabels"] == labels
-    pod = placeholder["spec"]["template"]
+    pod = placeholder["template"]
     assert pod["metadata"]["labels"] == labels
     spec = pod["spec"]
     assert spec["priorityClassName"] == "jupyterhub-campushub-placeholder"
@@ -170,15 +172,18 @@ def test_placeholders_follow_their_pools_kind_namespace_unit_and_tolerations():
 def test_init_containers_are_exactly_the_images_of_the_pools_servers():
     for name in CATALOGS:
         catalog: Catalog = parse_catalog(CATALOGS[name])
-        placeholders = [o for o in made(name) if o["kind"] in ("Deployment", "StatefulSet")]
+        placeholders = [
+            o for o in made(name) if o["kind"] in ("Deployment", "StatefulSet", "PodTemplate")
+        ]
         for placeholder in placeholders:
             pool = catalog.pools[placeholder["metadata"]["labels"]["campushub/pool"]]
+            template = placeholder.get("template") or placeholder["spec"]["template"]
             expected = {
                 course.image.ref for course in catalog.courses.values() if course.pool is pool
             }
             if catalog.defaults.pool is pool:
                 expected.add(catalog.defaults.image.ref)
-            init = placeholder["spec"]["template"]["spec"]["initContainers"]
+            init = template["spec"]["initContainers"]
             assert [c["image"] for c in init] == pool_images(catalog, pool)
             assert set(pool_images(catalog, pool)) == expected
             assert len({c["name"] for c in init}) == len(init)
@@ -252,10 +257,38 @@ def test_scaler_role_allows_only_reading_and_resizing_placeholders():
         ]
 
 
+def test_pods_placeholders_may_read_their_template_and_make_and_delete_pods_only():
+    objects = made("demo", namespace="campus")
+    (role,) = [r for r in of_kind(objects, "Role") if r["metadata"]["name"] == SCALER_ROLE]
+    assert role["metadata"]["namespace"] == "campus"
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["podtemplates"],
+            "resourceNames": ["standard-placeholder"],
+            "verbs": ["get"],
+        },
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "create", "delete"]},
+    ]
+    # Both kinds in one namespace: each its own rules, nothing more.
+    text = CATALOGS["every-key"].replace(
+        "placeholder: {name: standard-placeholder}",
+        "placeholder: {kind: Pods, name: standard-placeholder}",
+    )
+    assert text != CATALOGS["every-key"]
+    mixed = manifests(parse_catalog(text), namespace="hub", catalog_text=text)
+    (role,) = [r for r in of_kind(mixed, "Role") if r["metadata"]["name"] == SCALER_ROLE]
+    names = {tuple(rule.get("resourceNames", ())) for rule in role["rules"]}
+    assert names == {(), ("gpu-placeholder",), ("standard-placeholder",)}
+    assert [o["metadata"]["name"] for o in of_kind(mixed, "PodTemplate")] == [
+        "standard-placeholder"
+    ]
+
+
 def test_release_and_service_account_are_the_callers():
     objects = made("demo", release="campus", service_account="hub-sa")
-    (placeholder,) = of_kind(objects, "Deployment")
-    assert placeholder["spec"]["template"]["spec"]["schedulerName"] == "campus-user-scheduler"
+    (placeholder,) = of_kind(objects, "PodTemplate")
+    assert placeholder["template"]["spec"]["schedulerName"] == "campus-user-scheduler"
     bindings = of_kind(objects, "RoleBinding") + of_kind(objects, "ClusterRoleBinding")
     assert len(bindings) == 3
     assert {binding["subjects"][0]["name"] for binding in bindings} == {"hub-sa"}
@@ -263,7 +296,7 @@ def test_release_and_service_account_are_the_callers():
 
 def test_a_catalog_without_placeholders_needs_no_role():
     text = CATALOGS["demo"].replace(
-        "    placeholder: {kind: Deployment, name: standard-placeholder}\n", ""
+        "    placeholder: {kind: Pods, name: standard-placeholder}\n", ""
     )
     objects = manifests(parse_catalog(text), namespace="campushub", catalog_text=text)
     assert [item["kind"] for item in objects] == ["PriorityClass", "ConfigMap"]
@@ -291,7 +324,7 @@ def test_claims_are_the_shared_home_and_each_courses_data():
     assert claims["home-nfs"]["spec"]["resources"]["requests"]["storage"] == "100Gi"
     # Before the placeholders and servers that mount them.
     kinds = [item["kind"] for item in objects]
-    assert kinds.index("PersistentVolumeClaim") < kinds.index("Deployment")
+    assert kinds.index("PersistentVolumeClaim") < kinds.index("PodTemplate")
 
 
 def test_claims_follow_the_options_and_the_catalogs_homes():
@@ -340,9 +373,9 @@ def test_two_releases_share_a_cluster():
         (binding,) = of_kind(objects, "ClusterRoleBinding")
         (role,) = of_kind(objects, "ClusterRole")
         assert binding["roleRef"]["name"] == role["metadata"]["name"]
-        (placeholder,) = of_kind(objects, "Deployment")
+        (placeholder,) = of_kind(objects, "PodTemplate")
         (priority,) = of_kind(objects, "PriorityClass")
-        pod = placeholder["spec"]["template"]["spec"]
+        pod = placeholder["template"]["spec"]
         assert pod["priorityClassName"] == priority["metadata"]["name"]
         assert pod["schedulerName"] == f"{release}-user-scheduler"
 
@@ -545,7 +578,7 @@ def test_objects_shown_in_the_deployment_guide_validate():
 
 def test_placeholder_shown_in_the_guide_is_the_demo_catalogs():
     (shown,) = kubernetes_blocks((DEPLOY / "placeholders.md").read_text())
-    (placeholder,) = of_kind(made("demo"), "Deployment")
+    (placeholder,) = of_kind(made("demo"), "PodTemplate")
     assert shown == placeholder
 
 

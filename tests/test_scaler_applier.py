@@ -23,6 +23,7 @@ import pytest
 
 from campushub.catalog import Placeholder, Pool
 from campushub.demo.launch import free_port
+from campushub.manifests import PLACEHOLDER_LABEL
 from campushub.services.scaler.kube import KubeError, PlaceholderScaler, connect, normal_image
 from tests.k8s_double import Fault, KubeDouble, Node, Pod
 
@@ -41,6 +42,39 @@ class Target:
     kubeconfig: str
     double: KubeDouble | None
     apps: Any = None  # kubernetes_asyncio AppsV1Api on a real cluster
+    core: Any = None  # kubernetes_asyncio CoreV1Api on a real cluster
+
+    async def create_template(self, name: str, template: dict[str, Any]) -> None:
+        if self.double is not None:
+            self.double.add_template(NAMESPACE, name, template)
+            return
+        body = {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": name}}
+        await self.core.create_namespaced_pod_template(NAMESPACE, {**body, "template": template})
+
+    async def pod_names(self, name: str) -> list[str]:
+        """The living pods made for the ``Pods`` placeholder ``name``."""
+        if self.double is not None:
+            return sorted(
+                pod.name
+                for pod in self.double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: name})
+            )
+        listed = await self.core.list_namespaced_pod(
+            NAMESPACE, label_selector=f"{PLACEHOLDER_LABEL}={name}"
+        )
+        return sorted(
+            pod.metadata.name for pod in listed.items if pod.metadata.deletion_timestamp is None
+        )
+
+    async def delete_template(self, name: str) -> None:
+        if self.double is not None:
+            self.double.cluster.templates.pop((NAMESPACE, name), None)
+            for pod in self.double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: name}):
+                self.double.remove_pod(NAMESPACE, pod.name)
+            return
+        await self.core.delete_collection_namespaced_pod(
+            NAMESPACE, label_selector=f"{PLACEHOLDER_LABEL}={name}", grace_period_seconds=0
+        )
+        await self.core.delete_namespaced_pod_template(name, NAMESPACE)
 
     async def create(self, kind: str, name: str, replicas: int) -> None:
         if self.double is not None:
@@ -117,7 +151,7 @@ async def target(
         from kubernetes_asyncio import client
 
         api = await connect(os.environ["KUBECONFIG"])
-        yield Target(os.environ["KUBECONFIG"], None, client.AppsV1Api(api))
+        yield Target(os.environ["KUBECONFIG"], None, client.AppsV1Api(api), client.CoreV1Api(api))
         await api.close()
         return
     path = double.kubeconfig(tmp_path_factory.mktemp("kube") / "config", NAMESPACE)
@@ -464,6 +498,154 @@ async def test_readiness_says_how_many_placeholders_are_ready(
             await applier.readiness(Placeholder(kind, f"{name}-gone", None))
     finally:
         await target.delete(kind, name)
+
+
+def pod_template(priority_class: str | None = "system-node-critical") -> dict[str, Any]:
+    """A small placeholder template (on a real cluster, priority class
+    ``CAMPUSHUB_TEST_PRIORITY_CLASS`` names a low one)."""
+    spec: dict[str, Any] = {
+        "terminationGracePeriodSeconds": 0,
+        "containers": [
+            {
+                "name": "pause",
+                "image": "registry.k8s.io/pause:3.10",
+                "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}},
+            }
+        ],
+    }
+    if priority_class:
+        spec["priorityClassName"] = os.environ.get("CAMPUSHUB_TEST_PRIORITY_CLASS", priority_class)
+    return {"metadata": {"labels": {"app.kubernetes.io/name": "campushub-test"}}, "spec": spec}
+
+
+@pytest.mark.cluster
+async def test_pods_placeholders_are_made_from_their_template_and_deleted(
+    target: Target, scaler: tuple[PlaceholderScaler, list[float]], name: str
+) -> None:
+    applier, _ = scaler
+    await target.create_template(name, pod_template())
+    placeholder = Placeholder("Pods", name)
+    try:
+        made = await applier.scale(placeholder, 3)
+        assert (made.ok, made.current, made.patched, made.replicas) == (True, 0, True, 3)
+        pods = await target.pod_names(name)
+        assert len(pods) == 3 and all(pod.startswith(f"{name}-") for pod in pods)
+        if target.double is not None:
+            [pod, *_] = target.double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: name})
+            assert pod.labels == {
+                "app.kubernetes.io/name": "campushub-test",
+                PLACEHOLDER_LABEL: name,
+            }
+            assert pod.spec is not None and pod.spec["priorityClassName"] == "system-node-critical"
+            target.double.clear_log()
+        again = await applier.scale(placeholder, 3)
+        assert (again.ok, again.current, again.patched) == (True, 3, False)
+        if target.double is not None:  # one list, nothing made or deleted
+            assert [r.method for r in target.double.requests()] == ["GET"]
+        fewer = await applier.scale(placeholder, 1)
+        assert (fewer.ok, fewer.current, fewer.patched) == (True, 3, True)
+        assert len(await target.pod_names(name)) == 1
+        assert (await applier.readiness(placeholder))[0] == 1
+    finally:
+        await target.delete_template(name)
+
+
+@pytest.mark.cluster
+@needs_double
+async def test_surplus_pods_go_unscheduled_first_then_pulling_then_from_the_fullest_node(
+    double: KubeDouble, scaler: tuple[PlaceholderScaler, list[float]], name: str
+) -> None:
+    applier, _ = scaler
+    double.add_template(NAMESPACE, name, pod_template())
+    placeholder = Placeholder("Pods", name)
+    try:
+        assert (await applier.scale(placeholder, 6)).ok
+        pods = [
+            pod.name
+            for pod in sorted(
+                double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: name}),
+                key=lambda pod: pod.name,
+            )
+        ]
+        for index, pod in enumerate(pods):
+            pods_created = double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: name})
+            next(p for p in pods_created if p.name == pod).created = 1_000_000 + index
+        # full: three on it; busy: one ready and one still pulling; the last one on no node
+        for pod in pods[:3]:
+            double.bind(NAMESPACE, pod, "full")
+        double.bind(NAMESPACE, pods[3], "busy")
+        double.bind(NAMESPACE, pods[4], "busy", ready=False)
+        assert await applier.readiness(placeholder) == (6, 4)
+        assert (await applier.scale(placeholder, 2)).ok
+        # gone: the pending one, the pulling one, then the newest two on the fullest node
+        assert await _left(double, name) == [pods[0], pods[3]]
+        # a preempted pod is not made again by itself; the next round's target decides
+        double.remove_pod(NAMESPACE, pods[3])
+        assert await applier.readiness(placeholder) == (1, 1)
+        assert (await applier.scale(placeholder, 2)).current == 1
+        assert len(await _left(double, name)) == 2
+    finally:
+        for pod in double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: name}):
+            double.remove_pod(NAMESPACE, pod.name)
+
+
+async def _left(double: KubeDouble, name: str) -> list[str]:
+    return sorted(pod.name for pod in double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: name}))
+
+
+@pytest.mark.cluster
+@needs_double
+async def test_ended_placeholder_pods_are_not_counted_and_are_cleared(
+    double: KubeDouble, scaler: tuple[PlaceholderScaler, list[float]], name: str
+) -> None:
+    applier, _ = scaler
+    double.add_template(NAMESPACE, name, pod_template())
+    evicted = Pod(
+        NAMESPACE, f"{name}-evicted", "a", phase="Failed", labels={PLACEHOLDER_LABEL: name}
+    )
+    double.add_pod(evicted)
+    placeholder = Placeholder("Pods", name)
+    assert await applier.readiness(placeholder) == (0, 0)
+    applied = await applier.scale(placeholder, 1)
+    assert (applied.ok, applied.current, applied.patched) == (True, 0, True)
+    left = await _left(double, name)
+    assert len(left) == 1 and evicted.name not in left
+    double.remove_pod(NAMESPACE, left[0])
+
+
+@pytest.mark.cluster
+@needs_double
+async def test_a_template_that_would_not_give_way_to_students_is_refused(
+    double: KubeDouble, scaler: tuple[PlaceholderScaler, list[float]], name: str
+) -> None:
+    applier, _ = scaler
+    double.add_template(NAMESPACE, name, pod_template(priority_class=None))
+    applied = await applier.scale(Placeholder("Pods", name), 2)
+    assert not applied.ok and "names no priorityClassName" in (applied.error or "")
+    assert await _left(double, name) == []
+    missing = await applier.scale(Placeholder("Pods", f"{name}-gone"), 2)
+    assert f"PodTemplate {NAMESPACE}/{name}-gone does not exist" in (missing.error or "")
+
+
+@pytest.mark.cluster
+@needs_double
+async def test_pod_changes_that_fail_are_retried_then_reported(
+    double: KubeDouble, scaler: tuple[PlaceholderScaler, list[float]], name: str
+) -> None:
+    applier, delays = scaler
+    double.add_template(NAMESPACE, name, pod_template())
+    placeholder = Placeholder("Pods", name)
+    delays.clear()
+    double.inject(Fault("POST", 503))
+    applied = await applier.scale(placeholder, 2)
+    assert applied.ok and len(await _left(double, name)) == 2 and len(delays) == 1
+    double.inject(Fault("DELETE", 403), Fault("DELETE", 403))
+    refused = await applier.scale(placeholder, 0)
+    assert not refused.ok
+    assert "2 of 2 pod changes failed; now 2 pods" in (refused.error or "")
+    assert "list, create and delete on pods" in (refused.error or "")
+    assert len(await _left(double, name)) == 2
+    assert (await applier.scale(placeholder, 0)).ok and await _left(double, name) == []
 
 
 @pytest.mark.cluster

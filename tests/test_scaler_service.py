@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 import requests
 
+from campushub.catalog import load_catalog
 from campushub.demo import launch
 from campushub.learning import History, observe
+from campushub.manifests import PLACEHOLDER_LABEL, placeholder
 from campushub.schedule import Occurrence
 from tests.k8s_double import Fault, KubeDouble, Node, Pod
 
@@ -48,10 +50,22 @@ def feed_text(count: int = COUNT) -> str:
     )
 
 
+def demo_template() -> dict[str, Any]:
+    """The demo pool's PodTemplate as `campushub manifests` makes it."""
+    catalog = load_catalog(Path(launch.__file__).with_name("courses.yaml"))
+    made = placeholder(catalog, catalog.pools["standard"], NAMESPACE, "jupyterhub")
+    assert made["kind"] == "PodTemplate"
+    return made["template"]
+
+
+def placeholder_pods(double: KubeDouble) -> int:
+    return len(double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: PLACEHOLDER}))
+
+
 @pytest.fixture(scope="module")
 def double() -> Iterator[KubeDouble]:
     running = KubeDouble(launch.free_port()).start()
-    running.create("Deployment", PLACEHOLDER, NAMESPACE, 0)
+    running.add_template(NAMESPACE, PLACEHOLDER, demo_template())
     yield running
     running.stop()
 
@@ -161,14 +175,18 @@ def test_it_patches_the_placeholder_to_the_planned_target(hub, double, admin) ->
         "a plan with the feed's request",
     )
     assert target >= COUNT
-    assert double.wait_for("Deployment", PLACEHOLDER, NAMESPACE, target, 30)
+    poll(lambda: placeholder_pods(double) == target, 30, f"{target} placeholder pods")
+    [made, *_] = double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: PLACEHOLDER})
+    assert made.spec is not None
+    assert made.spec["priorityClassName"] == "jupyterhub-campushub-placeholder"
+    assert made.name.startswith(f"{PLACEHOLDER}-") and made.node == ""  # pending: no scheduler
     body = plan(admin, hub)
     standard = body["pools"]["standard"]
     assert body["dry_run"] is False
     assert standard["target"]["requested"] == COUNT
     assert standard["current"] == target  # after the last round's apply
     assert standard["placeholder"] == {
-        "kind": "Deployment",
+        "kind": "Pods",
         "name": PLACEHOLDER,
         "namespace": NAMESPACE,
     }
@@ -336,15 +354,19 @@ def test_api_errors_are_retried_then_shown_and_the_service_keeps_going(hub, doub
     assert any("readiness of pool standard&#39;s placeholders unknown" in text for text in pages)
     # The faults are used up: the next rounds apply again.
     poll(lambda: plan(admin, hub)["pools"]["standard"]["applied"]["error"] is None, 60, "recovery")
-    # A placeholder that disappeared is reported (no retries), and never recreated.
-    double.delete("Deployment", PLACEHOLDER, NAMESPACE)
+    # A template that disappeared is reported (no retries), and never made up: once the
+    # pods the scaler would keep are gone (as preempted), it cannot make more.
+    template = double.cluster.templates.pop((NAMESPACE, PLACEHOLDER))
+    for pod in double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: PLACEHOLDER}):
+        double.remove_pod(NAMESPACE, pod.name)
     try:
         error = poll(
             lambda: plan(admin, hub)["pools"]["standard"]["applied"]["error"], 30, "not found"
         )
-        assert f"Deployment {NAMESPACE}/{PLACEHOLDER} does not exist" in error
+        assert f"PodTemplate {NAMESPACE}/{PLACEHOLDER} does not exist" in error
+        assert placeholder_pods(double) == 0
     finally:
-        double.create("Deployment", PLACEHOLDER, NAMESPACE, 0)
+        double.add_template(NAMESPACE, PLACEHOLDER, template)
 
 
 def test_enrollment_and_people_on_come_from_the_hub(hub, admin) -> None:

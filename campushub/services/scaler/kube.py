@@ -6,6 +6,15 @@ needs no more than ``get`` and ``patch`` on those. To find room already free on 
 nodes it lists the pool's nodes (``/api/v1/nodes?labelSelector=...``) and the pods on each
 (``/api/v1/pods?fieldSelector=spec.nodeName=...``): ``list`` on nodes and pods.
 
+A placeholder of kind ``Pods`` is pods the scaler makes itself: it lists them
+(``/api/v1/namespaces/<ns>/pods?labelSelector=campushub/placeholder=<name>``), makes the
+missing ones from the PodTemplate ``<name>`` (``GET .../podtemplates/<name>``, ``POST
+.../pods``) and deletes the surplus (``DELETE .../pods/<pod>``): the pods not yet on a node
+first, then those still pulling, then those on the node holding the most placeholders (so a
+node held only for placeholders empties and the autoscaler may remove it). Unlike a
+Deployment's replicas, a pod a student's server preempts is not made again at once: the next
+round decides, from the free room the server left, whether one is still needed.
+
 A patch is sent only when the number changes. Errors that may pass (timeouts, connection
 errors, 409, 429, 5xx) are retried with exponential backoff; others (401, 403, 404, 422) are
 reported at once with what to do. Scaling never raises to the caller: every outcome is an
@@ -15,6 +24,7 @@ reported at once with what to do. Scaling never raises to the caller: every outc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection
@@ -27,6 +37,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from ...catalog import Placeholder, Pool
 from ...demand import FreeRoom
+from ...manifests import PLACEHOLDER_LABEL
 from ...units import parse_cpu, parse_memory
 
 __all__ = ["Applied", "KubeError", "PlaceholderScaler", "connect", "normal_image"]
@@ -108,7 +119,10 @@ class PlaceholderScaler:
         await self.api.close()
 
     async def scale(self, placeholder: Placeholder, target: int) -> Applied:
-        """Make ``placeholder`` run ``target`` replicas: read its scale, patch if different."""
+        """Make ``placeholder`` run ``target`` replicas: read its scale, patch if different
+        (kind ``Pods``: make or delete pods)."""
+        if placeholder.kind == "Pods":
+            return await self._scale_pods(placeholder, target)
         namespace = placeholder.namespace or self.namespace
         kind, name = placeholder.kind, placeholder.name
         if kind == "Deployment":
@@ -153,10 +167,141 @@ class PlaceholderScaler:
         self.log.info("scaled %s from %s to %d replicas", where, current, target)
         return Applied(kind, name, namespace, target, current, True, attempts)
 
+    async def _placeholder_pods(self, placeholder: Placeholder) -> tuple[list[Any], list[Any]]:
+        """The pods made for a ``Pods`` placeholder: ``(alive, ended)``; pods being deleted
+        are in neither."""
+        namespace = placeholder.namespace or self.namespace
+        selector = f"{PLACEHOLDER_LABEL}={placeholder.name}"
+        listed = await self._retrying(
+            f"placeholder pods {namespace}/{placeholder.name}",
+            lambda: self.core.list_namespaced_pod(
+                namespace, label_selector=selector, _request_timeout=self.timeout
+            ),
+        )
+        alive, ended = [], []
+        for pod in listed.items or []:
+            if pod.metadata is None or pod.metadata.deletion_timestamp is not None:
+                continue
+            phase = pod.status.phase if pod.status else None
+            (ended if phase in ("Succeeded", "Failed") else alive).append(pod)
+        return alive, ended
+
+    async def _scale_pods(self, placeholder: Placeholder, target: int) -> Applied:
+        namespace = placeholder.namespace or self.namespace
+        kind, name = placeholder.kind, placeholder.name
+        where = f"placeholder pods {namespace}/{name}"
+        current: int | None = None
+        calls = 0
+        made = removed = 0
+        try:
+            alive, ended = await self._placeholder_pods(placeholder)
+            calls += 1
+            current = len(alive)
+            # Pods that ended (evicted by their node, say) are never counted; cleared away.
+            surplus = ended + _surplus(alive, current - target) if current > target else ended
+            body: dict[str, Any] = {}
+            if target > current:
+                body = await self._pod_body(placeholder)
+                calls += 1
+            limit = asyncio.Semaphore(8)
+
+            async def make() -> None:
+                nonlocal made, calls
+                async with limit:
+                    calls += 1
+                    await self._retrying(
+                        where,
+                        lambda: self.core.create_namespaced_pod(
+                            namespace, body, _request_timeout=self.timeout
+                        ),
+                    )
+                made += 1
+
+            async def delete(pod: Any) -> None:
+                nonlocal removed, calls
+                async with limit:
+                    calls += 1
+                    with contextlib.suppress(_Gone):  # preempted meanwhile: as good
+                        await self._retrying(
+                            where,
+                            lambda: self.core.delete_namespaced_pod(
+                                pod.metadata.name,
+                                namespace,
+                                grace_period_seconds=0,
+                                _request_timeout=self.timeout,
+                            ),
+                        )
+                removed += pod in alive
+
+            outcomes = await asyncio.gather(
+                *(make() for _ in range(max(target - current, 0))),
+                *(delete(pod) for pod in surplus),
+                return_exceptions=True,
+            )
+            failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            if failed:
+                first = failed[0]
+                reason = str(first) if isinstance(first, _Failed) else _describe(first)
+                raise _Failed(
+                    f"{reason} ({len(failed)} of {len(outcomes)} pod changes failed; now"
+                    f" {current + made - removed} pods)"
+                )
+        except _Failed as failed:
+            return Applied(kind, name, namespace, target, current, False, calls, str(failed))
+        except Exception as error:  # whatever else the client raises: an error, not a crash
+            problem = f"{where}: {type(error).__name__}: {error}"[:300]
+            return Applied(kind, name, namespace, target, current, False, calls, problem)
+        if current == target:
+            return Applied(kind, name, namespace, target, current, False, calls)
+        self.log.info("placeholder pods %s/%s: %d to %d", namespace, name, current, target)
+        return Applied(kind, name, namespace, target, current, True, calls)
+
+    async def _pod_body(self, placeholder: Placeholder) -> dict[str, Any]:
+        """A placeholder pod as its PodTemplate says, labelled as the placeholder's."""
+        namespace = placeholder.namespace or self.namespace
+        name = placeholder.name
+        where = f"PodTemplate {namespace}/{name}"
+        found = await self._retrying(
+            where,
+            lambda: self.core.read_namespaced_pod_template(
+                name, namespace, _request_timeout=self.timeout
+            ),
+        )
+        template = self.api.sanitize_for_serialization(getattr(found, "template", None)) or {}
+        spec = template.get("spec") if isinstance(template, dict) else None
+        if not isinstance(spec, dict) or not spec.get("containers"):
+            raise _Failed(f"{where} has no pod spec (make it with `campushub manifests`)")
+        if not spec.get("priorityClassName"):
+            raise _Failed(
+                f"{where} names no priorityClassName: its pods would not give way to"
+                " students' servers (`campushub manifests` makes the template and the class)"
+            )
+        metadata = template.get("metadata") or {}
+        labels = {**(metadata.get("labels") or {}), PLACEHOLDER_LABEL: name}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "generateName": f"{name}-",
+                "labels": labels,
+                **({"annotations": metadata["annotations"]} if metadata.get("annotations") else {}),
+            },
+            "spec": spec,
+        }
+
     async def readiness(self, placeholder: Placeholder) -> tuple[int, int]:
-        """``(replicas, ready)`` of a placeholder's Deployment or StatefulSet: how many it
-        runs and how many of those are ready (on a node, their init containers, which pull
-        the pool's images, done). Raises :class:`KubeError` when the API will not say."""
+        """``(replicas, ready)`` of a placeholder's Deployment or StatefulSet (or pods): how
+        many it runs and how many of those are ready (on a node, their init containers, which
+        pull the pool's images, done). Raises :class:`KubeError` when the API will not say."""
+        if placeholder.kind == "Pods":
+            try:
+                alive, _ = await self._placeholder_pods(placeholder)
+            except _Failed as failed:
+                raise KubeError(str(failed)) from None
+            except Exception as error:  # an answer that is not what the API documents
+                where = f"placeholder pods {placeholder.name}"
+                raise KubeError(f"{where}: {type(error).__name__}: {error}"[:300]) from None
+            return len(alive), sum(_pod_ready(pod) for pod in alive)
         namespace = placeholder.namespace or self.namespace
         kind, name = placeholder.kind, placeholder.name
         read = (
@@ -263,6 +408,8 @@ class PlaceholderScaler:
                 return await attempt()
             except ApiException as error:
                 problem = _api_problem(where, error)
+                if error.status == 404 and where.startswith("placeholder pods"):
+                    raise _Gone(problem) from None
                 if error.status not in RETRY_STATUSES:
                     raise _Failed(problem) from None
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
@@ -278,6 +425,41 @@ class PlaceholderScaler:
 
 class _Failed(Exception):
     pass
+
+
+class _Gone(_Failed):
+    """A placeholder pod that is not there (any more)."""
+
+
+def _pod_ready(pod: Any) -> bool:
+    status = pod.status
+    if status is None or status.phase != "Running":
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
+
+
+def _surplus(alive: list[Any], count: int) -> list[Any]:
+    """Which ``count`` of a placeholder's pods to delete: those not on a node yet first (a
+    node asked for and no longer needed), then those not ready (still pulling), then those on
+    the node holding the most of them (a node held only for placeholders empties, and the
+    autoscaler may remove it); the newest first."""
+    on_node: dict[str, int] = {}
+    for pod in alive:
+        node = pod.spec.node_name if pod.spec else None
+        if node:
+            on_node[node] = on_node.get(node, 0) + 1
+
+    def order(pod: Any) -> tuple[int, int, int, float]:
+        node = pod.spec.node_name if pod.spec else None
+        created = pod.metadata.creation_timestamp
+        return (
+            bool(node),
+            _pod_ready(pod),
+            -on_node.get(node or "", 0),
+            -(created.timestamp() if created is not None else 0.0),
+        )
+
+    return sorted(alive, key=order)[: max(count, 0)]
 
 
 def normal_image(ref: str) -> str:
@@ -369,7 +551,8 @@ def _api_problem(where: str, error: ApiException) -> str:
     if status in (401, 403):
         return (
             f"{where}: the API refused the scaler ({status} {error.reason}); its service account"
-            " needs get and patch on deployments/scale and statefulsets/scale, and the Role"
+            " needs get and patch on deployments/scale and statefulsets/scale (kind Pods: get"
+            " on its PodTemplate; list, create and delete on pods), and the Role"
             " from `campushub manifests` names only the catalog's placeholders (a placeholder"
             " missing from it is refused, not reported missing)"
         )
