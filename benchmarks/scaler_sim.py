@@ -652,6 +652,7 @@ class ScalerRounds:
     _active: list[Occurrence] = field(init=False, default_factory=list)
     _last: float = field(init=False, default=-math.inf)
     _guard: PlaceholderGuard = field(init=False)
+    _planned: list[Occurrence] = field(init=False, default_factory=list)
     rounds: int = field(init=False, default=0)  # plan_pools calls so far
     images: tuple[str, ...] = field(init=False)  # the images the pool's courses use
 
@@ -691,7 +692,9 @@ class ScalerRounds:
         self._active = [occurrence for occurrence in self._active if at < occurrence.ends]
         return self._active
 
-    def target(self, now: float, present: Present, free: Sequence[FreeRoom] = ()) -> PoolTarget:
+    def target(
+        self, now: float, present: Present, free: Sequence[FreeRoom] = (), firm: bool = False
+    ) -> PoolTarget:
         """The pool's target ``now`` seconds into the week."""
         if now < self._last:
             raise ValueError(f"rounds go forward in time: {now} s came after {self._last} s")
@@ -707,6 +710,7 @@ class ScalerRounds:
                 self.catalog, planned, self.history, self.groups or {}, at
             )
         planned = [*planned, *(o for visible, o in self.added if visible <= now)]
+        self._planned = planned
         targets = plan_pools(
             self.catalog, planned, at, enrollment=self.groups, present=present, free={POOL: free}
         )
@@ -725,7 +729,15 @@ class ScalerRounds:
             cold = sum(not room.warm for room in free)
             pool = self.catalog.pools[POOL]
             at = WEEK_START_UTC + timedelta(seconds=now)
-            target = self._guard(target, at, *scale, cold, pool.max)
+            firm = plan_pools(
+                self.catalog,
+                self._planned,
+                at,
+                enrollment=self.groups,
+                present=present,
+                free={POOL: [room.firm() for room in free]},
+            )[POOL]
+            target = self._guard(target, at, *scale, cold, pool.max, firm)
         return target.replicas
 
 
@@ -861,7 +873,15 @@ def simulate(
             )
             cpu = max(node.cpu_free + node.leaving_cpu - held_cpu, 0)
             memory = max(node.memory_free + node.leaving_memory - held_memory, 0)
-            rooms.append(FreeRoom(f"node-{index}", cpu / 1000, memory * 2**20))
+            rooms.append(
+                FreeRoom(
+                    f"node-{index}",
+                    cpu / 1000,
+                    memory * 2**20,
+                    leaving_cpu=node.leaving_cpu / 1000,
+                    leaving_memory=node.leaving_memory * 2**20,
+                )
+            )
         return rooms
 
     def land_placeholder(node: Node, at: float) -> None:

@@ -83,6 +83,19 @@ class FreeRoom:
     cpu: float  # cores
     memory: int  # bytes
     warm: bool = True
+    # Of ``cpu`` and ``memory``, what servers the culler is about to stop hold now: free by
+    # the time room asked now is warm, not before.
+    leaving_cpu: float = 0.0
+    leaving_memory: int = 0
+
+    def firm(self) -> FreeRoom:
+        """The room free now, the leaving servers' not counted."""
+        return FreeRoom(
+            self.node,
+            max(self.cpu - self.leaving_cpu, 0.0),
+            max(self.memory - self.leaving_memory, 0),
+            self.warm,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +151,20 @@ class PoolTarget:
 
 @dataclass
 class PlaceholderGuard:
-    """What the cluster does with a pool's target, taken into account: two rules applied to
-    the plan's target, given the placeholders' Deployment now (``replicas``, ``ready``) and
-    the ready nodes of the pool still pulling its images that run no pod (``cold``).
+    """What the cluster does with a pool's target, taken into account: three rules applied to
+    the plan's target, given the placeholders now (``replicas``, ``ready``), the ready nodes
+    of the pool still pulling its images that run no pod (``cold``) and the target the plan
+    gives without the room of servers the culler is about to stop (``firm``).
 
-    - **Fall only once ready.** A Deployment scaled down deletes its pods that are not ready
-      first: the pending ones, whose nodes the cluster autoscaler is already booting, and
-      those still pulling images on a new node. Either way a new node is left empty and cold,
+    - **Keep what leaving room cannot replace yet.** The plan counts the room of servers the
+      culler will have stopped by the time room asked now is warm; until the culler has
+      stopped them, students coming now cannot use it. So that room may save asking for
+      placeholders, never delete those there: the target is at least the smaller of the
+      placeholders there and the ``firm`` target.
+    - **Fall only once ready.** Scaling down deletes the placeholders that are not ready
+      first (a Deployment does; so does the scaler with pods of its own): the pending ones,
+      whose nodes the cluster autoscaler is already booting, and those still pulling images
+      on a new node. Either way a new node is left empty and cold,
       and the scheduler puts the next student there (a node with room comes before
       preempting a placeholder) to wait for the pull. So while people are coming (the plan
       holds room for some) the target falls only once every placeholder is ready, or after
@@ -166,10 +186,20 @@ class PlaceholderGuard:
         ready: int | None,
         cold: int = 0,
         maximum: int | None = None,
+        firm: PoolTarget | None = None,
     ) -> PoolTarget:
         if replicas is None or ready is None:
             self._since = None
             return target
+        if firm is not None and min(replicas, firm.replicas) > target.replicas:
+            kept = min(replicas, firm.replicas)
+            target = dataclasses.replace(
+                target,
+                replicas=kept,
+                why=f"{target.why}; kept at {kept}: the room of servers the culler is about to"
+                " stop is free only once it has, so it may stand in for placeholders asked"
+                " now, not for those already there",
+            )
         if cold and target.need > 0:
             wanted = replicas + cold if maximum is None else min(replicas + cold, maximum)
             if wanted > target.replicas:

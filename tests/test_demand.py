@@ -394,3 +394,23 @@ def test_the_guard_sends_a_placeholder_to_each_cold_node_while_people_come() -> 
     assert guard(_target(3), at, 4, 4, cold=2, maximum=5).replicas == 5  # never above max
     # Nobody coming: a cold node is left for the autoscaler to remove.
     assert guard(_target(0, need=0), at, 4, 4, cold=2).replicas == 0
+
+
+def test_the_guard_keeps_placeholders_that_leaving_room_cannot_replace_yet() -> None:
+    guard = PlaceholderGuard(timedelta(minutes=14))
+    at = datetime(2026, 11, 30, 18, tzinfo=UTC)
+    # With the room of servers the culler stops within the warm-up the plan wants 2; without
+    # it, 6. The 5 placeholders there stay: a student coming now finds those servers running.
+    kept = guard(_target(2), at, 5, 5, firm=_target(6))
+    assert kept.replicas == 5 and "the culler is about to stop" in kept.why
+    # It saves asking for more: no more than the firm target, nor than are there.
+    assert guard(_target(2), at, 8, 8, firm=_target(6)).replicas == 6
+    assert guard(_target(2), at, 1, 1, firm=_target(6)).replicas == 2
+    assert guard(_target(7), at, 5, 5, firm=_target(9)).replicas == 7
+    assert guard(_target(2), at, 5, 5).replicas == 2  # nothing leaving: the plan
+
+
+def test_free_room_without_the_leaving_servers_is_firm_room() -> None:
+    room = FreeRoom("n", 6.0, 48 * 2**30, leaving_cpu=1.0, leaving_memory=8 * 2**30)
+    assert room.firm() == FreeRoom("n", 5.0, 40 * 2**30)
+    assert FreeRoom("m", 1.0, 0, leaving_cpu=3.0).firm().cpu == 0.0  # never below none

@@ -437,8 +437,11 @@ async def test_servers_leaving_do_not_hold_room(
     applier, _ = scaler
     (room,) = await applier.free_room(pool(labels), [PYTHON], {("ada", "data8")})
     assert (room.cpu, room.memory) == (6.0, 48 * 2**30)  # ada's room counts as free
+    assert (room.leaving_cpu, room.leaving_memory) == (1.0, 8 * 2**30)  # once she is culled
+    assert (room.firm().cpu, room.firm().memory) == (5.0, 40 * 2**30)
     (room,) = await applier.free_room(pool(labels), [PYTHON])
     assert (room.cpu, room.memory) == (5.0, 40 * 2**30)
+    assert (room.leaving_cpu, room.leaving_memory) == (0.0, 0)
 
 
 @needs_double

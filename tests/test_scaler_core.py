@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from campushub.demand import FreeRoom
 from campushub.demo import launch
 from campushub.services.scaler.core import RunningServer, Scaler, feed_label
 
@@ -230,3 +231,29 @@ async def test_a_feed_can_add_people_on_top_of_the_plan(scaler: Scaler, sources:
     # CPU 60 / 8 = 8 nodes, memory 600 GiB / 64 GiB = 10 nodes; memory decides.
     assert (after.need, after.replicas) == (10, 10)
     assert "+1200 people" in after.why
+
+
+async def test_placeholders_stay_while_the_room_that_would_replace_them_is_not_free_yet(
+    scaler: Scaler, sources: Sources
+) -> None:
+    sources.feed = feed("+1200")  # 10 nodes' worth of people coming
+    await scaler.read_feeds(force=True)
+    # 8 placeholders there, all ready; one warm node's room is held by servers the culler
+    # will stop within the warm-up: 8 CPU, 64 GiB (the people of a whole node).
+    scaler.readiness["standard"] = (8, 8)
+    leaving_node = FreeRoom("n1", 8.0, 64 * 2**30, leaving_cpu=8.0, leaving_memory=64 * 2**30)
+    scaler.free = {"standard": [leaving_node]}
+    scaler.plan_now(sources.now)
+    kept = scaler.pools["standard"].target
+    # The plan alone counts that room and wants 9; without it, 10: the 8 there stay, and
+    # the leaving room stands in only for the 2 more it would otherwise ask now.
+    assert kept.need == 9
+    assert kept.replicas == 9
+    scaler.readiness["standard"] = (10, 10)
+    scaler.plan_now(sources.now)
+    assert scaler.pools["standard"].target.replicas == 10
+    assert "the culler is about to stop" in scaler.pools["standard"].target.why
+    # Room that is free now (no one leaving) counts at once.
+    scaler.free = {"standard": [FreeRoom("n1", 8.0, 64 * 2**30)]}
+    scaler.plan_now(sources.now)
+    assert scaler.pools["standard"].target.replicas == 9

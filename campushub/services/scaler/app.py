@@ -223,7 +223,14 @@ class PlanAPIHandler(APIHandler):
                 "target": _target_model(state.target),
                 "current": applied.replicas if applied else None,
                 "free_room": [
-                    {"node": room.node, "cpu": room.cpu, "memory": room.memory, "warm": room.warm}
+                    {
+                        "node": room.node,
+                        "cpu": room.cpu,
+                        "memory": room.memory,
+                        "warm": room.warm,
+                        "leaving_cpu": room.leaving_cpu,
+                        "leaving_memory": room.leaving_memory,
+                    }
                     for room in scaler.free.get(name, [])
                 ],
                 "applied": (

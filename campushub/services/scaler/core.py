@@ -497,6 +497,27 @@ class Scaler:
 
     def plan_now(self, now: datetime) -> None:
         targets = self.targets(now)
+        # The same plan without the room of servers the culler is about to stop: the guard
+        # keeps the placeholders there that this room cannot stand in for yet.
+        firm_free = {
+            name: [room.firm() for room in rooms]
+            for name, rooms in self.free.items()
+            if any(room.leaving_cpu or room.leaving_memory for room in rooms)
+        }
+        firm = (
+            plan_pools(
+                self.catalog,
+                [*self.learned(now, now), *self.added()],
+                now,
+                self.requests(),
+                enrollment=self.enrollment,
+                attendance=self.attendance,
+                present=self.present,
+                free={**self.free, **firm_free},
+            )
+            if firm_free
+            else {}
+        )
         for name, target in targets.items():
             pool = self.catalog.pools[name]
             guard = self.guards.get(name)
@@ -504,7 +525,15 @@ class Scaler:
                 guard = self.guards[name] = PlaceholderGuard(2 * pool.warmup)
             replicas, ready = self.readiness.get(name, (None, None))
             cold = sum(not room.warm for room in self.free.get(name, ()))
-            target = guard(target, now, replicas, ready, cold, pool.max)
+            target = guard(
+                target,
+                now,
+                replicas,
+                ready,
+                cold,
+                pool.max,
+                firm.get(name) if name in firm_free else None,
+            )
             state = self.pools.get(name)
             if state is None:
                 self.pools[name] = PoolState(name, target)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection
@@ -385,7 +386,17 @@ class PlaceholderScaler:
                 if not any(_server(pod) for pod in pods):
                     return None  # empty: the autoscaler may remove it
                 staying = [pod for pod in pods if _server(pod) not in leaving]
-                return _room(node, staying, pool)
+                room = _room(node, staying, pool)
+                if room is None or len(staying) == len(pods):
+                    return room
+                firm = _room(node, pods, pool)  # what the leaving servers hold until stopped
+                if firm is None:
+                    return None
+                return dataclasses.replace(
+                    room,
+                    leaving_cpu=room.cpu - firm.cpu,
+                    leaving_memory=room.memory - firm.memory,
+                )
 
             async def cold_on(node: Any) -> FreeRoom | None:
                 pods = await pods_of(node)
