@@ -28,7 +28,9 @@ import urllib.request
 from datetime import date, datetime
 from typing import Any
 
+from jupyterhub.handlers import BaseHandler
 from jupyterhub.roles import get_default_roles
+from jupyterhub.utils import url_path_join
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, _deserialize_state
 from tornado.httpclient import HTTPClientError, HTTPRequest
@@ -41,8 +43,11 @@ from .idtoken import IdTokenError, IdTokenVerifier, nonce_for, unverified_claims
 from .memberships import (
     ClaimPatternError,
     MembershipRules,
+    claim_present,
     claim_values,
     course_groups,
+    ignored_from_canvas,
+    ignored_from_claims,
     memberships_from_canvas,
     memberships_from_claims,
     staff_roles,
@@ -52,6 +57,10 @@ from .memberships import (
 # Berkeley's Canvas-derived claim values: course::<canvas id>::enrollment_type::<type>
 BERKELEY_PATTERN = r"course::(?P<course>[^:]+)::enrollment_type::(?P<role>[^:]+)"
 AUTH_STATE_KEY = "campushub"
+# The last refusal's reason, for the page at /hub/refused (signed; a day).
+REFUSED_COOKIE = "campushub-refused"
+# What the sign-in page's "as someone else" may ask the provider (OpenID Connect Core 3.1.2.1).
+PROMPTS = frozenset({"login", "select_account"})
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,127}$")
 
 
@@ -90,8 +99,26 @@ def fetch_discovery(issuer: str, timeout: float = 10.0) -> dict[str, Any]:
     return document
 
 
+class Refused(HTTPError):
+    """A sign-in refused for a reason the person can act on. ``reason`` is one of
+    ``no_course``, ``ignored_role``, ``not_open``, ``term_over``, ``no_claim``; ``details``
+    what the page says about it. The callback shows it at ``/hub/refused``; elsewhere (the
+    REST API, a refresh) it is a 403 with ``message``."""
+
+    def __init__(self, reason: str, username: str, message: str, **details: Any) -> None:
+        super().__init__(403, "%s", message)
+        self.reason = reason
+        self.username = username
+        self.details = details
+        self.jupyterhub_message = message
+
+    def page(self) -> dict[str, Any]:
+        return {"reason": self.reason, "user": self.username, **self.details}
+
+
 class CampusLoginHandler(OAuthLoginHandler):
-    """The upstream login handler, plus a nonce derived from the login's OAuth state."""
+    """The upstream login handler, plus a nonce derived from the login's OAuth state, and
+    ``?prompt=login`` (or ``select_account``) passed on, for signing in as someone else."""
 
     def authorize_redirect(self, *args: Any, **kwargs: Any) -> None:
         extra_params = kwargs.get("extra_params") or {}
@@ -99,14 +126,72 @@ class CampusLoginHandler(OAuthLoginHandler):
         state_id = _deserialize_state(extra_params.get("state", "")).get("state_id")
         if authenticator.verify_id_token and state_id:
             extra_params["nonce"] = nonce_for(self.settings["cookie_secret"], state_id)
-            kwargs["extra_params"] = extra_params
+        prompt = self.get_argument("prompt", "")
+        if prompt in PROMPTS:
+            extra_params["prompt"] = prompt
+        kwargs["extra_params"] = extra_params
         super().authorize_redirect(*args, **kwargs)
+
+
+class CampusCallbackHandler(OAuthCallbackHandler):
+    """The upstream callback, but a refused sign-in goes to ``/hub/refused``: one page, at an
+    address a reload keeps (the callback's own cannot be loaded twice), that says why."""
+
+    async def get(self) -> None:
+        # An earlier refusal in this browser is over once a sign-in is made (headers are
+        # sent with the redirect, so clear it first; a new refusal sets it again).
+        self.clear_cookie(REFUSED_COOKIE, path=self.hub.base_url)
+        try:
+            await super().get()
+        except Refused as refused:
+            self._set_cookie(
+                REFUSED_COOKIE,
+                json.dumps(refused.page()),
+                encrypted=True,
+                path=self.hub.base_url,
+                expires_days=1,
+            )
+            self.redirect(url_path_join(self.hub.base_url, "refused"))
+
+
+class RefusedHandler(BaseHandler):
+    """``/hub/refused``: why the last sign-in in this browser was refused, with signing out
+    and signing in as someone else. Read from a signed cookie, so nobody can make it say
+    something else with a crafted address."""
+
+    async def get(self) -> None:
+        raw = self.get_secure_cookie(REFUSED_COOKIE, max_age_days=1)
+        try:
+            refusal = json.loads(raw) if raw else None
+        except ValueError:
+            refusal = None
+        if not isinstance(refusal, dict) or refusal.get("reason") not in REFUSAL_REASONS:
+            refusal = None
+        user = self.current_user
+        if refusal is None and user is not None:
+            self.redirect(url_path_join(self.hub.base_url, "home"))
+            return
+        self.set_status(403 if refusal else 200)
+        html = await self.render_template(
+            "refused.html",
+            refusal=refusal,
+            login_url=url_path_join(self.hub.base_url, "oauth_login"),
+            logout_url=url_path_join(self.hub.base_url, "logout"),
+        )
+        self.finish(html)
+
+
+REFUSAL_REASONS = frozenset({"no_course", "ignored_role", "not_open", "term_over", "no_claim"})
 
 
 class CampusAuthenticator(GenericOAuthenticator):
     """Log people in through the campus identity provider and learn their courses."""
 
     login_handler = CampusLoginHandler
+    callback_handler = CampusCallbackHandler
+
+    def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
+        return [*super().get_handlers(app), (r"/refused", RefusedHandler)]
 
     # -- the provider -------------------------------------------------------------------------
     issuer = Unicode(
@@ -512,18 +597,23 @@ class CampusAuthenticator(GenericOAuthenticator):
             # OpenID Connect Core 5.3.2: userinfo must describe the id_token's subject.
             raise HTTPError(403, "Sign-in refused: userinfo and id_token name different people.")
         today = self.today()
+        ignored: dict[str, str]
         if self.memberships_source == "canvas":
             courses = await self._canvas_courses(auth_state["access_token"], auth_model["name"])
             memberships = memberships_from_canvas(courses, self.rules, self.catalog, today)
+            ignored = {} if memberships else ignored_from_canvas(courses, self.rules, self.catalog)
         else:
             values = claim_values(user_info, self.membership_claim)
             memberships = memberships_from_claims(values, self.rules, self.catalog, today)
+            ignored = {} if memberships else ignored_from_claims(values, self.rules, self.catalog)
         subject = expected_sub if expected_sub is not None else user_info.get("sub")
         if subject is None and self.memberships_source == "canvas":
             subject = user_info.get("id")  # Canvas's own, stable user id
         subject = None if subject is None else str(subject)
         await self._check_account_subject(auth_model["name"], subject)
         auth_state[AUTH_STATE_KEY] = {"memberships": memberships, "sub": subject}
+        if not memberships:
+            auth_state[AUTH_STATE_KEY]["refusal"] = self._why_no_course(user_info, ignored, today)
         self._sync_reach(auth_model["name"], memberships)
         if not auth_model.get("admin"):
             admin_claims = set(claim_values(user_info, self.admin_claim))
@@ -665,14 +755,74 @@ class CampusAuthenticator(GenericOAuthenticator):
             return True
         if self.allow_unenrolled:
             return True
+        raise self._refusal(username, (auth_model["auth_state"].get(AUTH_STATE_KEY) or {}))
+
+    def _why_no_course(
+        self, user_info: dict[str, Any], ignored: dict[str, str], today: date
+    ) -> dict[str, Any]:
+        """Why a sign-in found no course, most telling first: outside the term; a provider
+        that sends no membership claim at all; roles in catalog courses the hub ignores (an
+        observer); else simply no course."""
         term = self.catalog.term
-        raise HTTPError(
-            403,
+        if today < term.starts:
+            return {"reason": "not_open"}
+        if today > term.ends:
+            return {"reason": "term_over"}
+        if self.memberships_source != "canvas" and not claim_present(
+            user_info, self.membership_claim
+        ):
+            return {"reason": "no_claim"}
+        if ignored:
+            return {"reason": "ignored_role", "roles": sorted(ignored.items())[:20]}
+        return {"reason": "no_course"}
+
+    def _refusal(self, username: str, state: dict[str, Any]) -> Refused:
+        term = self.catalog.term
+        when = {"term": term.name, "starts": term.starts.isoformat(), "ends": term.ends.isoformat()}
+        facts = state.get("refusal") if isinstance(state.get("refusal"), dict) else {}
+        reason = facts.get("reason", "no_course")
+        if reason == "not_open":
+            message = (
+                f"You are signed in as {username}. The hub opens for the term {term.name} on"
+                f" {term.starts}; your courses will be here from then."
+            )
+            return Refused(reason, username, message, **when)
+        if reason == "term_over":
+            message = (
+                f"You are signed in as {username}. The term {term.name} ended on {term.ends};"
+                " the hub has no courses until the next term's catalog is in place."
+            )
+            return Refused(reason, username, message, **when)
+        if reason == "no_claim":
+            message = (
+                f"You are signed in as {username}, but the campus identity provider's answer"
+                f" has no {self.membership_claim!r} claim, which is where this hub reads your"
+                " courses from. This is a setting between the hub and the identity provider,"
+                " not something you did: tell the hub's operators."
+            )
+            return Refused(reason, username, message, claim=self.membership_claim, **when)
+        if reason == "ignored_role":
+            roles = [
+                (self.catalog.courses[slug].title, str(role))
+                for slug, role in facts.get("roles", [])
+                if isinstance(slug, str) and slug in self.catalog.courses
+            ]
+            if roles:
+                listed = ", ".join(f"{title} as {role}" for title, role in roles)
+                message = (
+                    f"You are signed in as {username}. The campus lists you in {listed}; this"
+                    " hub gives course environments only to a course's students, TAs and"
+                    " instructors. If you take or teach the course, ask its instructor to"
+                    " check your role."
+                )
+                return Refused(reason, username, message, roles=roles, **when)
+        message = (
             f"You are signed in as {username}, but you are not in any course on this hub"
             f" for the term {term.name} ({term.starts} to {term.ends}). If you have just"
             " enrolled, your campus systems may take a few hours to catch up; otherwise ask"
-            " your course's instructor to add you.",
+            " your course's instructor to add you."
         )
+        return Refused("no_course", username, message, **when)
 
     # -- Canvas ------------------------------------------------------------------------------------
     async def _canvas_courses(self, access_token: str, username: str) -> list[Any]:

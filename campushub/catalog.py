@@ -189,6 +189,9 @@ class Defaults:
     gpu: int
     home: str
     disk: int
+    # Whether people have a personal (default, non-course) server beside their course
+    # servers; off: each course has its own server and nothing else is started.
+    personal_server: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -294,7 +297,7 @@ SCHEMA: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     "toleration": (frozenset({"key"}), frozenset({"operator", "value", "effect"})),
     "defaults": (
         frozenset({"image", "pool", "cpu", "memory"}),
-        frozenset({"gpu", "home", "disk"}),
+        frozenset({"gpu", "home", "disk", "personal_server"}),
     ),
     "allocation": (frozenset(), frozenset({"guarantee", "limit"})),
     "course": (

@@ -489,11 +489,13 @@ class _Checker:
         gpu = self.integer(section.get("gpu", 0), (*path, "gpu"))
         home = self.choice(section.get("home", "shared"), (*path, "home"), HOME_MODES)
         disk = self.disk(section.get("disk", DEFAULT_DISK), (*path, "disk"))
+        personal = self.boolean(section.get("personal_server", False), (*path, "personal_server"))
         if isinstance(pool, Pool):
             self.fits(pool, cpu, memory, path)
-        if _any_bad(image, pool, cpu, memory, gpu, home, disk):
+        if _any_bad(image, pool, cpu, memory, gpu, home, disk, personal):
             return BAD
-        return Defaults(image, pool, cpu, memory, gpu, home, disk)
+        assert isinstance(personal, bool)
+        return Defaults(image, pool, cpu, memory, gpu, home, disk, personal)
 
     def disk(self, value: Any, path: Path) -> int | _Bad:
         amount = self.parsed(value, path, parse_memory)

@@ -165,7 +165,8 @@ def plan_server(
     """Decide ``username``'s server ``server_name`` ('' for the default server).
 
     Raises :class:`NotAllowed` for a server name that is not a course, a course the person
-    is not in, or a default-server choice that is not offered to them.
+    is not in, the default server of a hub without personal servers
+    (``defaults.personal_server``), or a default-server choice that is not offered to them.
     """
     if server_name:
         course = catalog.course(server_name)
@@ -183,6 +184,13 @@ def plan_server(
                 " your enrollment."
             )
         return _plan(catalog, course, server_name, username, memberships[server_name], now)
+    if not catalog.defaults.personal_server:
+        yours = ", ".join(sorted(memberships))
+        raise NotAllowed(
+            "This hub has no personal servers: each course has a server of its own."
+            + (f" Open one of yours ({yours}) from Your courses" if yours else " Open")
+            + (" on the hub's home page." if yours else " the hub's home page to see yours.")
+        )
     chosen = choice or GENERAL
     if chosen == GENERAL:
         return _plan(catalog, None, server_name, username, None, now)

@@ -410,7 +410,9 @@ def learned_occurrences(
             ratio = attendance if learned.attendance is None else learned.attendance
             total = math.ceil(round(enrolled * ratio, 6))
         if total is not None and at is not None and learned.arrivals:
-            ready = (at + pool.warmup + ROUND - occurrence.starts).total_seconds()
+            # Room asked now is warm after the warm-up; the room asked next round a round
+            # later; and a round more for the round that notices a miss to act on it.
+            ready = (at + pool.warmup + 2 * ROUND - occurrence.starts).total_seconds()
             total = math.ceil(round(total * learned.share_by(ready), 6))
         if total is not None and total != occurrence.expect:
             changes["expect"] = total

@@ -135,6 +135,76 @@ def claim_values(claims: Mapping[str, Any], claim: str) -> list[str]:
     return [item for item in value[:MAX_CLAIM_VALUES] if isinstance(item, str)]
 
 
+def claim_present(claims: Mapping[str, Any], claim: str) -> bool:
+    """Whether ``claims`` hold ``claim`` at all (a whole name or a dotted path), even empty:
+    a provider that sends none is set up differently from one that lists no course."""
+    if not isinstance(claims, Mapping):
+        return False
+    if claim in claims:
+        return True
+    value: Any = claims
+    for part in claim.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
+def ignored_from_claims(
+    values: Iterable[str], rules: MembershipRules, catalog: Catalog
+) -> dict[str, str]:
+    """The catalog courses ``values`` name with a role the rules ignore (an observer, a
+    designer): slug -> that role as the provider wrote it (at most 64 characters)."""
+    ignored: dict[str, str] = {}
+    for value in islice(values, MAX_CLAIM_VALUES):
+        if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
+            continue
+        if _has_control_character(value):
+            continue
+        for pattern in rules.patterns:
+            match = pattern.fullmatch(value)
+            if match is None:
+                continue
+            if match["course"] is None or match["role"] is None:
+                break
+            course = catalog.course_for_key(match["course"])
+            if course is None and rules.match_slugs:
+                course = catalog.course(match["course"])
+            if course is not None and rules.member_role(match["role"]) is None:
+                ignored.setdefault(course.slug, match["role"][:64])
+            break
+    return ignored
+
+
+def ignored_from_canvas(
+    courses: Iterable[Any], rules: MembershipRules, catalog: Catalog
+) -> dict[str, str]:
+    """As :func:`ignored_from_claims`, from Canvas course records: the active enrollments
+    whose type the rules ignore (an ``ObserverEnrollment``, say)."""
+    ignored: dict[str, str] = {}
+    for record in courses:
+        if not isinstance(record, Mapping):
+            continue
+        course = None
+        for key in (record.get("id"), record.get("sis_course_id")):
+            if isinstance(key, int | str) and not isinstance(key, bool):
+                course = catalog.course_for_key(str(key))
+                if course is not None:
+                    break
+        enrollments = record.get("enrollments")
+        if course is None or not isinstance(enrollments, list):
+            continue
+        for enrollment in enrollments:
+            if not isinstance(enrollment, Mapping):
+                continue
+            if enrollment.get("enrollment_state", "active") != "active":
+                continue
+            raw = enrollment.get("type")
+            if isinstance(raw, str) and rules.member_role(raw) is None:
+                ignored.setdefault(course.slug, raw[:64])
+    return ignored
+
+
 def _stronger(current: str | None, candidate: str) -> str:
     if current is None or _STRENGTH[candidate] > _STRENGTH[current]:
         return candidate

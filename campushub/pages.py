@@ -65,9 +65,15 @@ def other_servers(catalog: Catalog, user: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def personal_server(catalog: Catalog, user: Any) -> bool:
+    """Whether the hub gives people a personal server beside their course servers."""
+    return catalog.defaults.personal_server
+
+
 def template_vars(catalog: Catalog) -> dict[str, Callable[[Any], Any]]:
     """The ``JupyterHub.template_vars`` campushub's home page needs."""
     return {
         "campushub_courses": partial(course_rows, catalog),
         "campushub_other_servers": partial(other_servers, catalog),
+        "campushub_personal_server": partial(personal_server, catalog),
     }

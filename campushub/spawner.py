@@ -79,8 +79,9 @@ class CourseSpawnerMixin(LoggingConfigurable):
             raise refusal(error) from None
 
     def course_choices(self) -> list[Any]:
-        """The default server's choices for this person; a course server offers none."""
-        if self.name:  # type: ignore[attr-defined]
+        """The default server's choices for this person; a course server offers none, nor
+        the default server of a hub without personal servers (its start is refused)."""
+        if self.name or not self.course_catalog().defaults.personal_server:  # type: ignore[attr-defined]
             return []
         return choices(self.course_catalog(), self.memberships())
 

@@ -192,13 +192,28 @@ def hub_options() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def personal_servers() -> bool:
+    """Whether the module's hub gives personal servers (the catalog's
+    ``defaults.personal_server``; the demo catalog leaves it off). A module overrides this
+    fixture to test them."""
+    return False
+
+
+@pytest.fixture(scope="module")
 def hub(
     campus_dir: Path,
     identity_provider: IdentityProvider,
     git_server: GitServer,
     hub_options: dict[str, Any],
+    personal_servers: bool,
 ) -> Iterator[Hub]:
     catalog = launch.write_catalog(campus_dir / "courses.yaml", git_server.url)
+    if personal_servers:
+        text = catalog.read_text()
+        assert "\ndefaults:\n" in text
+        catalog.write_text(
+            text.replace("\ndefaults:\n", "\ndefaults:\n  personal_server: true\n", 1)
+        )
     token = secrets.token_hex(24)
     # The reference configuration, plus one service whose token the tests use for the API.
     config = launch.write_hub_config(

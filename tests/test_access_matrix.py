@@ -27,6 +27,12 @@ DATA8 = "course::1524699::enrollment_type::student"
 STAT20 = "course::1525001::enrollment_type::student"
 
 
+@pytest.fixture(scope="module")
+def personal_servers() -> bool:
+    """This module's hub gives personal servers (``defaults.personal_server``)."""
+    return True
+
+
 def read_matrix() -> tuple[list[str], dict[str, dict[str, str]]]:
     text = SECURITY_PAGE.read_text(encoding="utf-8")
     block = text.split("<!-- access-matrix-start -->", 1)[1].split("<!-- access-matrix-end -->")[0]

@@ -11,10 +11,17 @@ from __future__ import annotations
 import pytest
 import requests
 
+from campushub.demo import launch
 from tests.service_access import opens_server, reached_by
 
 # Refresh logins after 1 s, so a claim change at the provider shows at the next request.
 REFRESH_AGE = 1
+
+
+@pytest.fixture(scope="module")
+def personal_servers() -> bool:
+    """This module's hub gives personal servers (``defaults.personal_server``)."""
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +59,73 @@ def test_each_kind_of_person_gets_exactly_their_groups_and_roles(hub, person):
     assert model["admin"] is admin
 
 
-def test_person_in_no_course_is_refused_with_a_page_that_says_why(hub):
+def refused_page(hub, sub: str) -> tuple[requests.Session, requests.Response]:
+    """Sign in as ``sub``, who must be refused: the session and the page it ends on."""
     from campushub.demo.login import LoginError, login
 
     session = requests.Session()
     with pytest.raises(LoginError, match="HTTP 403") as refused:
-        login(session, hub.url, "ned")
-    refusal = refused.value.response
-    assert "You are signed in as ned, but you are not in any course on this hub" in refusal.text
-    assert "ask your course&#39;s instructor to add you" in refusal.text
+        login(session, hub.url, sub)
+    page = refused.value.response
+    assert page is not None
+    return session, page
+
+
+def test_person_in_no_course_is_refused_with_a_page_that_says_why(hub):
+    session, refusal = refused_page(hub, "ned")
+    # One page, at an address a reload keeps (not the callback's, which cannot be reloaded).
+    assert refusal.url == f"{hub.url}/hub/refused"
+    assert refusal.text.count("<h1") == 1
+    assert "You are not in a course on this hub" in refusal.text
+    assert 'id="campushub-refused-user">ned<' in refusal.text
+    assert 'data-reason="no_course"' in refusal.text
+    assert "ask your course's instructor to" in refusal.text
+    assert "OAuth state" not in refusal.text
+    again = session.get(refusal.url, timeout=30)
+    assert (again.status_code, again.text) == (403, refusal.text)
+    # What to do next: sign out, or sign in as someone else (the provider asks again).
+    assert 'href="/hub/logout"' in refusal.text
+    switch = session.get(f"{hub.url}/hub/oauth_login?prompt=login", timeout=30)
+    assert "/oauth2/authorize" in switch.url and "prompt=login" in switch.url
+    # Another browser, or a crafted address, gets no refusal to show.
+    stranger = requests.get(f"{hub.url}/hub/refused?reason=ignored_role&user=ada", timeout=30)
+    assert stranger.status_code == 200 and "You are not signed in" in stranger.text
+    assert "ada" not in stranger.text
     home = session.get(f"{hub.url}/hub/home", allow_redirects=False, timeout=30)
     assert home.status_code == 302  # no session was made
     assert hub.api("GET", "/users/ned").status_code == 404
+
+
+def test_an_observer_is_told_their_role_has_no_environment(hub, identity_provider):
+    identity_provider.set_claims(
+        "olga",
+        launch.person_claims(
+            {"sub": "olga", "groups": ["course::1524699::enrollment_type::observer"]}
+        ),
+    )
+    _, refusal = refused_page(hub, "olga")
+    assert 'data-reason="ignored_role"' in refusal.text
+    assert "DATA 8: Foundations of Data Science as observer" in refusal.text
+    assert "does not list you" not in refusal.text
+
+
+def test_a_provider_without_the_membership_claim_is_named_as_the_problem(hub, identity_provider):
+    claims = launch.person_claims({"sub": "nina", "groups": []})
+    del claims["groups"]
+    identity_provider.set_claims("nina", claims)
+    _, refusal = refused_page(hub, "nina")
+    assert 'data-reason="no_claim"' in refusal.text
+    assert "has no <code>groups</code> claim" in refusal.text
+    assert "tell the hub's operators" in refusal.text
+
+
+def test_a_refused_person_who_then_signs_in_lands_home(hub):
+    session, _ = refused_page(hub, "ned")
+    from campushub.demo.login import login
+
+    login(session, hub.url, "ada")
+    page = session.get(f"{hub.url}/hub/refused", timeout=30)
+    assert page.url == f"{hub.url}/hub/home"
 
 
 def token_for(hub, name: str) -> str:

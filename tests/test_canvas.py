@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import urllib.parse
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,48 @@ async def test_a_canvas_that_never_answers_times_out_cleanly(silent_port: int) -
     with pytest.raises(HTTPError) as error:
         await auth._canvas_courses("token", "ada")
     assert_clean_failure(error)
+
+
+def test_refusals_say_when_the_term_is_not_on_and_which_roles_were_ignored(
+    refusing_port: int,
+) -> None:
+    auth = canvas_authenticator(refusing_port)
+    term = auth.catalog.term
+    before, after = term.starts - timedelta(days=1), term.ends + timedelta(days=1)
+    assert auth._why_no_course({}, {}, before) == {"reason": "not_open"}
+    assert auth._why_no_course({}, {"data8": "ObserverEnrollment"}, after) == {
+        "reason": "term_over"
+    }
+    during = term.starts + timedelta(days=10)
+    observer = auth._why_no_course({}, {"data8": "ObserverEnrollment"}, during)
+    assert observer == {"reason": "ignored_role", "roles": [("data8", "ObserverEnrollment")]}
+    assert auth._why_no_course({}, {}, during) == {"reason": "no_course"}  # Canvas: no claim
+    state = {"refusal": {"reason": "not_open"}}
+    refused = auth._refusal("ada", state)
+    assert refused.status_code == 403 and refused.reason == "not_open"
+    assert f"opens for the term {term.name} on {term.starts}" in refused.jupyterhub_message
+    said = auth._refusal("ada", {"refusal": observer}).page()
+    assert said["roles"] == [("DATA 8: Foundations of Data Science", "ObserverEnrollment")]
+    # A state that names a course not in the catalog, or is not a mapping, says no course.
+    assert (
+        auth._refusal("ada", {"refusal": {"reason": "ignored_role", "roles": [["x", 1]]}}).reason
+        == "no_course"
+    )
+    assert auth._refusal("ada", {"refusal": "junk"}).reason == "no_course"
+
+
+def test_observer_enrollments_are_found_among_canvas_courses(refusing_port: int) -> None:
+    from campushub.memberships import ignored_from_canvas
+
+    auth = canvas_authenticator(refusing_port)
+    records = [
+        {
+            "id": 1524699,
+            "enrollments": [{"type": "ObserverEnrollment", "enrollment_state": "active"}],
+        },
+        {"id": 1525001, "enrollments": [{"type": "observer", "enrollment_state": "invited"}]},
+        {"id": 42, "enrollments": [{"type": "ObserverEnrollment"}]},
+        "junk",
+        {"id": True, "enrollments": None},
+    ]
+    assert ignored_from_canvas(records, auth.rules, auth.catalog) == {"data8": "ObserverEnrollment"}

@@ -16,6 +16,12 @@ import requests
 from campushub.spawner import memory_cgroup_parent
 
 
+@pytest.fixture(scope="module")
+def personal_servers() -> bool:
+    """This module's hub gives personal servers (``defaults.personal_server``)."""
+    return True
+
+
 def start(hub, name: str, server: str = "", **options) -> requests.Response:
     path = f"/users/{name}/servers/{server}" if server else f"/users/{name}/server"
     return hub.api("POST", path, json=options or None)

@@ -53,6 +53,7 @@ pools:
       - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
     max: 4
 defaults:
+  personal_server: true
   image: python
   pool: standard
   cpu: {guarantee: 0.05, limit: 2}
@@ -512,3 +513,16 @@ def test_describe_is_the_decision_in_words(catalog):
         "ada -> general: image ghcr.io/campus/python:2026.08, memory 512Mi/1Gi, cpu 50m/2,"
         " pool standard"
     )
+
+
+def test_without_personal_servers_the_default_server_is_refused_with_what_to_open() -> None:
+    catalog = parse_catalog(CATALOG_YAML.replace("  personal_server: true\n", ""))
+    assert catalog.defaults.personal_server is False  # the catalog's default
+    for choice in (None, GENERAL, "data8"):
+        with pytest.raises(NotAllowed, match="no personal servers") as refused:
+            plan_server(catalog, "", "ada", {"data8": "student"}, IN_TERM, choice)
+        assert "Open one of yours (data8) from Your courses" in str(refused.value)
+    with pytest.raises(NotAllowed, match="the hub's home page to see yours"):
+        plan_server(catalog, "", "ned", {}, IN_TERM)
+    # Course servers are what they were.
+    assert plan_server(catalog, "data8", "ada", {"data8": "student"}, IN_TERM).course is not None

@@ -58,44 +58,60 @@ def test_logged_out_visitor_is_sent_straight_to_campus_sign_on(hub, identity_pro
 
 def test_started_server_answers_through_the_proxy(hub):
     session = hub.login("grace")
-    # The default server offers grace's courses and the general environment.
-    started = hub.api("POST", "/users/grace/server", json={"profile": "general"})
+    started = hub.api("POST", "/users/grace/servers/data8")
     assert started.status_code in (201, 202), started.text
-    hub.wait_for_server("grace")
+    hub.wait_for_server("grace", "data8")
 
-    lab = session.get(f"{hub.url}/user/grace/lab", timeout=60)
+    lab = session.get(f"{hub.url}/user/grace/data8/lab", timeout=60)
     assert lab.status_code == 200
-    assert lab.url == f"{hub.url}/user/grace/lab"
+    assert lab.url == f"{hub.url}/user/grace/data8/lab"
     assert "JupyterLab" in lab.text
-    status = session.get(f"{hub.url}/user/grace/api/status", timeout=30)
+    status = session.get(f"{hub.url}/user/grace/data8/api/status", timeout=30)
     assert status.status_code == 200
     assert "last_activity" in status.json()
 
     routes = hub.api("GET", "/proxy").json()
-    assert "/user/grace/" in routes
+    assert "/user/grace/data8/" in routes
 
-    assert hub.api("DELETE", "/users/grace/server").status_code in (202, 204)
+    assert hub.api("DELETE", "/users/grace/servers/data8").status_code in (202, 204)
+
+
+def test_the_campus_gives_course_servers_and_no_personal_one(hub):
+    # The demo catalog leaves defaults.personal_server off: each course has its own server.
+    session = hub.login("grace")
+    refused = hub.api("POST", "/users/grace/server", json={"profile": "general"})
+    assert refused.status_code == 403
+    message = refused.json()["message"]
+    assert "This hub has no personal servers" in message and "(data8, stat20)" in message
+    page = session.get(f"{hub.url}/hub/spawn", timeout=60)
+    assert page.status_code == 403 and "This hub has no personal servers" in page.text
+    home = session.get(f"{hub.url}/hub/home", timeout=60)
+    assert "campushub-courses" in home.text
+    assert "Your own server" not in home.text and 'id="start"' not in home.text
 
 
 def test_nbgitpuller_pulls_the_demo_course_from_the_git_server(hub, git_server):
     session = hub.login("ada")
-    hub.api("POST", "/users/ada/server")
-    hub.wait_for_server("ada")
-    session.get(f"{hub.url}/user/ada/lab", timeout=60)  # server-side OAuth: sets its cookie
+    hub.api("POST", "/users/ada/servers/data8")
+    hub.wait_for_server("ada", "data8")
+    session.get(f"{hub.url}/user/ada/data8/lab", timeout=60)  # server-side OAuth: its cookie
 
     query = urllib.parse.urlencode(
         {"repo": git_server.demo_repo_url, "branch": "main", "targetpath": "course-materials"}
     )  # nbgitpuller's API, which the page behind a pull link calls
-    stream = session.get(f"{hub.url}/user/ada/git-pull/api?{query}", timeout=120)
+    stream = session.get(f"{hub.url}/user/ada/data8/git-pull/api?{query}", timeout=120)
     assert stream.status_code == 200
     assert '"phase": "finished"' in stream.text, stream.text[-2000:]
 
+    # The course server works in the course's folder of ada's home.
     home = hub.settings.state_dir / "homes" / "ada"
-    notebook = home / "course-materials" / "lab01.ipynb"
+    notebook = next(home.rglob("course-materials/lab01.ipynb"))
     assert "Lab 1: Hello, campus" in notebook.read_text()
+    where = notebook.parent.relative_to(home).as_posix()
     contents = session.get(
-        f"{hub.url}/user/ada/api/contents/course-materials/lab01.ipynb", timeout=30
+        f"{hub.url}/user/ada/data8/api/contents/course-materials/lab01.ipynb", timeout=30
     )
+    assert where in ("course-materials", "data8/course-materials")
     assert contents.status_code == 200
     assert contents.json()["type"] == "notebook"
 
@@ -137,13 +153,26 @@ def test_student_signs_in_with_a_browser_and_opens_the_pulled_notebook(hub, git_
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(90_000)
-    page.goto(launch.pull_link(hub.url, git_server.demo_repo_url))
+    page.goto(f"{hub.url}/hub/home")
     # The hub sends the browser to the identity provider, where the person is chosen.
     page.get_by_role("button", name="alan", exact=True).click()
-    # The default server asks which environment; alan's course and the general one.
-    page.locator("select#campushub-profile").select_option("general")
-    page.get_by_role("button", name="Start").click()
-    page.wait_for_url(f"{hub.url}/user/alan/lab/**", timeout=120_000)
+    # Back on "Your courses": alan's one course, and nothing else to start.
+    page.wait_for_url(f"{hub.url}/hub/home")
+    assert page.locator("#start").count() == 0
+    page.locator("#start-stat20").click()
+    page.wait_for_url(f"{hub.url}/user/alan/stat20/**", timeout=120_000)
+    # nbgitpuller in alan's course server pulls the material and opens the notebook.
+    folder = git_server.demo_repo_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    query = urllib.parse.urlencode(
+        {
+            "repo": git_server.demo_repo_url,
+            "branch": "main",
+            "targetpath": folder,
+            "urlpath": f"lab/tree/{folder}/lab01.ipynb",
+        }
+    )
+    page.goto(f"{hub.url}/user/alan/stat20/git-pull?{query}")
+    page.wait_for_url(f"{hub.url}/user/alan/stat20/lab/**", timeout=120_000)
     tab = page.locator(".lm-TabBar-tabLabel", has_text="lab01.ipynb").first
     tab.wait_for(timeout=120_000)
     heading = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown h1").first

@@ -78,6 +78,7 @@ pools:
       - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
     max: 4
 defaults:
+  personal_server: true
   image: python
   pool: standard
   cpu: {guarantee: 0.05, limit: 2}

@@ -115,10 +115,7 @@ def banner(
   People (the subject to pick, and who they are):
 {rows}
 
-{short}  The same material through a plain nbgitpuller link (opens your own server):
-    {launch.pull_link(hub_url, git_url + launch.DEMO_REPO_NAME)}
-
-  Identity provider  {idp_url}
+{short}  Identity provider  {idp_url}
   Git server         {git_url}{launch.DEMO_REPO_NAME}
   Catalog            {catalog}
   Logs               {log_dir}

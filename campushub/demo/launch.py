@@ -348,20 +348,6 @@ def start_git_server(port: int, root: Path, log_dir: Path) -> Process:
     return start_process("git-server", argv, url, log_dir, url=url, any_answer=True)
 
 
-def pull_link(hub_url: str, repo_url: str, notebook: str = "lab01.ipynb") -> str:
-    """A plain nbgitpuller link that pulls ``repo_url`` and opens ``notebook`` in JupyterLab."""
-    folder = repo_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-    query = urllib.parse.urlencode(
-        {
-            "repo": repo_url,
-            "branch": "main",
-            "targetpath": folder,
-            "urlpath": f"lab/tree/{folder}/{notebook}",
-        }
-    )
-    return f"{hub_url}/hub/user-redirect/git-pull?{query}"
-
-
 def write_catalog(dest: Path, git_url: str, source: Path = DEMO_CATALOG) -> Path:
     """Copy the demo catalog to ``dest`` with the demo git server's real address in it."""
     text = source.read_text().replace(DEMO_GIT_PLACEHOLDER, git_url.rstrip("/") + "/")
