@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path as FilePath
+from types import MappingProxyType
 from typing import Any, Final, Generic, Self, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,14 @@ WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MEMBER_ROLES: Final = ("students", "tas", "instructors")
 HOME_MODES: Final = ("shared", "per-course")
 PLACEHOLDER_KINDS: Final = ("Deployment", "StatefulSet", "Pods")
+# The apps an image may have, by the key links and the catalog use, with their names; each is
+# where a server opens it (lab/, tree/ for Notebook 7, rstudio/ through jupyter-rsession-proxy).
+APPS: Final[Mapping[str, str]] = MappingProxyType(
+    {"lab": "JupyterLab", "notebook": "Jupyter Notebook", "rstudio": "RStudio"}
+)
+APP_PATHS: Final[Mapping[str, str]] = MappingProxyType(
+    {"lab": "/lab", "notebook": "/tree", "rstudio": "/rstudio"}
+)
 PLACEHOLDER_UNITS: Final = ("node", "user")
 # How long before a meeting its students are taken to come, when nothing better is known: a
 # pool's default ``warmup`` is its ``lead`` less this.
@@ -54,12 +63,18 @@ class Term:
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """A language environment: a container image and the URL a server opens at."""
+    """A language environment: a container image, the URL a server opens at, its language
+    and the apps it has (keys of :data:`APPS`)."""
 
     name: str
     ref: str
     default_url: str
     language: str
+    apps: tuple[str, ...] = ("lab",)
+
+    def app_names(self) -> str:
+        """The image's apps in words: ``JupyterLab, RStudio``."""
+        return ", ".join(APPS[app] for app in self.apps)
 
 
 Amount = TypeVar("Amount", int, float)
@@ -287,7 +302,7 @@ SCHEMA: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
         frozenset(),
     ),
     "term": (frozenset({"name", "starts", "ends"}), frozenset({"holidays"})),
-    "image": (frozenset({"ref"}), frozenset({"default_url", "language"})),
+    "image": (frozenset({"ref"}), frozenset({"default_url", "language", "apps"})),
     "pool": (
         frozenset({"node", "max"}),
         frozenset({"node_selector", "tolerations", "placeholder", "min", "lead", "warmup", "unit"}),

@@ -22,6 +22,8 @@ from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .catalog import (
+    APP_PATHS,
+    APPS,
     DEFAULT_EARLY,
     HOME_MODES,
     MEMBER_ROLES,
@@ -364,9 +366,54 @@ class _Checker:
             language = BAD  # defaults to the name, whose problem is already reported
         elif isinstance(language, str):
             language = self.parsed(language, (*path, "language"), check_label_value)
-        if _any_bad(bad_name, ref, default_url, language):
+        apps = self.image_apps(section, default_url, path)
+        if _any_bad(bad_name, ref, default_url, language, apps):
             return BAD
-        return Image(name, ref, default_url, language)
+        assert isinstance(apps, tuple)
+        return Image(name, ref, default_url, language, apps)
+
+    def image_apps(
+        self, section: dict[str, Any], default_url: str | _Bad, path: Path
+    ) -> tuple[str, ...] | _Bad:
+        """The image's apps: as listed (known, once each), else JupyterLab and the app its
+        ``default_url`` opens; a ``default_url`` into an app the list leaves out is a problem."""
+        opened = None
+        if isinstance(default_url, str):
+            for app, where in APP_PATHS.items():
+                if default_url == where or default_url.startswith(where + "/"):
+                    opened = app
+        if "apps" not in section:
+            return tuple(dict.fromkeys(["lab", *([opened] if opened else [])]))
+        value = section["apps"]
+        where = (*path, "apps")
+        if not isinstance(value, list) or not value:
+            return self.problem(
+                where, f"must be a list of apps ({', '.join(APPS)}), not {show(value)}"
+            )
+        apps: list[str] = []
+        bad = False
+        for index, item in enumerate(value):
+            if item not in APPS:
+                close = difflib.get_close_matches(str(item), APPS, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "apps: " + ", ".join(APPS)
+                self.problem(
+                    (*where, index), f"{show(item)} is not an app campushub knows ({hint})"
+                )
+                bad = True
+            elif item in apps:
+                self.problem((*where, index), f"{item!r} is listed twice")
+                bad = True
+            else:
+                apps.append(item)
+        if bad:
+            return BAD
+        if opened and opened not in apps:
+            return self.problem(
+                (*path, "default_url"),
+                f"{default_url!r} opens {APPS[opened]}, which apps does not list"
+                f" ({', '.join(apps)})",
+            )
+        return tuple(apps)
 
     def check_pool(self, name: str, value: Any, path: Path) -> Pool | _Bad:
         bad_name = self.parsed(name, path, check_label_value)

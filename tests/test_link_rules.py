@@ -17,7 +17,8 @@ CATALOG = parse_catalog(
 term: {name: 2026-fall, starts: 2026-08-19, ends: 2026-12-18}
 timezone: America/Los_Angeles
 images:
-  python: {ref: "ghcr.io/campus/python:2026.08"}
+  python: {ref: "ghcr.io/campus/python:2026.08", apps: [lab, notebook, rstudio]}
+  bare: {ref: "ghcr.io/campus/bare:2026.08"}
 pools:
   standard: {node: {cpu: 8, memory: 64Gi}, max: 4}
 defaults:
@@ -34,6 +35,10 @@ courses:
     repos: ["https://github.com/stat-20/materials"]
   nolinks:
     title: "No repositories"
+  labonly:
+    title: "LAB 1"
+    image: bare
+    repos: ["https://github.com/data-8/"]
 """,
     "test catalog",
 )
@@ -48,7 +53,9 @@ GOOD = {
 
 
 def make(**changes: object) -> LinkTarget:
-    return rules.check_link(CATALOG, {**GOOD, **changes}, taught=["data8", "stat20", "nolinks"])
+    return rules.check_link(
+        CATALOG, {**GOOD, **changes}, taught=["data8", "stat20", "nolinks", "labonly"]
+    )
 
 
 def problems(**changes: object) -> dict[str, str]:
@@ -67,7 +74,7 @@ def test_staff_teach_their_courses_and_administrators_all():
     ) == ["data8"]
     assert rules.courses_taught(["course:data8:students"], False, CATALOG) == []
     assert rules.courses_taught(["course:gone:instructors"], False, CATALOG) == []
-    assert rules.courses_taught([], True, CATALOG) == ["data8", "nolinks", "stat20"]
+    assert rules.courses_taught([], True, CATALOG) == ["data8", "labonly", "nolinks", "stat20"]
 
 
 def test_member_role_reads_the_course_groups():
@@ -294,6 +301,16 @@ def test_unsafe_file_paths_are_refused(path, says):
 @pytest.mark.parametrize("app", ["vim", "LAB", "", "lab ", "<script>"])
 def test_apps_come_from_a_fixed_list(app):
     assert "use one of lab, notebook, rstudio" in problems(app=app)["app"]
+
+
+@pytest.mark.parametrize("app", ["notebook", "rstudio"])
+def test_a_link_opens_only_an_app_its_courses_image_has(app):
+    # labonly's image lists no apps: JupyterLab (and what its default_url opens) alone.
+    found = problems(course="labonly", app=app)
+    assert found == {
+        "app": f"{rules.APP_NAMES[app]} is not in LAB 1's environment (bare): it has JupyterLab"
+    }
+    assert make(course="labonly", app="lab").app == "lab"
 
 
 def test_every_problem_is_listed_with_its_field():

@@ -30,6 +30,7 @@ from campushub.services.links import rules
 from campushub.services.links.app import TEMPLATES
 from campushub.services.links.demo import demo_link
 from campushub.services.links.remote import check_remote
+from campushub.services.links.rules import LinkTarget
 from campushub.services.links.store import LinkStore, database_url
 
 DOCS_INSTRUCTORS = Path(__file__).resolve().parent.parent / "docs" / "instructors"
@@ -666,3 +667,46 @@ def test_catalog_text_and_settings_reach_the_service(hub):
     page = session.get(f"{hub.url}/services/links/", timeout=30)
     assert "DATA 8: Foundations of Data Science (data8)" in page.text
     assert "http://127.0.0.1:" in page.text  # the course's allowed repositories
+
+
+def test_the_form_offers_and_the_service_accepts_only_the_courses_apps(hub, git_server):
+    # data8's image (python) has JupyterLab and Jupyter Notebook, not RStudio.
+    session = hub.login("ines")
+    page = session.get(f"{hub.url}/services/links/", timeout=30)
+    options = dict(re.findall(r'<option value="(\w+)" data-courses="([\w ]*)"', page.text))
+    assert options == {"lab": "data8", "notebook": "data8"}
+    refused = make_link(hub, session, repo=git_server.demo_repo_url, path=NOTEBOOK, app="rstudio")
+    assert refused.status_code == 400
+    assert field_problems(refused)["app"] == (
+        "RStudio is not in DATA 8: Foundations of Data Science&#39;s environment (python):"
+        " it has JupyterLab, Jupyter Notebook"
+    )
+
+
+def test_a_link_to_an_app_the_image_no_longer_has_explains_itself(hub, git_server):
+    # A link made when data8's image had RStudio (written as the service would have).
+    store = LinkStore(database_url(hub.settings.state_dir / "links"))
+    try:
+        old = store.create(
+            LinkTarget("data8", git_server.demo_repo_url, "main", NOTEBOOK, "rstudio"), "ines"
+        )
+    finally:
+        store.close()
+    session = hub.login("ada")
+    page = session.get(f"{hub.url}/services/links/l/{old.id}", timeout=60)
+    assert page.status_code == 409
+    assert "This link opens RStudio, which DATA 8: Foundations of Data Science no longer has" in (
+        page.text
+    )
+    assert "now has JupyterLab, Jupyter Notebook" in page.text
+    instead = re.search(r'id="app-gone-instead" class="button" href="([^"]+)"', page.text)
+    assert instead and instead.group(1) == f"/services/links/l/{old.id}?instead=lab"
+    opened = session.get(f"{hub.url}{instead.group(1)}", allow_redirects=False, timeout=60)
+    assert opened.status_code == 302
+    assert "urlpath=lab%2Ftree" in urllib.parse.unquote(opened.headers["Location"])
+    # Its staff see why on the link's page.
+    staff = hub.login("ines")
+    manage = staff.get(f"{hub.url}/services/links/manage/{old.id}", timeout=30)
+    assert "which DATA 8: Foundations of Data Science&#39;s environment (python) no longer has" in (
+        manage.text
+    )

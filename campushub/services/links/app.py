@@ -16,6 +16,7 @@ config file (``--config links_config.py``, setting ``c.LinksApp.<name>``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -156,6 +157,7 @@ class BaseHandler(HubPage):
             "static": lambda name: self.static_url(name),
             "person": user.get("name") if user else None,
             "apps": rules.APP_NAMES,
+            "app_courses": {},
             "catalog": self.catalog,
             "xsrf_token": self.xsrf_token.decode("ascii") if user else "",
             **namespace,
@@ -227,11 +229,22 @@ class GeneratorHandler(BaseHandler):
     ) -> None:
         courses = [self.catalog.courses[slug] for slug in taught]
         links = self.store.list(taught)
+        # Each app once, offered for the courses whose image has it (the page's script
+        # hides the others when a course is chosen; the server checks either way).
+        offered = {
+            app: " ".join(c.slug for c in courses if app in c.image.apps)
+            for app in rules.APPS
+            if any(app in c.image.apps for c in courses)
+        }
+        chosen = self.catalog.courses.get(values.get("course", ""))
+        first = chosen.image.apps[0] if chosen else next(iter(offered), "lab")
         self.render_page(
             "generator.html",
             status,
             courses=courses,
-            values={"branch": "main", "app": "lab", **values},
+            apps={app: rules.APP_NAMES[app] for app in offered},
+            app_courses=offered,
+            values={"branch": "main", "app": first, **values},
             problems=problems,
             links=[(link, self.short_link(link)) for link in links],
         )
@@ -286,11 +299,19 @@ class ManageHandler(BaseHandler):
             "app": link.app,
             **values,
         }
+        if link.app not in course.image.apps and not notice:
+            notice = (
+                f"This link opens {rules.APP_NAMES.get(link.app, link.app)}, which"
+                f" {course.title}'s environment ({course.image.name}) no longer has: students"
+                " who click it are told so and offered"
+                f" {rules.APP_NAMES[course.image.apps[0]]}. Choose an app below and save."
+            )
         self.render_page(
             "link.html",
             status,
             link=link,
             course=course,
+            apps={app: rules.APP_NAMES[app] for app in course.image.apps},
             short=self.short_link(link),
             plain=self.plain_link(link),
             values=shown,
@@ -361,9 +382,31 @@ class OpenHandler(BaseHandler):
                 ask=rules.whom_to_ask(course, instructors),
             )
             return
+        target = link.target
+        if target.app not in course.image.apps:
+            # The image lost the app the link was made for: say so, and offer its first.
+            instead = dataclasses.replace(target, app=course.image.apps[0])
+            if self.get_query_argument("instead", "") != instead.app:
+                self.links.log.info(
+                    "%s opened link %s of %s: its app %s is gone",
+                    self.username,
+                    link.id,
+                    course.slug,
+                    target.app,
+                )
+                self.render_page(
+                    "app_gone.html",
+                    409,
+                    course=course,
+                    gone=rules.APP_NAMES.get(target.app, target.app),
+                    instead=rules.APP_NAMES[instead.app],
+                    instead_url=f"{self.links.service_prefix}l/{link.id}?instead={instead.app}",
+                )
+                return
+            target = instead
         self.store.record_open(link.id, self.username)
         self.links.log.info("%s opened link %s -> %s", self.username, link.id, course.slug)
-        self.redirect(rules.spawn_url(self.links.base_url, self.username, link.target))
+        self.redirect(rules.spawn_url(self.links.base_url, self.username, target))
 
 
 # -- the JSON API --------------------------------------------------------------------------------

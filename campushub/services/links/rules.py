@@ -13,7 +13,7 @@ problem with the field it belongs to (``branch: 'a..b' is not a valid branch nam
 - the branch is a valid git branch name (``git check-ref-format --branch``);
 - the file is a relative path inside the repository: no ``..``, no leading ``/``, no
   backslashes or control characters;
-- the app is one of :data:`APPS`.
+- the app is one of :data:`APPS` that the course's image has (the catalog's ``apps``).
 
 The link then opens through the hub's spawn page, which starts the course's named server if
 needed and goes on to nbgitpuller (:func:`spawn_url`); :func:`plain_link` is the ordinary
@@ -28,16 +28,17 @@ import re
 import string
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from ...catalog import APPS as CATALOG_APPS
 from ...catalog import Catalog, Course
 from ...memberships import INSTRUCTOR, TA, memberships_from_groups
 from ...units import show
 
-APPS: Final = ("lab", "notebook", "rstudio")
-APP_NAMES: Final = {"lab": "JupyterLab", "notebook": "Jupyter Notebook", "rstudio": "RStudio"}
+APPS: Final = tuple(CATALOG_APPS)
+APP_NAMES: Final = dict(CATALOG_APPS)
 FIELDS: Final = ("course", "repo", "branch", "path", "app")
 MAX_REPO_LENGTH: Final = 500
 MAX_BRANCH_LENGTH: Final = 200
@@ -325,10 +326,17 @@ def check_path(path: str) -> str:
     return path
 
 
-def check_app(app: str) -> str:
-    """``app`` if it is one of :data:`APPS`, else ValueError."""
+def check_app(app: str, course: Course | None = None) -> str:
+    """``app`` if it is one of :data:`APPS` and, given ``course``, one its image has (the
+    catalog's ``apps``), else ValueError."""
     if app not in APPS:
         raise ValueError(f"{show(app)} is not an app links can open; use one of {', '.join(APPS)}")
+    if course is not None and app not in course.image.apps:
+        image = course.image
+        raise ValueError(
+            f"{APP_NAMES[app]} is not in {course.title}'s environment ({image.name}): it has"
+            f" {image.app_names()}"
+        )
     return app
 
 
@@ -383,7 +391,12 @@ def check_link(
                 values["repo"] = check_repo(values["repo"], entries, course.title)
         except ValueError as error:
             problems.append(FieldProblem("repo", str(error)))
-    for name, check in (("branch", check_branch), ("path", check_path), ("app", check_app)):
+    checks: tuple[tuple[str, Callable[[str], str]], ...] = (
+        ("branch", check_branch),
+        ("path", check_path),
+        ("app", lambda app: check_app(app, course)),
+    )
+    for name, check in checks:
         if name in values:
             try:
                 check(values[name])

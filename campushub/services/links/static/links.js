@@ -31,3 +31,27 @@
     });
   });
 })();
+
+// The make form: offer only the apps the chosen course's environment has (each option lists
+// its courses in data-courses); the service checks again when the form is sent.
+(function () {
+  "use strict";
+  var course = document.getElementById("course");
+  var app = document.getElementById("app");
+  if (!course || !app) { return; }
+  function offer() {
+    var first = null;
+    Array.prototype.forEach.call(app.options, function (option) {
+      var courses = (option.getAttribute("data-courses") || "").split(" ");
+      var has = courses.indexOf(course.value) >= 0;
+      option.hidden = !has;
+      option.disabled = !has;
+      if (has && first === null) { first = option; }
+    });
+    if (app.selectedOptions.length === 0 || app.selectedOptions[0].disabled) {
+      if (first !== null) { first.selected = true; }
+    }
+  }
+  course.addEventListener("change", offer);
+  offer();
+})();
