@@ -119,7 +119,7 @@ c.JupyterHub.named_server_limit_per_user = course_server_guard(
 # there after signing in (not on a personal server's options, which would split their work).
 c.JupyterHub.redirect_to_server = False
 c.JupyterHub.template_paths = [pages.TEMPLATES]
-c.JupyterHub.template_vars = pages.template_vars(catalog)
+c.JupyterHub.template_vars = pages.template_vars(catalog, local=mode != "kubernetes")
 
 if mode == "kubernetes":
     c.JupyterHub.spawner_class = "course-kube"

@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog
+from .local import local_runtime
 from .memberships import memberships_from_groups
 
 TEMPLATES = str(Path(__file__).parent / "templates")
 
 
-def course_rows(catalog: Catalog, user: Any) -> list[dict[str, Any]]:
-    """One row per course of ``user``: title, role, environment, and the server's state."""
+def course_rows(catalog: Catalog, user: Any, local: bool = False) -> list[dict[str, Any]]:
+    """One row per course of ``user``: title, role, environment, and the server's state;
+    ``local``: on the local campus, what the course's language runs as on this machine when
+    that is not the language (``here``)."""
     if user is None:
         return []
     memberships = memberships_from_groups(group.name for group in user.groups)
@@ -35,6 +38,7 @@ def course_rows(catalog: Catalog, user: Any) -> list[dict[str, Any]]:
                 "title": course.title,
                 "role": role,
                 "environment": f"{course.image.name} ({course.image.ref.rpartition(':')[2]})",
+                "here": local_runtime(course.image.language).note if local else "",
                 "active": bool(spawner and spawner.active),
                 "ready": bool(spawner and spawner.ready),
                 "url": user.server_url(slug),
@@ -70,10 +74,11 @@ def personal_server(catalog: Catalog, user: Any) -> bool:
     return catalog.defaults.personal_server
 
 
-def template_vars(catalog: Catalog) -> dict[str, Callable[[Any], Any]]:
-    """The ``JupyterHub.template_vars`` campushub's home page needs."""
+def template_vars(catalog: Catalog, local: bool = False) -> dict[str, Callable[[Any], Any]]:
+    """The ``JupyterHub.template_vars`` campushub's home page needs (``local``: the local
+    campus, whose rows say what a language runs as here)."""
     return {
-        "campushub_courses": partial(course_rows, catalog),
+        "campushub_courses": partial(course_rows, catalog, local=local),
         "campushub_other_servers": partial(other_servers, catalog),
         "campushub_personal_server": partial(personal_server, catalog),
     }

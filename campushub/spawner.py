@@ -30,6 +30,7 @@ from traitlets.config import LoggingConfigurable
 
 from .catalog import Catalog, CatalogError, load_catalog
 from .environments import NotAllowed, ServerPlan, choices, plan_server
+from .local import local_runtime
 from .memberships import memberships_from_groups
 
 
@@ -319,10 +320,19 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
                 cgroup.rmdir()  # only succeeds once every process in it has ended
 
     def get_args(self) -> list[str]:
-        """Add ``--allow-root`` when the hub runs as root, as jupyter-server requires."""
+        """Add ``--allow-root`` when the hub runs as root, as jupyter-server requires, and
+        the course language's kernel as the default where this machine has it (R's IRkernel
+        from Debian; see :mod:`campushub.local`)."""
         args: list[str] = super().get_args()
         if os.geteuid() == 0 and "--allow-root" not in args:
             args.append("--allow-root")
+        plan: ServerPlan | None = getattr(self, "_plan", None)
+        if plan is not None:
+            runtime = local_runtime(plan.image.language)
+            if runtime.kernel:
+                args.append(f"--MultiKernelManager.default_kernel_name={runtime.kernel}")
+            elif runtime.note:
+                self.log.info("%s: %s", plan.server_name or "default server", runtime.note)
         return args
 
     async def start(self) -> Any:

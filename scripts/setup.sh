@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything campushub needs on a fresh machine, idempotently.
 #
-#   scripts/setup.sh demo   the local campus: virtualenv, campushub[demo], configurable-http-proxy
+#   scripts/setup.sh demo   the local campus: virtualenv, campushub[demo], configurable-http-proxy,
+#                           and (as root) Debian's R with IRkernel, so the R course runs R
 #   scripts/setup.sh test   the same plus test and docs tools, and (as root) Debian's chromium;
 #                           and a second virtualenv ($CHART_VENV, default .venv-chart) holding
 #                           the versions of zero-to-jupyterhub's hub image that images/hub names
@@ -31,6 +32,15 @@ command -v git >/dev/null || apt_missing+=(git)
 command -v npm >/dev/null || apt_missing+=(nodejs npm)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
 if [ "$what" = test ] && [ ! -x /usr/bin/chromium ]; then apt_missing+=(chromium); fi
+# The R course runs R on the local campus (its R kernel); without them it runs Python, and says so.
+r_missing=()
+command -v R >/dev/null || r_missing+=(r-base-core)
+[ -e /usr/share/jupyter/kernels/ir/kernel.json ] || r_missing+=(r-cran-irkernel)
+if [ ${#r_missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt_missing+=("${r_missing[@]}")
+elif [ ${#r_missing[@]} -gt 0 ]; then
+  say "no R here (${r_missing[*]} missing, install them as root): the R course will run Python"
+fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${apt_missing[*]}"

@@ -8,11 +8,15 @@ home page lists the person's courses (in a real browser).
 
 from __future__ import annotations
 
+import json
+import urllib.parse
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
+from campushub.local import local_runtime
 from campushub.spawner import memory_cgroup_parent
 
 
@@ -45,7 +49,75 @@ def test_student_starts_a_course_server_with_its_environment(hub):
     assert environment["CAMPUSHUB_ROLE"] == "student"
     assert environment["CAMPUSHUB_TERM"] == "2026-27"
     assert environment["MEM_LIMIT"] == str(1024**3)  # stat20 inherits the 1Gi limit
+    # An R course runs R where this machine has Debian's R and IRkernel (the set-up installs
+    # them as root): its notebooks start the R kernel, and an R cell runs R.
+    specs = session.get(f"{hub.url}/user/grace/stat20/api/kernelspecs", timeout=30).json()
+    if local_runtime("r").kernel:
+        assert specs["default"] == "ir" and "ir" in specs["kernelspecs"]
+        assert run_r(session, f"{hub.url}/user/grace/stat20", "cat(R.version$language)") == "R"
+    else:
+        assert specs["default"].startswith("python")
     assert hub.api("DELETE", "/users/grace/servers/stat20").status_code in (202, 204)
+
+
+def run_r(session: requests.Session, server: str, code: str) -> str:
+    """Run ``code`` in a new R kernel of ``server`` over its websocket; its stdout."""
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    path = urllib.parse.urlsplit(server).path.rstrip("/") + "/"
+    session.get(f"{server}/lab", timeout=60)  # the server's pages set its _xsrf cookie
+    xsrf = next(
+        (c.value for c in session.cookies if c.name == "_xsrf" and path.startswith(c.path)), ""
+    )
+    headers = {"X-XSRFToken": xsrf}
+    kernel = session.post(f"{server}/api/kernels", json={"name": "ir"}, headers=headers, timeout=60)
+    assert kernel.status_code == 201, kernel.text
+    kernel_id = kernel.json()["id"]
+    cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+    async def execute() -> str:
+        url = f"{server.replace('http', 'ws', 1)}/api/kernels/{kernel_id}/channels"
+        connection = await websocket_connect(
+            HTTPRequest(url, headers={"Cookie": cookies, "X-XSRFToken": xsrf})
+        )
+        message_id = uuid.uuid4().hex
+        await connection.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": message_id,
+                        "msg_type": "execute_request",
+                        "username": "test",
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {"code": code, "silent": False},
+                    "channel": "shell",
+                }
+            )
+        )
+        out = []
+        while True:
+            raw = await asyncio.wait_for(connection.read_message(), 60)
+            assert raw is not None, "the kernel's websocket closed"
+            message = json.loads(raw)
+            if message.get("parent_header", {}).get("msg_id") != message_id:
+                continue
+            if message["msg_type"] == "stream":
+                out.append(message["content"]["text"])
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                connection.close()
+                return "".join(out)
+
+    try:
+        return asyncio.run(execute())
+    finally:
+        session.delete(f"{server}/api/kernels/{kernel_id}", headers=headers, timeout=30)
 
 
 def server_environment(hub, name: str, server: str) -> dict[str, str]:

@@ -287,3 +287,18 @@ def test_everyone_lands_on_their_courses_after_signing_in(hub):
         page = login(session, hub.url, person, "")
         assert page.url == f"{hub.url}/hub/home", page.url
         assert "Your courses" in page.text and "Server Options" not in page.text
+
+
+def test_a_course_whose_language_cannot_run_here_says_so_on_its_row(hub):
+    # physics77 is a Julia course: no Julia on this machine (Debian has none), so it runs
+    # Python and its row says so; stat20's R runs R where Debian's R is installed.
+    from campushub.local import local_runtime
+
+    julia = hub.login("uma").get(f"{hub.url}/hub/home", timeout=60)
+    row = re.search(r'data-server-name="physics77">(.*?)</tr>', julia.text, re.S)
+    assert row and "no julia on this machine" in row.group(1)
+    assert "runs Python here" in row.group(1)
+    r_row = hub.login("alan").get(f"{hub.url}/hub/home", timeout=60)
+    row = re.search(r'data-server-name="stat20">(.*?)</tr>', r_row.text, re.S)
+    assert row is not None
+    assert ("campushub-here" in row.group(1)) == (local_runtime("r").kernel is None)
