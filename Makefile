@@ -1,7 +1,8 @@
 # Shortcuts for the README's two commands; each sets up everything it uses on a fresh machine.
 #   make demo   start the local campus on 127.0.0.1 (Ctrl-C stops it)   = scripts/demo.sh
 #   make test   run the test suite                                       = scripts/test.sh
-.PHONY: demo test lint docs
+#   make screenshots   the guides' pictures, from the persona journeys   = scripts/screenshots.sh
+.PHONY: demo test lint docs screenshots
 
 demo:
 	@bash scripts/demo.sh $(DEMO_ARGS)
@@ -14,3 +15,6 @@ lint:
 
 docs:
 	bash scripts/setup.sh test && .venv/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+screenshots:
+	@bash scripts/screenshots.sh
