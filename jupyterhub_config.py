@@ -81,6 +81,8 @@ else:
 c.CampusAuthenticator.client_id = env["CAMPUSHUB_OIDC_CLIENT_ID"]
 c.CampusAuthenticator.client_secret = env["CAMPUSHUB_OIDC_CLIENT_SECRET"]
 c.CampusAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
+# How long a sign-in waits for the provider's token and userinfo answers (then says so).
+c.CampusAuthenticator.provider_timeout = float(env.get("CAMPUSHUB_OIDC_TIMEOUT", "10"))
 # Send people straight to campus sign-on: a student who clicks a course link should not
 # meet a second "sign in" button first.
 c.CampusAuthenticator.auto_login = True

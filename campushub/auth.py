@@ -143,6 +143,21 @@ class CampusCallbackHandler(OAuthCallbackHandler):
         self.clear_cookie(REFUSED_COOKIE, path=self.hub.base_url)
         try:
             await super().get()
+        except (HTTPClientError, OSError, TimeoutError) as error:
+            # The provider (its token or userinfo endpoint) is down, erring or too slow:
+            # nothing was changed; say so, with a way to try again.
+            code = getattr(error, "code", None)
+            self.log.warning("Sign-in: the identity provider failed (%s)", error)
+            self.set_status(503)
+            html = await self.render_template(
+                "refused.html",
+                refusal=None,
+                trouble={"timeout": code == 599 or isinstance(error, TimeoutError)},
+                login_url=url_path_join(self.hub.base_url, "oauth_login"),
+                logout_url=url_path_join(self.hub.base_url, "logout"),
+            )
+            self.finish(html)
+            return
         except Refused as refused:
             self._set_cookie(
                 REFUSED_COOKIE,
@@ -205,6 +220,18 @@ class CampusAuthenticator(GenericOAuthenticator):
     discovery_timeout = Float(
         10.0, config=True, help="Seconds to wait for the issuer's discovery document."
     )
+    provider_timeout = Float(
+        10.0,
+        config=True,
+        help="""Seconds a sign-in waits for the provider's token and userinfo endpoints (to
+        connect, and for the whole answer) before telling the person the campus sign-in is not
+        answering. Sets ``http_request_kwargs`` unless that is configured.""",
+    )
+
+    @default("http_request_kwargs")
+    def _default_http_request_kwargs(self) -> dict[str, Any]:
+        return {"connect_timeout": self.provider_timeout, "request_timeout": self.provider_timeout}
+
     jwks_url = Unicode(
         "",
         config=True,
