@@ -13,8 +13,9 @@ JSON in the scaler's state folder.
 - **lead**: room is asked for the pool's ``warmup`` (a new node's boot and image pull) plus
   how early its earliest student came (over the meetings kept) plus one round, instead of the
   pool's ``lead``; and, planning a moment, only for the people who will have come by the
-  time room asked for then is warm (by the earliest arrivals seen at each quantile), so the
-  room grows with the arrivals instead of all at once;
+  time room asked for then is warm, and two rounds more (the next round's room is warm a
+  round later, and a round that notices a miss needs one to act), by the earliest arrivals
+  seen at each quantile, so the room grows with the arrivals instead of all at once;
 - **end**: the room still held for people who have not come is let go when arrivals end (the
   latest arrival of recent meetings, plus one round), not at the meeting's end: those who
   came hold their own room, and the rest are no-shows;
