@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -112,7 +113,12 @@ def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> No
         moment = learned_occurrences(bare, [unplanned], history, {"data8": 1000}, at)
         return plan_pools(bare, moment, at, enrollment={"data8": 1000})[pool.name].need
 
-    ready = pool.warmup + timedelta(minutes=1)  # room asked at a moment is warm this later
+    # Room asked at a moment is warm a warm-up later; it must last until the next round's is
+    # (a round), and a round more lets a round that notices a miss act on it.
+    ready = pool.warmup + timedelta(minutes=2)
+    mid = LECTURE - ready - timedelta(minutes=6)  # people expected by 6 minutes before
+    moment = learned_occurrences(bare, [unplanned], history, {"data8": 1000}, mid)[0]
+    assert moment.expect == math.ceil(850 * learned.share_by(-6 * 60))
     assert need(LECTURE - learned.lead - timedelta(seconds=1)) == 0  # not counted yet
     ramp = [need(LECTURE - ready + timedelta(minutes=minute)) for minute in (-19, -12, -6, 0, 8)]
     assert ramp == sorted(ramp) and ramp[0] < ramp[2] < ramp[-1], ramp
