@@ -107,6 +107,9 @@ if env.get("JUPYTERHUB_CRYPT_KEY"):
 
 # -- where servers run: one named server per course ----------------------------------------------
 c.Spawner.start_timeout = 120
+# Starts under way at once; more are answered 429 with "Try again in N seconds" (JupyterHub's
+# page). zero-to-jupyterhub's default is 64; JupyterHub's own 100.
+c.JupyterHub.concurrent_spawn_limit = int(env.get("CAMPUSHUB_CONCURRENT_SPAWN_LIMIT", "64"))
 c.Spawner.http_timeout = 60
 c.CourseSpawnerMixin.catalog = catalog
 c.JupyterHub.allow_named_servers = True
