@@ -1,10 +1,11 @@
 """Faults on the local campus, as people meet them: the identity provider down, and hung,
-while someone signs in. Nothing crashes, nothing of theirs changes, and the page they see
-says what happened and offers to try again, which works once the provider is back.
+while someone signs in; the git server down while a link is made and while it is pulled.
+Nothing crashes, nothing of theirs changes, and the page they see says what happened and
+offers to try again, which works once the part is back.
 
 The provider is the real oidc-provider-mock process: stopped (connections refused) and
 restarted on the same port, or paused with SIGSTOP (connections accepted, never answered)
-and resumed.
+and resumed; the git server is the real one, stopped and started again on its port.
 """
 
 from __future__ import annotations
@@ -110,3 +111,64 @@ def test_a_hung_provider_is_given_up_on_in_time_with_a_page(hub, identity_provid
     assert waited < TIMEOUT_S + 10, waited
     # Meanwhile the hub serves everyone else.
     assert requests.get(f"{hub.url}/hub/api/", timeout=10).status_code == 200
+
+
+def restart_git(git_server) -> None:
+    port = urllib.parse.urlsplit(git_server.url).port
+    log_dir = git_server.process.log_path.parent
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            git_server.process = launch.start_git_server(port, git_server.root, log_dir)
+            return
+        except launch.StartError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)  # the old process's port, still closing
+
+
+def make_link_form(hub, session: requests.Session, repo: str) -> requests.Response:
+    import re
+
+    page = session.get(f"{hub.url}/services/links/", timeout=30)
+    token = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    assert token, page.text[:500]
+    fields = {"_xsrf": token.group(1), "course": "data8", "repo": repo, "branch": "main"}
+    fields |= {"path": "lab01.ipynb", "app": "lab"}
+    return session.post(f"{hub.url}/services/links/", data=fields, timeout=60)
+
+
+def test_the_git_server_down_while_a_link_is_made_and_while_it_is_pulled(hub, git_server):
+    repo = git_server.url + launch.DEMO_REPO_NAME
+    staff = requests.Session()
+    login(staff, hub.url, "ines")
+    made = make_link_form(hub, staff, repo)  # while the git server is up: made
+    assert made.status_code == 200 and "/services/links/manage/" in made.url
+    link_id = made.url.rsplit("/", 1)[-1].split("?")[0]
+    student = requests.Session()
+    login(student, hub.url, "ada")
+    started = hub.api("POST", "/users/ada/servers/data8")
+    assert started.status_code in (201, 202, 400)
+    hub.wait_for_server("ada", "data8")
+    git_server.process.stop()
+    try:
+        # Making a link: the form says the repository cannot be read, keeps what was typed.
+        refused = make_link_form(hub, staff, repo)
+        assert refused.status_code == 400
+        assert "cannot be read as a public git repository" in refused.text
+        assert f'value="{repo}"' in refused.text
+        # Pulling: the link still opens (the service does not need the git server), and
+        # nbgitpuller in the course server reports the failed pull instead of hanging.
+        opened = student.get(f"{hub.url}/services/links/l/{link_id}", timeout=120)
+        assert opened.status_code == 200, opened.url
+        assert urllib.parse.urlsplit(opened.url).path == "/user/ada/data8/git-pull"
+        params = dict(urllib.parse.parse_qsl(opened.url.partition("?")[2]))
+        pull = {key: params[key] for key in ("repo", "branch", "targetpath")}
+        stream = student.get(f"{hub.url}/user/ada/data8/git-pull/api", params=pull, timeout=120)
+        assert '"phase": "error"' in stream.text, stream.text[-1000:]
+    finally:
+        restart_git(git_server)
+    # Back: the same click pulls.
+    stream = student.get(f"{hub.url}/user/ada/data8/git-pull/api", params=pull, timeout=120)
+    assert '"phase": "finished"' in stream.text, stream.text[-1000:]
+    hub.api("DELETE", "/users/ada/servers/data8")
