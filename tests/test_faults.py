@@ -172,3 +172,56 @@ def test_the_git_server_down_while_a_link_is_made_and_while_it_is_pulled(hub, gi
     stream = student.get(f"{hub.url}/user/ada/data8/git-pull/api", params=pull, timeout=120)
     assert '"phase": "finished"' in stream.text, stream.text[-1000:]
     hub.api("DELETE", "/users/ada/servers/data8")
+
+
+def test_a_busy_links_database_holds_up_no_student_and_loses_no_open(hub, git_server):
+    import sqlite3
+    import threading
+
+    from campushub.services.links.store import LinkStore, database_url
+
+    staff = requests.Session()
+    login(staff, hub.url, "ines")
+    made = make_link_form(hub, staff, git_server.url + launch.DEMO_REPO_NAME)
+    link_id = made.url.rsplit("/", 1)[-1].split("?")[0]
+    student = requests.Session()
+    login(student, hub.url, "grace")
+    student.get(f"{hub.url}/services/links/", timeout=30)  # the service's own sign-in
+    database = hub.settings.state_dir / "links" / "links.sqlite"
+    assert database.exists(), sorted(p.name for p in database.parent.iterdir())
+    # Another program holds the database's write lock for longer than SQLite waits (5 s).
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(database, timeout=30, isolation_level=None)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(30)
+        connection.execute("COMMIT")
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        # A click still goes on to the course server; its open is kept to count later.
+        opened = student.get(
+            f"{hub.url}/services/links/l/{link_id}", allow_redirects=False, timeout=60
+        )
+        assert opened.status_code == 302
+        assert opened.headers["Location"].startswith("/hub/spawn/grace/data8?next=")
+        # Making a link: a page that says the service is busy and to retry; nothing made.
+        busy = make_link_form(hub, staff, git_server.url + launch.DEMO_REPO_NAME)
+        assert busy.status_code == 503
+        assert "The links service is busy" in busy.text and "Try again" in busy.text
+    finally:
+        release.set()
+        holder.join(30)
+    again = student.get(f"{hub.url}/services/links/l/{link_id}", allow_redirects=False, timeout=60)
+    assert again.status_code == 302
+    store = LinkStore(database_url(database.parent))
+    try:
+        link = store.get(link_id)
+        assert link is not None and (link.opens, link.people) == (2, 1)
+    finally:
+        store.close()

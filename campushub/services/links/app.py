@@ -33,6 +33,7 @@ from jupyterhub.services.auth import (
     HubOAuth,
     HubOAuthCallbackHandler,
 )
+from sqlalchemy.exc import OperationalError
 from tornado import httpclient, ioloop, web
 from tornado.httpserver import HTTPServer
 from traitlets import Bool, Float, Integer, Unicode, default
@@ -49,6 +50,22 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STAFF_LOOKUP_SECONDS = 120.0
+
+
+BUSY = (
+    "The links service is busy",
+    "Its database is busy for a moment (another program is writing to it); nothing was"
+    " changed. Try again in a few seconds.",
+)
+
+
+def _busy(error: BaseException | None) -> bool:
+    """Whether ``error`` is the database being busy or locked (SQLite's lock held by another
+    writer past the timeout), which passes: a 503 that says to retry, not a 500."""
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
 
 
 class CatalogHolder:
@@ -168,7 +185,11 @@ class BaseHandler(HubPage):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, PageError):
+        if _busy(error):
+            status_code = 503
+            self.set_header("Retry-After", "5")
+            title, message = BUSY
+        elif isinstance(error, PageError):
             title, message = error.title, error.message
         elif status_code == 404:
             title, message = "Not found", "There is no page here."
@@ -404,7 +425,11 @@ class OpenHandler(BaseHandler):
                 )
                 return
             target = instead
-        self.store.record_open(link.id, self.username)
+        if not self.store.record_open(link.id, self.username):
+            self.links.log.warning(
+                "the links database is busy: %d open(s) kept to count later",
+                self.store.unrecorded,
+            )
         self.links.log.info("%s opened link %s -> %s", self.username, link.id, course.slug)
         self.redirect(rules.spawn_url(self.links.base_url, self.username, target))
 
@@ -425,6 +450,11 @@ class APIHandler(BaseHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
+        if _busy(error):
+            self.set_status(503)
+            self.set_header("Retry-After", "5")
+            self.finish({"status": 503, "message": BUSY[1]})
+            return
         body: dict[str, Any] = {"status": status_code}
         if isinstance(error, Rejected):
             body["message"] = error.message

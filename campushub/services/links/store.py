@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
@@ -145,6 +145,7 @@ class LinkStore:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         _Base.metadata.create_all(self.engine)
+        self._unrecorded: list[tuple[str, str, datetime]] = []
 
     def close(self) -> None:
         self.engine.dispose()
@@ -246,9 +247,27 @@ class LinkStore:
 
     # -- opens -----------------------------------------------------------------------------------
 
-    def record_open(self, link_id: str, person: str) -> None:
-        """Count one open of ``link_id`` by ``person``."""
-        now = _now()
+    def record_open(self, link_id: str, person: str) -> bool:
+        """Count one open of ``link_id`` by ``person``. A database that stays busy (another
+        writer holding SQLite's lock past its timeout) does not hold the student up: the open
+        is kept in memory and counted with the next one that gets through (False now)."""
+        self._unrecorded.append((link_id, person, _now()))
+        kept = []
+        for index, (link, who, when) in enumerate(self._unrecorded):
+            try:
+                self._count_open(link, who, when)
+            except OperationalError:
+                kept = self._unrecorded[index:]
+                break
+        self._unrecorded = kept
+        return not kept
+
+    @property
+    def unrecorded(self) -> int:
+        """Opens waiting for a busy database."""
+        return len(self._unrecorded)
+
+    def _count_open(self, link_id: str, person: str, now: datetime) -> None:
         for _ in range(2):
             try:
                 with Session(self.engine) as session, session.begin():
