@@ -98,3 +98,54 @@ def test_a_database_written_before_campushub_managed_the_user_role_upgrades(hub,
             "SELECT managed_by_auth FROM roles WHERE name = 'user'"
         ).fetchone()
     assert managed == 1
+
+
+def test_students_opening_a_link_across_a_restart_keep_their_sessions_and_counts(
+    hub, day_begun, git_server
+):
+    # ines makes a link; ada, signed in once, clicks it before and after the hub restarts.
+    token = hub.api("POST", "/users/ines/tokens", json={}).json()["token"]
+    made = requests.post(
+        f"{hub.url}/services/links/api/links",
+        headers={"Authorization": f"token {token}"},
+        json={
+            "course": "data8",
+            "repo": git_server.url + launch.DEMO_REPO_NAME,
+            "branch": "main",
+            "path": "lab01.ipynb",
+            "app": "lab",
+        },
+        timeout=60,
+    )
+    assert made.status_code == 201, made.text
+    link = made.json()["id"]
+    ada = requests.Session()
+    login(ada, hub.url, "ada")
+
+    def click() -> requests.Response:
+        # the service's own sign-in redirects through the hub, then its answer (not followed)
+        answer = ada.get(f"{hub.url}/services/links/l/{link}", allow_redirects=False, timeout=60)
+        for _ in range(10):
+            where = answer.headers.get("Location", "")
+            if answer.status_code != 302 or where.startswith("/hub/spawn/"):
+                break
+            answer = ada.get(
+                f"{hub.url}{where}" if where.startswith("/") else where,
+                allow_redirects=False,
+                timeout=60,
+            )
+        return answer
+
+    assert click().headers["Location"].startswith("/hub/spawn/ada/data8?next=")
+    restart(hub)
+    # The same browser, no new sign-in: the hub's and the service's cookies still hold.
+    after = click()
+    assert after.status_code == 302 and after.headers["Location"].startswith(
+        "/hub/spawn/ada/data8?next="
+    )
+    model = requests.get(
+        f"{hub.url}/services/links/api/links/{link}",
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    ).json()
+    assert (model["opens"], model["people"]) == (2, 1)
