@@ -15,6 +15,7 @@ import signal
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,3 +226,43 @@ def test_a_busy_links_database_holds_up_no_student_and_loses_no_open(hub, git_se
         assert link is not None and (link.opens, link.people) == (2, 1)
     finally:
         store.close()
+
+
+def service_pid(port: int) -> int:
+    """The pid of the hub-managed links service listening on ``port`` (from /proc)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"campushub.services.links" in command and f"127.0.0.1:{port}".encode() in environ:
+            return int(proc.name)
+    raise AssertionError(f"no links service on port {port}")
+
+
+def test_the_links_service_killed_mid_request_comes_back_and_loses_nothing(hub, git_server):
+    staff = requests.Session()
+    login(staff, hub.url, "ines")
+    made = make_link_form(hub, staff, git_server.url + launch.DEMO_REPO_NAME)
+    link_id = made.url.rsplit("/", 1)[-1].split("?")[0]
+    student = requests.Session()
+    login(student, hub.url, "alan")  # not in data8: his click is answered with a page
+    student.get(f"{hub.url}/services/links/", timeout=30)
+    old = service_pid(hub.settings.links_port)
+    os.kill(old, signal.SIGKILL)  # as an out-of-memory kill would, mid-whatever
+    during = student.get(f"{hub.url}/services/links/l/{link_id}", timeout=30)
+    assert during.status_code in (403, 502, 503), during.status_code  # the proxy's, or back
+    deadline = time.monotonic() + 60
+    while True:  # the hub starts its service again
+        page = student.get(f"{hub.url}/services/links/l/{link_id}", timeout=30)
+        if page.status_code == 403 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert page.status_code == 403 and "You are not in DATA 8" in page.text
+    assert service_pid(hub.settings.links_port) != old
+    # Its database is as it was: the link is there, and staff see it.
+    manage = staff.get(f"{hub.url}/services/links/manage/{link_id}", timeout=30)
+    assert manage.status_code == 200
