@@ -20,7 +20,7 @@ Why 40 real servers: each is a local jupyter-server process of this machine's Py
 about 100 MB of memory and 2-4 CPU seconds to start; 40 starting within a minute or two keep
 this 2-core machine's hub answering the other 960 people's sign-ins, which is what the run
 measures. The memory the servers used is printed. The hub's concurrent-spawn limit is set to
-``--spawn-limit`` (default 16, below 40, so its page is met and retried).
+``--spawn-limit`` (default 8, below the 16 people at a time, so its page is met and retried).
 
 Every answer with a status of 500 or more from the hub or a campushub service is an error
 (a 503 from the proxy while a service restarts would count too; none is expected). At the
@@ -32,7 +32,7 @@ Run from the repository root, with the virtualenv's ``bin`` first on PATH (for
 configurable-http-proxy)::
 
     PATH=$PWD/.venv/bin:$PATH .venv/bin/python benchmarks/campus_load.py [--people 1000]
-        [--servers 40] [--concurrency 16] [--spawn-limit 16]
+        [--servers 40] [--concurrency 16] [--spawn-limit 8]
 
 The last line is machine-readable:
 ``result: people=<n> servers=<n> errors_5xx=<e> p95_login_s=<a> p95_link_to_notebook_s=<b>
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--servers", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--spawn-limit", type=int, default=16)
+    parser.add_argument("--spawn-limit", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the campus's folder (logs)")
     args = parser.parse_args(argv)
     subs = [f"load{index:04d}" for index in range(args.people)]
