@@ -20,6 +20,7 @@ images/README.md). Enable it with a ``jupyter_server_config.d`` file naming the 
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -86,7 +87,10 @@ def _guarded(get: Callable[..., Any]) -> Callable[..., Any]:
         if problems:
             self.log.warning("Refused a pull: %s", "; ".join(problems))
             raise HTTPError(400, "This pull link is not valid: " + "; ".join(problems) + ".")
-        return await get(self, *args, **kwargs)
+        # nbgitpuller's handlers are coroutines, but ``web.authenticated`` answers a request
+        # without a login with a redirect and returns None: await only what can be.
+        result = get(self, *args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
 
     guarded_get.__campushub_guarded__ = True  # type: ignore[attr-defined]
     return guarded_get

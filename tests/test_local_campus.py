@@ -11,6 +11,7 @@ import html
 import re
 import subprocess
 import sys
+import time
 import urllib.parse
 
 import pytest
@@ -302,3 +303,24 @@ def test_a_course_whose_language_cannot_run_here_says_so_on_its_row(hub):
     row = re.search(r'data-server-name="stat20">(.*?)</tr>', r_row.text, re.S)
     assert row is not None
     assert ("campushub-here" in row.group(1)) == (local_runtime("r").kernel is None)
+
+
+def test_a_pull_link_before_the_servers_own_sign_in_redirects_cleanly(hub, git_server):
+    # The first request to a course server has no cookie of the server's yet: nbgitpuller's
+    # handler (behind the pull guard) answers with the server's sign-in, no error logged.
+    session = hub.login("ada")
+    started = hub.api("POST", "/users/ada/servers/data8")
+    assert started.status_code in (201, 202, 400)
+    hub.wait_for_server("ada", "data8")
+    query = urllib.parse.urlencode({"repo": git_server.demo_repo_url, "branch": "main"})
+    first = session.get(
+        f"{hub.url}/user/ada/data8/git-pull?{query}", allow_redirects=False, timeout=60
+    )
+    assert first.status_code == 302
+    assert "/hub/api/oauth2/authorize" in first.headers["Location"]
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # the server's log reaches the file a moment later
+        log = hub.process.log_tail(400)
+        assert "can't be used in 'await' expression" not in log
+        time.sleep(0.5)
+    assert hub.api("DELETE", "/users/ada/servers/data8").status_code in (202, 204)
