@@ -12,8 +12,11 @@ a browser-like session of their own:
    answers with the hub's spawn page for their data8 server;
 3. the first ``--servers`` of them (default 40; see below) go on as the browser would: the
    spawn page (answered 429, "Try again in N seconds", while the hub's concurrent-spawn limit
-   is reached, and retried after that many seconds), waiting for the server, nbgitpuller's page
-   and its pull, until the notebook is in their course folder: **link to notebook**. The others
+   is reached, and retried after that many seconds; or, when the hub is too busy to say so
+   within the second JupyterHub's spawn handler waits, the pending page, where the refused
+   start shows "not running" and its start button, pressed again), waiting for the server,
+   nbgitpuller's page and its pull, until the notebook is in their course folder: **link to
+   notebook**. The others
    load "Your courses" instead (a person who has not started yet).
 
 Why 40 real servers: each is a local jupyter-server process of this machine's Python,
@@ -68,6 +71,7 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     retried_429: int = 0
+    relaunched: int = 0  # starts refused after the pending page was shown, pressed again
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def hook(self, response: requests.Response, *args: object, **kwargs: object) -> None:
@@ -178,24 +182,37 @@ def person(
             if home.status_code != 200:
                 outcome.problem = f"{sub}: home answered {home.status_code}"
             return outcome
-        while True:  # the spawn page; 429 while the concurrent-spawn limit is reached
+        for _ in range(20):
+            # The spawn page: 429 "Try again in N seconds" while the concurrent-spawn limit is
+            # reached. JupyterHub's spawn handler waits only a second for that check: when the
+            # hub is busy, it sends the browser to the pending page first, and the refused
+            # start leaves "not running" with a start button there (upstream's behaviour):
+            # pressing it is the same request again.
             response = session.get(f"{hub_url}{spawn}", timeout=120)
-            if response.status_code != 429:
+            if response.status_code == 429:
+                with tally.lock:
+                    tally.retried_429 += 1
+                if "Try again in" not in response.text:
+                    outcome.problem = f"{sub}: a 429 that does not say when to retry"
+                    return outcome
+                time.sleep(float(response.headers.get("Retry-After", "5")))
+                continue
+            if "/hub/spawn-pending/" not in response.url:
                 break
-            with tally.lock:
-                tally.retried_429 += 1
-            if "Try again in" not in response.text:
-                outcome.problem = f"{sub}: a 429 that does not say when to retry"
-                return outcome
-            time.sleep(float(response.headers.get("Retry-After", "5")))
-        if "/hub/spawn-pending/" in response.url:
             deadline = time.monotonic() + 180
+            state: dict = {}
             while time.monotonic() < deadline:  # what the pending page's script waits for
                 model = admin.get(f"{hub_url}/hub/api/users/{sub}", timeout=30).json()
-                if model["servers"].get("data8", {}).get("ready"):
+                state = model["servers"].get("data8", {})
+                if state.get("ready") or not state:
                     break
                 time.sleep(0.5)  # polling interval
-            response = session.get(response.url, timeout=60)
+            if state.get("ready"):
+                response = session.get(response.url, timeout=60)
+                break
+            with tally.lock:
+                tally.relaunched += 1
+            time.sleep(2)  # a person reads the page, then presses start
         if urllib.parse.urlsplit(response.url).path != f"/user/{sub}/data8/git-pull":
             outcome.problem = f"{sub}: the spawn ended at {response.url} ({response.status_code})"
             return outcome
@@ -355,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"notebook  link to notebook p50 {percentile(notebooks, 0.5):.1f} s, p95"
             f" {p95_notebook:.1f} s ({len(notebooks)} servers started; {tally.retried_429}"
-            f" spawn pages answered 429 'Try again' and retried)"
+            f" spawn pages answered 429 'Try again' and retried; {tally.relaunched} refused"
+            " behind the pending page and started again)"
         )
     print(f"memory    the {len(notebooks)} local servers: {memory / 2**20:.0f} MiB resident")
     print(f"answers   {dict(sorted(tally.statuses.items()))}")
