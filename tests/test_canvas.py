@@ -8,6 +8,7 @@ is a real socket on loopback that refuses connections or never replies.
 from __future__ import annotations
 
 import socket
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from datetime import timedelta
@@ -114,6 +115,38 @@ def silent_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+@pytest.fixture
+def erring_port() -> Iterator[int]:
+    """A loopback port whose every request is answered ``500 Internal Server Error``, as a
+    Canvas in trouble answers (a plain socket: no Canvas endpoint is imitated)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        stop = threading.Event()
+
+        def answer() -> None:
+            sock.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    connection, _ = sock.accept()
+                except OSError:
+                    continue
+                with connection:
+                    connection.recv(65536)
+                    body = b'{"errors": [{"message": "An error occurred."}]}'
+                    connection.sendall(
+                        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json"
+                        + f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                        + body
+                    )
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        yield sock.getsockname()[1]
+        stop.set()
+        thread.join(5)
+
+
 def canvas_authenticator(port: int, **settings: object) -> CampusAuthenticator:
     config: dict[str, object] = {
         "catalog_path": str(DEMO_CATALOG),
@@ -159,6 +192,13 @@ async def test_a_canvas_that_refuses_connections_stops_the_login_cleanly(
 
 async def test_a_canvas_that_never_answers_times_out_cleanly(silent_port: int) -> None:
     auth = canvas_authenticator(silent_port, canvas_timeout=0.5)
+    with pytest.raises(HTTPError) as error:
+        await auth._canvas_courses("token", "ada")
+    assert_clean_failure(error)
+
+
+async def test_a_canvas_answering_500_stops_the_login_cleanly(erring_port: int) -> None:
+    auth = canvas_authenticator(erring_port)
     with pytest.raises(HTTPError) as error:
         await auth._canvas_courses("token", "ada")
     assert_clean_failure(error)
