@@ -45,7 +45,6 @@ consistent=<yes|no>``.
 from __future__ import annotations
 
 import argparse
-import secrets
 import shlex
 import sys
 import tempfile
@@ -58,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from link_open import BENCH_SERVICE, DATA8_KEY, make_links, percentile
+from link_open import add_student, make_links, percentile, start_campus
 
 from campushub.demo import launch
 from campushub.demo.login import LoginError, login
@@ -91,52 +90,10 @@ class Outcome:
     problem: str | None = None
 
 
-def start_campus(
-    root: Path, spawn_limit: int
-) -> tuple[list[launch.Process], launch.HubSettings, str, str]:
-    logs = root / "logs"
-    started: list[launch.Process] = []
-    launch.make_course_repo(root / "git")
-    git = launch.start_git_server(launch.free_port(), root / "git", logs)
-    started.append(git)
-    idp = launch.start_identity_provider(launch.free_port(), launch.demo_people(), logs)
-    started.append(idp)
-    catalog = launch.write_catalog(root / "courses.yaml", git.url)
-    token = secrets.token_hex(24)
-    config = launch.write_hub_config(
-        root / "jupyterhub_config.py",
-        BENCH_SERVICE,
-        token,
-        ["admin:users", "admin:servers", "admin:groups", "tokens", "list:users"],
-    )
-    public_port, hub_port, proxy_api_port = launch.free_ports(3)
-    settings = launch.HubSettings(
-        state_dir=root / "hub",
-        catalog=catalog,
-        issuer=idp.url,
-        public_port=public_port,
-        hub_port=hub_port,
-        proxy_api_port=proxy_api_port,
-        extra_env={"CAMPUSHUB_CONCURRENT_SPAWN_LIMIT": str(spawn_limit)},
-    )
-    started.append(launch.start_hub(settings, logs, config=config))
-    return started, settings, token, idp.url + "|" + git.url
-
-
 def add_people(idp_url: str, subs: list[str], concurrency: int) -> None:
-    def put(sub: str) -> None:
-        claims = {
-            "sub": sub,
-            "preferred_username": sub,
-            "name": sub,
-            "email": f"{sub}@campus.example.edu",
-            "email_verified": True,
-            "groups": [f"course::{DATA8_KEY}::enrollment_type::student"],
-        }
-        requests.put(f"{idp_url}/users/{sub}", json=claims, timeout=30).raise_for_status()
-
+    """Every person a data8 student in the identity provider, ``concurrency`` at a time."""
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(put, subs))
+        list(pool.map(lambda sub: add_student(idp_url, sub), subs))
 
 
 def person(
@@ -315,8 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="campushub-campus-load-") as work:
         root = Path(tempfile.mkdtemp(prefix="campushub-campus-load-")) if args.keep else Path(work)
         print(f"starting a local campus in {root} ...", flush=True)
-        started, settings, token, urls = start_campus(root, args.spawn_limit)
-        idp_url, git_url = urls.split("|")
+        started, settings, token, idp_url, git_url = start_campus(
+            root,
+            ("admin:users", "admin:servers", "admin:groups", "tokens", "list:users"),
+            {"CAMPUSHUB_CONCURRENT_SPAWN_LIMIT": str(args.spawn_limit)},
+        )
         hub_url = settings.public_url
         admin = requests.Session()
         admin.headers["Authorization"] = f"token {token}"

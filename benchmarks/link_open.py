@@ -56,8 +56,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def start_campus(root: Path) -> tuple[list[launch.Process], launch.HubSettings, str, str, str]:
-    """Identity provider, git server and hub; returns them, the settings, the hub's admin
+def start_campus(
+    root: Path,
+    scopes: tuple[str, ...] = ("admin:users", "admin:servers", "tokens"),
+    extra_env: dict[str, str] | None = None,
+) -> tuple[list[launch.Process], launch.HubSettings, str, str, str]:
+    """Identity provider, git server and hub (its benchmark service holding ``scopes``, more
+    CAMPUSHUB_* variables in ``extra_env``); returns them, the settings, the hub's admin
     token for this benchmark, the identity provider's and the git server's URLs."""
     logs = root / "logs"
     started: list[launch.Process] = []
@@ -72,7 +77,7 @@ def start_campus(root: Path) -> tuple[list[launch.Process], launch.HubSettings, 
         root / "jupyterhub_config.py",
         BENCH_SERVICE,
         token,
-        ["admin:users", "admin:servers", "tokens"],
+        list(scopes),
     )
     public_port, hub_port, proxy_api_port = launch.free_ports(3)
     settings = launch.HubSettings(
@@ -82,6 +87,7 @@ def start_campus(root: Path) -> tuple[list[launch.Process], launch.HubSettings, 
         public_port=public_port,
         hub_port=hub_port,
         proxy_api_port=proxy_api_port,
+        extra_env=dict(extra_env or {}),
     )
     started.append(launch.start_hub(settings, logs, config=config))
     return started, settings, token, idp.url, git.url

@@ -11,13 +11,13 @@ course (a TA who is also enrolled as a student) keeps the strongest role.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
 from typing import Any, Final
 
-from .catalog import Catalog
+from .catalog import Catalog, Course
 
 STUDENT: Final = "student"
 TA: Final = "ta"
@@ -156,23 +156,9 @@ def ignored_from_claims(
     """The catalog courses ``values`` name with a role the rules ignore (an observer, a
     designer): slug -> that role as the provider wrote it (at most 64 characters)."""
     ignored: dict[str, str] = {}
-    for value in islice(values, MAX_CLAIM_VALUES):
-        if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
-            continue
-        if _has_control_character(value):
-            continue
-        for pattern in rules.patterns:
-            match = pattern.fullmatch(value)
-            if match is None:
-                continue
-            if match["course"] is None or match["role"] is None:
-                break
-            course = catalog.course_for_key(match["course"])
-            if course is None and rules.match_slugs:
-                course = catalog.course(match["course"])
-            if course is not None and rules.member_role(match["role"]) is None:
-                ignored.setdefault(course.slug, match["role"][:64])
-            break
+    for course, raw in _claimed(values, rules, catalog):
+        if rules.member_role(raw) is None:
+            ignored.setdefault(course.slug, raw[:64])
     return ignored
 
 
@@ -182,6 +168,40 @@ def ignored_from_canvas(
     """As :func:`ignored_from_claims`, from Canvas course records: the active enrollments
     whose type the rules ignore (an ``ObserverEnrollment``, say)."""
     ignored: dict[str, str] = {}
+    for course, enrollment in _enrolled(courses, catalog):
+        raw = enrollment.get("type")
+        if isinstance(raw, str) and rules.member_role(raw) is None:
+            ignored.setdefault(course.slug, raw[:64])
+    return ignored
+
+
+def _claimed(
+    values: Iterable[str], rules: MembershipRules, catalog: Catalog
+) -> Iterator[tuple[Course, str]]:
+    """Each catalog course a claim value names, with the role part as written: values too
+    long, holding a control character or matching no pattern are skipped."""
+    for value in islice(values, MAX_CLAIM_VALUES):
+        if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
+            continue
+        if _has_control_character(value):
+            continue
+        for pattern in rules.patterns:
+            match = pattern.fullmatch(value)
+            if match is None:
+                continue
+            if match["course"] is None or match["role"] is None:  # an optional part, absent
+                break
+            course = catalog.course_for_key(match["course"])
+            if course is None and rules.match_slugs:
+                course = catalog.course(match["course"])
+            if course is not None:
+                yield course, match["role"]
+            break
+
+
+def _enrolled(courses: Iterable[Any], catalog: Catalog) -> Iterator[tuple[Course, Mapping]]:
+    """Each active enrollment of a Canvas course record the catalog has (by its ``id``, then
+    its ``sis_course_id``); malformed records and enrollments are skipped."""
     for record in courses:
         if not isinstance(record, Mapping):
             continue
@@ -195,14 +215,10 @@ def ignored_from_canvas(
         if course is None or not isinstance(enrollments, list):
             continue
         for enrollment in enrollments:
-            if not isinstance(enrollment, Mapping):
-                continue
-            if enrollment.get("enrollment_state", "active") != "active":
-                continue
-            raw = enrollment.get("type")
-            if isinstance(raw, str) and rules.member_role(raw) is None:
-                ignored.setdefault(course.slug, raw[:64])
-    return ignored
+            if isinstance(enrollment, Mapping) and (
+                enrollment.get("enrollment_state", "active") == "active"
+            ):
+                yield course, enrollment
 
 
 def _stronger(current: str | None, candidate: str) -> str:
@@ -225,24 +241,10 @@ def memberships_from_claims(
     if not catalog.term.is_open(today):
         return {}
     memberships: dict[str, str] = {}
-    for value in islice(values, MAX_CLAIM_VALUES):
-        if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
-            continue
-        if _has_control_character(value):
-            continue
-        for pattern in rules.patterns:
-            match = pattern.fullmatch(value)
-            if match is None:
-                continue
-            if match["course"] is None or match["role"] is None:  # an optional part, absent
-                break
-            course = catalog.course_for_key(match["course"])
-            if course is None and rules.match_slugs:
-                course = catalog.course(match["course"])
-            role = rules.member_role(match["role"])
-            if course is not None and role is not None:
-                memberships[course.slug] = _stronger(memberships.get(course.slug), role)
-            break
+    for course, raw in _claimed(values, rules, catalog):
+        role = rules.member_role(raw)
+        if role is not None:
+            memberships[course.slug] = _stronger(memberships.get(course.slug), role)
     return memberships
 
 
@@ -258,30 +260,13 @@ def memberships_from_canvas(
     if not catalog.term.is_open(today):
         return {}
     memberships: dict[str, str] = {}
-    for record in courses:
-        if not isinstance(record, Mapping):
-            continue
-        course = None
-        for key in (record.get("id"), record.get("sis_course_id")):
-            if isinstance(key, int | str) and not isinstance(key, bool):
-                course = catalog.course_for_key(str(key))
-                if course is not None:
-                    break
-        enrollments = record.get("enrollments")
-        if course is None or not isinstance(enrollments, list):
-            continue
-        for enrollment in enrollments:
-            if not isinstance(enrollment, Mapping):
-                continue
-            state = enrollment.get("enrollment_state", "active")
-            if state != "active":
-                continue
-            for field in ("type", "role"):
-                raw = enrollment.get(field)
-                role = rules.member_role(raw) if isinstance(raw, str) else None
-                if role is not None:
-                    memberships[course.slug] = _stronger(memberships.get(course.slug), role)
-                    break
+    for course, enrollment in _enrolled(courses, catalog):
+        for field in ("type", "role"):
+            raw = enrollment.get(field)
+            role = rules.member_role(raw) if isinstance(raw, str) else None
+            if role is not None:
+                memberships[course.slug] = _stronger(memberships.get(course.slug), role)
+                break
     return memberships
 
 

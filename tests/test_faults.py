@@ -14,7 +14,7 @@ import os
 import signal
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +46,26 @@ def until_the_callback(hub, sub: str) -> tuple[requests.Session, str]:
     return session, callback
 
 
+def start_again(start: Callable[[], launch.Process]) -> launch.Process:
+    """``start()``, retried while the stopped process's port is still closing."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return start()
+        except launch.StartError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)  # polling interval
+
+
 def restart(provider: IdentityProvider) -> None:
     """Start the provider again on its port (its people as at the start)."""
     port = urllib.parse.urlsplit(provider.url).port
     assert port is not None
     log_dir = provider.process.log_path.parent
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            provider.process = launch.start_identity_provider(port, launch.demo_people(), log_dir)
-            return
-        except launch.StartError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)  # the old process's port, still closing
+    provider.process = start_again(
+        lambda: launch.start_identity_provider(port, launch.demo_people(), log_dir)
+    )
 
 
 @pytest.fixture
@@ -117,15 +123,18 @@ def test_a_hung_provider_is_given_up_on_in_time_with_a_page(hub, identity_provid
 def restart_git(git_server) -> None:
     port = urllib.parse.urlsplit(git_server.url).port
     log_dir = git_server.process.log_path.parent
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            git_server.process = launch.start_git_server(port, git_server.root, log_dir)
-            return
-        except launch.StartError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)  # the old process's port, still closing
+    git_server.process = start_again(
+        lambda: launch.start_git_server(port, git_server.root, log_dir)
+    )
+
+
+def staff_with_a_link(hub, git_server) -> tuple[requests.Session, str]:
+    """ines signed in, and the id of a link she made on the form to the demo notebook."""
+    staff = requests.Session()
+    login(staff, hub.url, "ines")
+    made = make_link_form(hub, staff, git_server.url + launch.DEMO_REPO_NAME)
+    assert made.status_code == 200 and "/services/links/manage/" in made.url, made.url
+    return staff, made.url.rsplit("/", 1)[-1].split("?")[0]
 
 
 def make_link_form(hub, session: requests.Session, repo: str) -> requests.Response:
@@ -181,10 +190,7 @@ def test_a_busy_links_database_holds_up_no_student_and_loses_no_open(hub, git_se
 
     from campushub.services.links.store import LinkStore, database_url
 
-    staff = requests.Session()
-    login(staff, hub.url, "ines")
-    made = make_link_form(hub, staff, git_server.url + launch.DEMO_REPO_NAME)
-    link_id = made.url.rsplit("/", 1)[-1].split("?")[0]
+    staff, link_id = staff_with_a_link(hub, git_server)
     student = requests.Session()
     login(student, hub.url, "grace")
     student.get(f"{hub.url}/services/links/", timeout=30)  # the service's own sign-in
@@ -244,10 +250,7 @@ def service_pid(port: int) -> int:
 
 
 def test_the_links_service_killed_mid_request_comes_back_and_loses_nothing(hub, git_server):
-    staff = requests.Session()
-    login(staff, hub.url, "ines")
-    made = make_link_form(hub, staff, git_server.url + launch.DEMO_REPO_NAME)
-    link_id = made.url.rsplit("/", 1)[-1].split("?")[0]
+    staff, link_id = staff_with_a_link(hub, git_server)
     student = requests.Session()
     login(student, hub.url, "alan")  # not in data8: his click is answered with a page
     student.get(f"{hub.url}/services/links/", timeout=30)

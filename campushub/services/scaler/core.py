@@ -28,7 +28,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -483,7 +483,11 @@ class Scaler:
             self.attendance,
         )
 
-    def targets(self, now: datetime) -> dict[str, PoolTarget]:
+    def targets(
+        self, now: datetime, free: Mapping[str, Sequence[FreeRoom]] | None = None
+    ) -> dict[str, PoolTarget]:
+        """Each pool's plan now, with the room free on its warm nodes (``free``: instead of
+        what was last read)."""
         return plan_pools(
             self.catalog,
             [*self.learned(now, now), *self.added()],
@@ -492,7 +496,7 @@ class Scaler:
             enrollment=self.enrollment,
             attendance=self.attendance,
             present=self.present,
-            free=self.free,
+            free=self.free if free is None else free,
         )
 
     def plan_now(self, now: datetime) -> None:
@@ -504,20 +508,7 @@ class Scaler:
             for name, rooms in self.free.items()
             if any(room.leaving_cpu or room.leaving_memory for room in rooms)
         }
-        firm = (
-            plan_pools(
-                self.catalog,
-                [*self.learned(now, now), *self.added()],
-                now,
-                self.requests(),
-                enrollment=self.enrollment,
-                attendance=self.attendance,
-                present=self.present,
-                free={**self.free, **firm_free},
-            )
-            if firm_free
-            else {}
-        )
+        firm = self.targets(now, {**self.free, **firm_free}) if firm_free else {}
         for name, target in targets.items():
             pool = self.catalog.pools[name]
             guard = self.guards.get(name)
