@@ -350,6 +350,7 @@ def test_the_pull_guard_is_a_module_that_stands_alone() -> None:
     assert imported <= {
         "__future__",
         "functools",
+        "inspect",
         "re",
         "urllib.parse",
         "collections.abc",

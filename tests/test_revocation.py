@@ -144,7 +144,10 @@ def test_someone_left_in_no_course_is_signed_out_and_refused(hub, identity_provi
     assert stale_window(lambda: "stat20" not in hub.api("GET", "/users/alan").json()["servers"])
     with pytest.raises(LoginError, match="HTTP 403") as refused:
         login(requests.Session(), hub.url, "alan")
-    assert "not in any course on this hub" in refused.value.response.text
+    page = refused.value.response
+    assert page.url.endswith("/hub/refused")
+    assert "You are not in a course on this hub" in page.text
+    assert 'data-reason="no_course"' in page.text
     identity_provider.set_claims("alan", claims_of("alan"))
 
 
