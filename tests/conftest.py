@@ -62,12 +62,15 @@ def _touches_hub_code(module: types.ModuleType) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark ``hub_versions`` every test that starts a hub, a provider or a browser, or whose
-    module uses the hub's packages; scripts/test.sh runs those again on the chart's versions."""
+    module uses the hub's packages; scripts/test.sh runs those again on the chart's versions.
+    A module with ``NEWEST_VERSIONS_ONLY = True`` runs once (it says why)."""
     touching: dict[str, bool] = {}
     for item in items:
         module = getattr(item, "module", None)
         if module is not None and module.__name__ not in touching:
             touching[module.__name__] = _touches_hub_code(module)
+        if getattr(module, "NEWEST_VERSIONS_ONLY", False):
+            continue  # the module says why it runs on the newest versions alone
         if HUB_FIXTURES & set(getattr(item, "fixturenames", ())) or (
             module is not None and touching[module.__name__]
         ):

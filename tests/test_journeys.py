@@ -20,6 +20,12 @@ import pytest
 import requests
 
 pytestmark = pytest.mark.browser
+# The journeys take the guides' pictures once, on the newest JupyterHub: every step they check
+# is also tested on zero-to-jupyterhub's versions (test_auth's refusals and switching account,
+# test_links_service's browser walk-through, test_local_campus's sign-in and home page,
+# test_scaler_service's page, test_access_matrix's TA reach), and running them twice would
+# cost the test command more than a minute.
+NEWEST_VERSIONS_ONLY = True
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 NOTEBOOK = "lab01.ipynb"
