@@ -66,6 +66,21 @@ def start_campus(
     token for this benchmark, the identity provider's and the git server's URLs."""
     logs = root / "logs"
     started: list[launch.Process] = []
+    try:
+        return _start_campus(root, scopes, extra_env, logs, started)
+    except BaseException:
+        for process in reversed(started):  # what did start, stopped: nothing left behind
+            process.stop()
+        raise
+
+
+def _start_campus(
+    root: Path,
+    scopes: tuple[str, ...],
+    extra_env: dict[str, str] | None,
+    logs: Path,
+    started: list[launch.Process],
+) -> tuple[list[launch.Process], launch.HubSettings, str, str, str]:
     launch.make_course_repo(root / "git")
     git = launch.start_git_server(launch.free_port(), root / "git", logs)
     started.append(git)

@@ -162,8 +162,9 @@ def identity_provider(campus_dir: Path) -> Iterator[IdentityProvider]:
     process = launch.start_identity_provider(
         launch.free_port(), launch.demo_people(), campus_dir / "logs"
     )
-    yield IdentityProvider(process)
-    process.stop()
+    running = IdentityProvider(process)
+    yield running
+    running.process.stop()  # the one running now: a test may have restarted it
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +172,9 @@ def git_server(campus_dir: Path) -> Iterator[GitServer]:
     root = campus_dir / "git"
     launch.make_course_repo(root)
     process = launch.start_git_server(launch.free_port(), root, campus_dir / "logs")
-    yield GitServer(process, root)
-    process.stop()
+    running = GitServer(process, root)
+    yield running
+    running.process.stop()  # the one running now: a test may have restarted it
 
 
 TEST_SERVICE = "campushub-tests"
