@@ -384,11 +384,9 @@ class CampusAuthenticator(GenericOAuthenticator):
 
     @default("reset_managed_roles_on_startup")
     def _default_reset_managed_roles(self) -> bool:
-        # JupyterHub 5.4 and 6.1 fail to start (KeyError 'users' in init_role_assignment)
-        # when a managed role without a `users` list has members and this is False. With it
-        # True, every role a login assigns is returned by load_managed_roles without `users`,
-        # so the assignments logins made are kept, and roles no longer in the catalog go.
-        return True
+        # campushub keeps its roles itself when the hub starts (load_managed_roles returns
+        # none: see there); JupyterHub, resetting, would delete them all with their holders.
+        return False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -448,6 +446,7 @@ class CampusAuthenticator(GenericOAuthenticator):
         self._role_definitions["user"] = self.user_role()
         self._role_definitions.update((role["name"], role) for role in staff_roles(self.catalog))
         self._stopping: set[asyncio.Future[Any]] = set()  # servers of courses left, stopping
+        self._staff_roles_synced = False  # once per start of the hub (load_managed_roles)
         # A login names the staff roles without scopes (see _login_role), on which JupyterHub
         # warns that the role "will have no scopes"; it keeps them, so the warning is untrue.
         _STAFF_SCOPES_KEPT.names.update(
@@ -513,11 +512,11 @@ class CampusAuthenticator(GenericOAuthenticator):
         """Refuse hub settings that would fight the roles campushub manages, saying why."""
         if not self.manage_roles:
             return
-        if not self.reset_managed_roles_on_startup:
+        if self.reset_managed_roles_on_startup:
             raise ValueError(
-                "CampusAuthenticator: reset_managed_roles_on_startup must stay True: with"
-                " per-course staff roles JupyterHub would not start again on its database"
-                " (KeyError 'users' in init_role_assignment)"
+                "CampusAuthenticator: reset_managed_roles_on_startup must stay False: campushub"
+                " keeps the `user` role and the course staff roles itself when the hub starts,"
+                " and JupyterHub, resetting, would delete every staff role with its holders"
             )
         hub = self.parent
         if any(spec.get("name") == "user" for spec in getattr(hub, "load_roles", None) or ()):
@@ -533,27 +532,39 @@ class CampusAuthenticator(GenericOAuthenticator):
             )
 
     async def load_managed_roles(self) -> list[dict[str, Any]]:
-        """Every role a login assigns, with no ``users`` list (so the hub keeps the assignments
-        logins made when it starts): ``user``, and one role per course for its TAs and one
-        for its instructors (see memberships), each with the course servers its holders
-        reach, read from the database (see :mod:`campushub.reach`; blocked people's servers
-        are reached by no one). ``admin`` is not among them: JupyterHub restores it at start
-        from each person's admin flag, which logins set."""
-        self._adopt_user_role()
-        reach: dict[str, list[str]] = {}
+        """None: campushub keeps the roles a login assigns itself, at a fraction of the cost.
+
+        JupyterHub calls this twice as it starts (``init_role_creation``, then
+        ``init_role_assignment``) and makes several queries for each role returned: with two
+        staff roles per course that was 14 s of every start at 2,000 courses
+        (``benchmarks/hub_scale.py``). So at the first call campushub brings the staff roles
+        to what the catalog and the database say in one pass (:func:`campushub.reach.
+        sync_staff_roles`: every catalog course's ``course-<slug>-ta`` and
+        ``-instructor`` with its roster and the course servers its holders reach, blocked
+        people's servers reached by no one; roles of courses gone from the catalog deleted),
+        and at each call gives the ``user`` role ``user_scopes`` (JupyterHub has just reset
+        it to its default between the two). The assignments logins made are kept:
+        ``reset_managed_roles_on_startup`` is False. ``admin`` is JupyterHub's: restored at
+        start from each person's admin flag, which logins set."""
         db = getattr(self.parent, "db", None)
-        if db is not None:
-            from .reach import reach_scopes, remove_course_shares
+        if db is None:
+            return []
+        self._adopt_user_role()
+        if not self._staff_roles_synced:
+            from .reach import remove_course_shares, sync_staff_roles
 
             remove_course_shares(db, self.catalog.courses)
-            reach = reach_scopes(db, self.catalog.courses, self.blocked_users)
-        return [self.user_role(), *staff_roles(self.catalog, reach)]
+            sync_staff_roles(db, self.catalog, self.blocked_users)
+            self._staff_roles_synced = True
+        return []
 
     def _login_role(self, name: str) -> dict[str, Any]:
         """A role as a login names it. A course's staff role that exists is named without
         its scopes: JupyterHub then keeps the stored ones, which campushub keeps exact (a
         server starting while a login is under way adds one; a login naming the scopes it
-        read earlier would write that back without it)."""
+        read earlier would write that back without it). One that does not (JupyterHub
+        deletes a staff role when its last holder loses it) is named with the reach its
+        course's servers have now, read from the database."""
         role = dict(self._role_definitions[name])
         db = getattr(self.parent, "db", None)
         if db is not None and name.startswith("course-"):
@@ -561,22 +572,33 @@ class CampusAuthenticator(GenericOAuthenticator):
 
             if orm.Role.find(db, name) is not None:
                 role.pop("scopes", None)
+            else:
+                from .reach import reach_scopes
+
+                slug = name[len("course-") :].rpartition("-")[0]
+                reach = reach_scopes(db, self.catalog.courses, self.blocked_users, only=slug)
+                role["scopes"] = [*role["scopes"], *reach.get(name, ())]
         return role
 
     def _adopt_user_role(self) -> None:
-        """Mark an existing ``user`` role as managed. A database written before campushub
-        managed it holds it as a configured role, which JupyterHub would delete at start
-        (with everyone's assignment to it) because the configuration no longer names it."""
+        """Mark an existing ``user`` role as managed, with ``user_scopes``. A database
+        written before campushub managed it holds it as a configured role, which JupyterHub
+        would delete at start (with everyone's assignment to it) because the configuration
+        no longer names it; and JupyterHub gives it its default scopes at every start."""
         db = getattr(self.parent, "db", None)
         if db is None:
             return
         from jupyterhub import orm
 
         role = orm.Role.find(db, "user")
-        if role is not None and not role.managed_by_auth:
+        if role is None:
+            return  # a new database: JupyterHub makes it, the next call gives it its scopes
+        if not role.managed_by_auth:
             role.managed_by_auth = True
-            db.commit()
             self.log.info("The `user` role is now managed by campushub's authenticator")
+        if list(role.scopes or []) != list(self.user_scopes):
+            role.scopes = list(self.user_scopes)
+        db.commit()
 
     # -- hooks of the upstream flow ------------------------------------------------------------
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:

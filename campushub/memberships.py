@@ -295,7 +295,7 @@ def staff_reach(slug: str, member_role: str) -> tuple[str, ...]:
 def staff_roles(
     catalog: Catalog, reach: Mapping[str, list[str]] | None = None
 ) -> list[dict[str, Any]]:
-    """One role per course and staff kind, for ``Authenticator.load_managed_roles``.
+    """One role per course and staff kind (kept by :func:`campushub.reach.sync_staff_roles`).
 
     A role holds the course's roster: TAs read the course's group and its students' group
     (each member's name, nothing else of theirs), instructors its TAs' group too. It also

@@ -19,6 +19,7 @@ from campushub.reach import (
     remove_course_shares,
     set_server_reach,
     sync_owner_reach,
+    sync_staff_roles,
 )
 
 PEOPLE = {
@@ -154,12 +155,98 @@ def test_a_login_names_existing_staff_roles_without_scopes_so_none_are_written_b
     role = authenticator._login_role("course-data8-ta")
     assert "scopes" not in role and role["name"] == "course-data8-ta"
     assert authenticator._login_role("user")["scopes"]  # the user role is named in full
-    db.delete(orm.Role.find(db, "course-stat20-ta"))
+    db.delete(orm.Role.find(db, "course-stat20-ta"))  # JupyterHub: its last holder left
     db.commit()
-    assert authenticator._login_role("course-stat20-ta")["scopes"]  # made again in full
+    remade = authenticator._login_role("course-stat20-ta")["scopes"]  # made again in full,
+    assert "read:groups!group=course:stat20:students" in remade
+    assert {reach_scope("ada", "stat20"), reach_scope("grace", "stat20")} <= set(remade)
+    assert not any("data8" in scope for scope in remade)  # with its own course's reach only
 
     from jupyterhub.roles import create_role
 
     set_server_reach(db, "ada", "data8", "student")
     create_role(db, {**authenticator._login_role("course-data8-ta")}, reset_to_defaults=False)
     assert reach_scope("ada", "data8") in orm.Role.find(db, "course-data8-ta").scopes
+
+
+def test_reach_of_one_course_is_that_courses_part_of_everyones(db) -> None:
+    catalog = load_catalog(launch.DEMO_CATALOG)
+    everyone = reach_scopes(db, catalog.courses)
+    for slug in ("data8", "stat20"):
+        mine = {k: v for k, v in everyone.items() if k.startswith(f"course-{slug}-")}
+        assert reach_scopes(db, catalog.courses, only=slug) == mine
+    assert reach_scopes(db, catalog.courses, only="not-a-course") == {}
+
+
+def test_the_start_brings_staff_roles_to_the_catalog_and_database_in_one_pass(db) -> None:
+    """What load_managed_roles does at each start of the hub, in place of JupyterHub's
+    per-role work: roles made, reach worked out again, roles of courses gone deleted with
+    their holders, an operator's own role of the same kind of name left alone."""
+    catalog = load_catalog(launch.DEMO_CATALOG)
+    tom = orm.User.find(db, "tom")
+    gone = orm.Role(name="course-oldcourse-ta", scopes=["self"], managed_by_auth=True)
+    tom.roles.append(gone)
+    ta = orm.Role.find(db, "course-data8-ta")
+    tom.roles.append(ta)
+    db.delete(orm.Role.find(db, "course-stat20-instructor"))
+    db.add(orm.Role(name="course-review", scopes=["read:users"]))  # an operator's role
+    db.commit()
+    assert reach_scope("ada", "data8") not in ta.scopes  # nothing worked out yet
+
+    created, changed, deleted = sync_staff_roles(db, catalog)
+    assert (created, deleted) == (1, 1) and changed >= 3
+    stored = {role.name: role for role in db.query(orm.Role)}
+    assert "course-oldcourse-ta" not in stored and "course-review" in stored
+    expected = {
+        role["name"]: role["scopes"]
+        for role in staff_roles(catalog, reach_scopes(db, catalog.courses))
+    }
+    assert {n: stored[n].scopes for n in expected} == expected
+    assert all(stored[n].managed_by_auth for n in expected)
+    assert [role.name for role in orm.User.find(db, "tom").roles] == ["course-data8-ta"]
+    assert holders(db, "ada", "data8") == {"course-data8-ta", "course-data8-instructor"}
+    assert sync_staff_roles(db, catalog) == (0, 0, 0)  # a start with nothing changed writes nothing
+
+    blocked = sync_staff_roles(db, catalog, blocked=["ada"])
+    assert blocked[1] > 0 and holders(db, "ada", "data8") == set()
+
+
+def test_the_authenticator_keeps_the_roles_itself_at_the_hubs_start(db) -> None:
+    """JupyterHub gets no roles to work through (load_managed_roles returns none) and the
+    `user` role has user_scopes again after JupyterHub reset it to its default."""
+    import asyncio
+
+    from traitlets.config import Configurable
+
+    from campushub.auth import CampusAuthenticator
+
+    hub = Configurable()
+    hub.db = db
+    db.add(orm.Role(name="user", scopes=["self"]))
+    db.commit()
+    authenticator = CampusAuthenticator(
+        parent=hub,
+        catalog_path=str(launch.DEMO_CATALOG),
+        verify_id_token=False,
+        user_scopes=["self", "access:services!service=links"],
+    )
+    assert authenticator.reset_managed_roles_on_startup is False
+    assert asyncio.run(authenticator.load_managed_roles()) == []
+    user = orm.Role.find(db, "user")
+    assert user.managed_by_auth and user.scopes == ["self", "access:services!service=links"]
+    assert reach_scope("ada", "data8") in orm.Role.find(db, "course-data8-ta").scopes
+    user.scopes = ["self"]  # what JupyterHub's init_role_creation does between the calls
+    db.commit()
+    assert asyncio.run(authenticator.load_managed_roles()) == []
+    assert orm.Role.find(db, "user").scopes == ["self", "access:services!service=links"]
+
+
+def test_resetting_managed_roles_at_start_is_refused() -> None:
+    from campushub.auth import CampusAuthenticator
+
+    with pytest.raises(ValueError, match="reset_managed_roles_on_startup must stay False"):
+        CampusAuthenticator(
+            catalog_path=str(launch.DEMO_CATALOG),
+            verify_id_token=False,
+            reset_managed_roles_on_startup=True,
+        )
