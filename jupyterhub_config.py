@@ -163,6 +163,12 @@ else:
     c.JupyterHub.cleanup_servers = env.get("CAMPUSHUB_CLEANUP_SERVERS", "1") != "0"
     c.CourseLocalSpawner.home_dir_template = str(state_dir / "homes" / "{username}")
 
+# The hub's database: CAMPUSHUB_DB_URL (a SQLAlchemy URL, e.g.
+# postgresql://hub@db/jupyterhub) wins over the local campus's SQLite file and over what the
+# chart sets (zero-to-jupyterhub's hub.db). Each service takes its own (below).
+if env.get("CAMPUSHUB_DB_URL"):
+    c.JupyterHub.db_url = env["CAMPUSHUB_DB_URL"]
+
 # -- services: the links service (campushub.services.links) -------------------------------------
 # Course staff make short links to course material at /services/links/; opening one starts the
 # person's course server and pulls the material with nbgitpuller. The hub starts it; it listens
@@ -232,6 +238,7 @@ scaler_environment = {
 # Its settings, and what the Kubernetes client needs to find the API (in a pod: the service
 # account; elsewhere: KUBECONFIG), pass through to the service.
 for name in (
+    "CAMPUSHUB_SCALER_DB_URL",
     "CAMPUSHUB_SCALER_FEEDS",
     "CAMPUSHUB_SCALER_NAMESPACE",
     "CAMPUSHUB_SCALER_INTERVAL",

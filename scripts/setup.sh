@@ -32,6 +32,10 @@ command -v git >/dev/null || apt_missing+=(git)
 command -v npm >/dev/null || apt_missing+=(nodejs npm)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
 if [ "$what" = test ] && [ ! -x /usr/bin/chromium ]; then apt_missing+=(chromium); fi
+# The tests run the hub, the links service and the scaler on a real PostgreSQL server too.
+if [ "$what" = test ] && ! compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then
+  apt_missing+=(postgresql)
+fi
 # The R course runs R on the local campus (its R kernel); without them it runs Python, and says so.
 r_missing=()
 command -v R >/dev/null || r_missing+=(r-base-core)
@@ -50,9 +54,9 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   else
     say "missing system packages (install them, or run as root): ${apt_missing[*]}"
     for pkg in "${apt_missing[@]}"; do
-      [ "$pkg" = chromium ] || exit 1
+      [ "$pkg" = chromium ] || [ "$pkg" = postgresql ] || exit 1
     done
-    say "browser tests will be skipped without chromium"
+    say "tests of what is missing (chromium: the browser; postgresql) will be skipped"
   fi
 fi
 

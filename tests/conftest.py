@@ -196,6 +196,26 @@ def hub_options() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server (tests/postgres.py), started for the first test that asks."""
+    from tests.postgres import server_binaries, start_postgres
+
+    if server_binaries() is None:
+        pytest.skip("no PostgreSQL server here (scripts/setup.sh test installs it as root)")
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def databases(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Database URLs for the module's hub and its services (CAMPUSHUB_DB_URL,
+    CAMPUSHUB_LINKS_DB_URL, CAMPUSHUB_SCALER_DB_URL): none, so SQLite files and the scaler's
+    files in the state folder. A module overrides this fixture to use PostgreSQL."""
+    return {}
+
+
 @pytest.fixture(scope="module")
 def personal_servers() -> bool:
     """Whether the module's hub gives personal servers (the catalog's
@@ -211,6 +231,7 @@ def hub(
     git_server: GitServer,
     hub_options: dict[str, Any],
     personal_servers: bool,
+    databases: dict[str, str],
 ) -> Iterator[Hub]:
     catalog = launch.write_catalog(campus_dir / "courses.yaml", git_server.url)
     if personal_servers:
@@ -228,6 +249,9 @@ def hub(
         TEST_SCOPES,
     )
     public_port, hub_port, proxy_api_port = launch.free_ports(3)
+    options = dict(hub_options)
+    if databases:
+        options["extra_env"] = {**databases, **options.get("extra_env", {})}
     settings = launch.HubSettings(
         state_dir=campus_dir / "hub",
         catalog=catalog,
@@ -235,7 +259,7 @@ def hub(
         public_port=public_port,
         hub_port=hub_port,
         proxy_api_port=proxy_api_port,
-        **hub_options,
+        **options,
     )
     process = launch.start_hub(settings, campus_dir / "logs", config=config)
     running = Hub(process, settings, token)

@@ -46,9 +46,18 @@ def target(repo: str, **changes: str) -> rules.LinkTarget:
 # -- the store -----------------------------------------------------------------------------------
 
 
-def test_store_creates_its_schema_and_keeps_links(tmp_path):
-    url = database_url(tmp_path / "state")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new links database: SQLite in a file (the default), and on a real PostgreSQL
+    server (tests/postgres.py), as CAMPUSHUB_LINKS_DB_URL names one."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres").new_database("links")
     (tmp_path / "state").mkdir()
+    return database_url(tmp_path / "state")
+
+
+def test_store_creates_its_schema_and_keeps_links(store_url):
+    url = store_url
     store = LinkStore(url)
     made = store.create(target("https://github.com/data-8/a"), "ines")
     assert len(made.id) == rules.LINK_ID_LENGTH and rules.check_link_id(made.id)
@@ -68,8 +77,8 @@ def test_store_creates_its_schema_and_keeps_links(tmp_path):
     reopened.close()
 
 
-def test_store_counts_opens_and_distinct_people():
-    store = LinkStore("sqlite://")
+def test_store_counts_opens_and_distinct_people(store_url):
+    store = LinkStore(store_url)
     link = store.create(target("https://github.com/data-8/a"), "ines")
     other = store.create(target("https://github.com/data-8/b"), "ines")
     for person in ("ada", "ada", "grace", "ada"):
@@ -80,8 +89,8 @@ def test_store_counts_opens_and_distinct_people():
     assert listed == {link.id: (4, 2), other.id: (0, 0)}
 
 
-def test_store_repoints_removes_and_lists_by_course():
-    store = LinkStore("sqlite://")
+def test_store_repoints_removes_and_lists_by_course(store_url):
+    store = LinkStore(store_url)
     link = store.create(target("https://github.com/data-8/a"), "ines")
     stat = store.create(target("https://github.com/x/y", course="stat20"), "sam")
     moved = store.update(link.id, "tom", target=target("https://github.com/data-8/b", path=""))
@@ -103,8 +112,8 @@ def test_store_repoints_removes_and_lists_by_course():
     assert store.list([]) == []
 
 
-def test_store_find_reuses_a_link():
-    store = LinkStore("sqlite://")
+def test_store_find_reuses_a_link(store_url):
+    store = LinkStore(store_url)
     wanted = target("https://github.com/data-8/a")
     assert store.find(wanted, "demo") is None
     made = store.create(wanted, "demo")

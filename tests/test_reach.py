@@ -30,9 +30,15 @@ PEOPLE = {
 }
 
 
-@pytest.fixture
-def db(tmp_path: Path):
-    session = orm.new_session_factory(f"sqlite:///{tmp_path / 'hub.sqlite'}")()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path):
+    """The hub's database with the demo's people: SQLite in a file, and on a real PostgreSQL
+    server (tests/postgres.py), as CAMPUSHUB_DB_URL names one."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").new_database("hub")
+    else:
+        url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    session = orm.new_session_factory(url)()
     catalog = load_catalog(launch.DEMO_CATALOG)
     for spec in staff_roles(catalog):
         session.add(orm.Role(name=spec["name"], scopes=spec["scopes"], managed_by_auth=True))

@@ -53,6 +53,7 @@ from ...units import format_cpu, format_duration, format_memory
 from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
 from .core import RunningServer, Scaler
 from .fetch import FeedFetcher, is_network_address
+from .state import StateError, open_state
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -410,6 +411,7 @@ class ScalerApp(Application):
         "cull-timeout": "ScalerApp.cull_timeout",
         "cull-every": "ScalerApp.cull_every",
         "state-dir": "ScalerApp.state_dir",
+        "db-url": "ScalerApp.db_url",
         "ip": "ScalerApp.ip",
         "port": "ScalerApp.port",
         "config": "ScalerApp.config_file",
@@ -575,6 +577,18 @@ class ScalerApp(Application):
     def _default_state_dir(self) -> str:
         return os.environ.get("CAMPUSHUB_SCALER_STATE_DIR") or "scaler-state"
 
+    db_url = Unicode(
+        config=True,
+        help="""SQLAlchemy URL of a database for the meetings' history and the enrollment last
+        read (table ``campushub_scaler_state``, made if missing), e.g.
+        ``postgresql://scaler@db/campushub``. Default $CAMPUSHUB_SCALER_DB_URL, else files in
+        ``state_dir``.""",
+    )
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return os.environ.get("CAMPUSHUB_SCALER_DB_URL", "")
+
     ip = Unicode(config=True, help="Address to listen on; default from $JUPYTERHUB_SERVICE_URL.")
 
     @default("ip")
@@ -656,6 +670,7 @@ class ScalerApp(Application):
             )
         except CatalogError as error:
             raise SystemExit(f"campushub-scaler will not start:\n{error}") from None
+        self.state = open_state(self.state_dir, self.db_url)
         self._load_history()
         if self.hub_auth.api_token:
             self._load_enrollment()
@@ -767,74 +782,67 @@ class ScalerApp(Application):
         self._save_enrollment(counts)
         return counts
 
-    def _enrollment_file(self) -> Path:
-        return Path(self.state_dir) / "enrollment.json"
-
     def _save_enrollment(self, counts: dict[str, int]) -> None:
-        path = self._enrollment_file()
         try:
-            _write_whole(
-                path, json.dumps({"read_at": datetime.now(UTC).isoformat(), "counts": counts})
+            self.state.write(
+                "enrollment",
+                json.dumps({"read_at": datetime.now(UTC).isoformat(), "counts": counts}),
             )
-        except OSError as error:
-            self.log.warning("scaler: cannot keep enrollment in %s: %s", path, error)
-
-    def _history_file(self) -> Path:
-        return Path(self.state_dir) / "history.json"
+        except StateError as error:
+            self.log.warning("scaler: cannot keep enrollment: %s", error)
 
     def _save_history(self, history: History) -> None:
-        path = self._history_file()
         try:
-            _write_whole(path, json.dumps(history.to_json(), separators=(",", ":")))
-        except OSError as error:
-            self.scaler.problem(f"cannot keep the meetings' history in {path}: {error}")
-            self.log.warning("scaler: cannot keep the history in %s: %s", path, error)
+            self.state.write("history", json.dumps(history.to_json(), separators=(",", ":")))
+        except StateError as error:
+            self.scaler.problem(f"cannot keep the meetings' history: {error}")
+            self.log.warning("scaler: cannot keep the history: %s", error)
 
     def _load_history(self) -> None:
-        """Start from the history the last run saved. A file that cannot be read is moved
-        aside (``history.json.unreadable``, never overwritten) and the scaler starts afresh;
-        meetings in it that cannot be read are left out, each named on the status page."""
-        path = self._history_file()
+        """Start from the history the last run saved. One that cannot be read is set aside
+        (``history.json.unreadable``, or a row of that name in the database) and the
+        scaler starts afresh; meetings in it that cannot be read are left out, each named on
+        the status page."""
+        where = f"the history in {self.state.where}"
         try:
-            text = path.read_text()
-        except FileNotFoundError:
+            text = self.state.read("history")
+        except StateError as error:
+            self.scaler.problem(f"cannot read the meetings' history: {error}")
             return
-        except OSError as error:
-            self.scaler.problem(f"cannot read the meetings' history {path}: {error}")
+        if text is None:
             return
         try:
-            history, problems = History.from_json(json.loads(text), str(path))
+            history, problems = History.from_json(json.loads(text), where)
         except (ValueError, RecursionError) as error:  # HistoryError is a ValueError
-            aside = path.with_name(path.name + ".unreadable")
-            with contextlib.suppress(OSError):
-                path.replace(aside)
+            aside = self.state.set_aside("history")
             self.scaler.problem(
                 f"the meetings' history cannot be read ({str(error)[:200]}); it was moved to"
-                f" {aside.name} and the scaler learns afresh"
+                f" {aside} and the scaler learns afresh"
             )
-            self.log.warning("scaler: unreadable history %s moved aside: %s", path, error)
+            self.log.warning("scaler: unreadable %s set aside as %s: %s", where, aside, error)
             return
         for problem in problems[:20]:
             self.scaler.problem(problem)
         self.scaler.history = history
-        self.log.info("scaler: history of %d meeting(s) from %s", len(history.meetings), path)
+        self.log.info("scaler: history of %d meeting(s) from %s", len(history.meetings), where)
 
     def _load_enrollment(self) -> None:
         """Start from the enrollment saved by the last run (if any, and well formed): the
         hub is then not asked for every group while it starts."""
-        path = self._enrollment_file()
+        where = self.state.where
         try:
-            saved = json.loads(path.read_text())
+            text = self.state.read("enrollment")
+            if text is None:
+                return
+            saved = json.loads(text)
             read_at = datetime.fromisoformat(saved["read_at"])
             counts = {
                 str(slug): int(count)
                 for slug, count in saved["counts"].items()
                 if isinstance(count, int) and count >= 0
             }
-        except FileNotFoundError:
-            return
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            self.log.warning("scaler: ignoring saved enrollment %s: %s", path, error)
+            self.log.warning("scaler: ignoring saved enrollment in %s: %s", where, error)
             return
         if read_at.tzinfo is None:
             return
@@ -845,7 +853,7 @@ class ScalerApp(Application):
         self.log.info(
             "scaler: enrollment of %d course(s) from %s (%.0f min old)",
             len(counts),
-            path,
+            where,
             age / 60,
         )
 
@@ -998,14 +1006,6 @@ def _limit_memory(limit: int) -> None:
     """In the feed worker: a hostile feed runs out of memory there, not in the hub pod."""
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all (a temporary file renamed over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
 
 
 def _parse_time(value: Any) -> datetime | None:
