@@ -15,6 +15,7 @@ A catalog with problems stops the hub here, before it starts, with every problem
 import getpass
 import json
 import os
+import secrets
 import sys
 import urllib.parse
 from pathlib import Path
@@ -154,6 +155,25 @@ else:
         f"http://127.0.0.1:{env.get('CAMPUSHUB_PROXY_API_PORT', '8001')}"
     )
     c.ConfigurableHTTPProxy.pid_file = str(state_dir / "jupyterhub-proxy.pid")
+    # The proxy: configurable-http-proxy (JupyterHub's default, and zero-to-jupyterhub's), or
+    # with CAMPUSHUB_PROXY=traefik the traefik proxy (jupyterhub-traefik-proxy's file provider,
+    # `pip install 'campushub[traefik]'`); benchmarks/proxy_load.py measures both.
+    proxy_choice = env.get("CAMPUSHUB_PROXY", "chp")
+    if proxy_choice == "traefik":
+        traefik_secret = state_dir / "traefik-api-password"
+        if not traefik_secret.exists():
+            traefik_secret.touch(mode=0o600)
+            traefik_secret.write_text(secrets.token_hex(24))
+        c.JupyterHub.proxy_class = "traefik_file"
+        c.TraefikFileProviderProxy.traefik_api_url = (
+            f"http://127.0.0.1:{env.get('CAMPUSHUB_PROXY_API_PORT', '8001')}"
+        )
+        c.TraefikFileProviderProxy.traefik_api_username = "jupyterhub"
+        c.TraefikFileProviderProxy.traefik_api_password = traefik_secret.read_text().strip()
+        c.TraefikFileProviderProxy.static_config_file = str(state_dir / "traefik.toml")
+        c.TraefikFileProviderProxy.dynamic_config_file = str(state_dir / "traefik-rules.toml")
+    elif proxy_choice != "chp":
+        sys.exit(f"campushub: CAMPUSHUB_PROXY is {proxy_choice!r}: use chp or traefik")
     c.JupyterHub.pid_file = str(state_dir / "jupyterhub.pid")
     c.JupyterHub.db_url = f"sqlite:///{state_dir / 'jupyterhub.sqlite'}"
     c.JupyterHub.cookie_secret_file = str(state_dir / "jupyterhub_cookie_secret")

@@ -169,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rng = random.Random(options.seed)
     text, _, _ = make_catalog_text(options.courses, rng)
+    # With personal servers, whose options list the person's courses: the most a spawn builds.
+    text = text.replace("\ndefaults:\n", "\ndefaults:\n  personal_server: true\n", 1)
     catalog = parse_catalog(text, "<generated>")
     memberships = pick_memberships(catalog, rng)
     print(f"catalog   {len(catalog.courses)} courses (seed {options.seed})")

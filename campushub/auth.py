@@ -148,15 +148,8 @@ class CampusCallbackHandler(OAuthCallbackHandler):
             # nothing was changed; say so, with a way to try again.
             code = getattr(error, "code", None)
             self.log.warning("Sign-in: the identity provider failed (%s)", error)
-            self.set_status(503)
-            html = await self.render_template(
-                "refused.html",
-                refusal=None,
-                trouble={"timeout": code == 599 or isinstance(error, TimeoutError)},
-                login_url=url_path_join(self.hub.base_url, "oauth_login"),
-                logout_url=url_path_join(self.hub.base_url, "logout"),
-            )
-            self.finish(html)
+            trouble = {"timeout": code == 599 or isinstance(error, TimeoutError)}
+            await _refused_page(self, 503, trouble=trouble)
             return
         except Refused as refused:
             self._set_cookie(
@@ -186,14 +179,24 @@ class RefusedHandler(BaseHandler):
         if refusal is None and user is not None:
             self.redirect(url_path_join(self.hub.base_url, "home"))
             return
-        self.set_status(403 if refusal else 200)
-        html = await self.render_template(
-            "refused.html",
-            refusal=refusal,
-            login_url=url_path_join(self.hub.base_url, "oauth_login"),
-            logout_url=url_path_join(self.hub.base_url, "logout"),
-        )
-        self.finish(html)
+        await _refused_page(self, 403 if refusal else 200, refusal=refusal)
+
+
+async def _refused_page(
+    handler: BaseHandler, status: int, refusal: dict[str, Any] | None = None, trouble: Any = None
+) -> None:
+    """refused.html: why a sign-in did not happen (``refusal``) or could not (``trouble``:
+    the provider failing), with signing in again and signing out."""
+    handler.set_status(status)
+    base = handler.hub.base_url
+    html = await handler.render_template(
+        "refused.html",
+        refusal=refusal,
+        trouble=trouble,
+        login_url=url_path_join(base, "oauth_login"),
+        logout_url=url_path_join(base, "logout"),
+    )
+    handler.finish(html)
 
 
 REFUSAL_REASONS = frozenset({"no_course", "ignored_role", "not_open", "term_over", "no_claim"})

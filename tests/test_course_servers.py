@@ -60,8 +60,9 @@ def test_student_starts_a_course_server_with_its_environment(hub):
     assert hub.api("DELETE", "/users/grace/servers/stat20").status_code in (202, 204)
 
 
-def run_r(session: requests.Session, server: str, code: str) -> str:
-    """Run ``code`` in a new R kernel of ``server`` over its websocket; its stdout."""
+def run_r(session: requests.Session, server: str, code: str, kernel_name: str = "ir") -> str:
+    """Run ``code`` in a new R kernel (or ``kernel_name``'s) of ``server`` over its
+    websocket; its stdout."""
     import asyncio
 
     from tornado.httpclient import HTTPRequest
@@ -73,7 +74,9 @@ def run_r(session: requests.Session, server: str, code: str) -> str:
         (c.value for c in session.cookies if c.name == "_xsrf" and path.startswith(c.path)), ""
     )
     headers = {"X-XSRFToken": xsrf}
-    kernel = session.post(f"{server}/api/kernels", json={"name": "ir"}, headers=headers, timeout=60)
+    kernel = session.post(
+        f"{server}/api/kernels", json={"name": kernel_name}, headers=headers, timeout=60
+    )
     assert kernel.status_code == 201, kernel.text
     kernel_id = kernel.json()["id"]
     cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies)

@@ -199,7 +199,7 @@ class PlaceholderScaler:
             calls += 1
             current = len(alive)
             # Pods that ended (evicted by their node, say) are never counted; cleared away.
-            surplus = ended + _surplus(alive, current - target) if current > target else ended
+            surplus = _surplus(alive, current - target) if current > target else []
             body: dict[str, Any] = {}
             if target > current:
                 body = await self._pod_body(placeholder)
@@ -218,7 +218,7 @@ class PlaceholderScaler:
                     )
                 made += 1
 
-            async def delete(pod: Any) -> None:
+            async def delete(pod: Any, counted: bool) -> None:
                 nonlocal removed, calls
                 async with limit:
                     calls += 1
@@ -232,11 +232,12 @@ class PlaceholderScaler:
                                 _request_timeout=self.timeout,
                             ),
                         )
-                removed += pod in alive
+                removed += counted
 
             outcomes = await asyncio.gather(
                 *(make() for _ in range(max(target - current, 0))),
-                *(delete(pod) for pod in surplus),
+                *(delete(pod, False) for pod in ended),
+                *(delete(pod, True) for pod in surplus),
                 return_exceptions=True,
             )
             failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
