@@ -662,11 +662,12 @@ class CampusAuthenticator(GenericOAuthenticator):
         if subject is None and self.memberships_source == "canvas":
             subject = user_info.get("id")  # Canvas's own, stable user id
         subject = None if subject is None else str(subject)
-        await self._check_account_subject(auth_model["name"], subject)
+        account = self._account(auth_model["name"])  # None for a first sign-in
+        await self._check_account_subject(account, auth_model["name"], subject)
         auth_state[AUTH_STATE_KEY] = {"memberships": memberships, "sub": subject}
         if not memberships:
             auth_state[AUTH_STATE_KEY]["refusal"] = self._why_no_course(user_info, ignored, today)
-        self._sync_reach(auth_model["name"], memberships)
+        self._sync_reach(account, memberships)
         if not auth_model.get("admin"):
             admin_claims = set(claim_values(user_info, self.admin_claim))
             auth_model["admin"] = bool(admin_claims & self.admin_values)
@@ -682,17 +683,23 @@ class CampusAuthenticator(GenericOAuthenticator):
         )
         return auth_model
 
-    async def _check_account_subject(self, username: str, subject: str | None) -> None:
+    def _account(self, username: str) -> Any:
+        """The hub's user of that name (loaded once per sign-in: JupyterHub's own lookup
+        after the sign-in finds it loaded), or None for a new account."""
+        users = getattr(self.parent, "users", None)
+        if users is None:
+            return None
+        try:
+            return users[username]
+        except KeyError:
+            return None
+
+    async def _check_account_subject(self, user: Any, username: str, subject: str | None) -> None:
         """An account belongs to the provider's subject that first signed in to it: a later
         sign-in under the same username by another subject (a reused or edited username
         claim) is refused. Needs the login's state kept (``enable_auth_state``)."""
-        users = getattr(self.parent, "users", None)
-        if users is None or subject is None or not self.enable_auth_state:
+        if user is None or subject is None or not self.enable_auth_state:
             return
-        try:
-            user = users[username]
-        except KeyError:
-            return  # a new account
         state = await user.get_auth_state() or {}
         bound = (state.get(AUTH_STATE_KEY) or {}).get("sub")
         if bound is not None and bound != subject:
@@ -709,22 +716,18 @@ class CampusAuthenticator(GenericOAuthenticator):
                 " ask the hub's operators to look into it.",
             )
 
-    def _sync_reach(self, username: str, memberships: dict[str, str]) -> None:
+    def _sync_reach(self, user: Any, memberships: dict[str, str]) -> None:
         """The course staff who may open each of this person's course servers, kept to their
         memberships now (see :mod:`campushub.reach`): a student who became a TA, left a
         course or was blocked is no longer reached as a student. Their own reach as staff
         comes with their roles, which JupyterHub syncs from the login."""
         db = getattr(self.parent, "db", None)
-        if db is None:
-            return
-        from jupyterhub import orm
-
+        if db is None or user is None:
+            return  # no hub, or a first sign-in: no servers yet
         from .reach import sync_owner_reach
 
-        orm_user = orm.User.find(db, username)
-        if orm_user is None:
-            return  # a first sign-in: no servers yet
-        sync_owner_reach(db, orm_user, {} if username in self.blocked_users else memberships)
+        blocked = user.name in self.blocked_users
+        sync_owner_reach(db, user.orm_user, {} if blocked else memberships)
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """Refresh memberships (upstream flow). If the identity provider or Canvas is down,

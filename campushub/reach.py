@@ -71,15 +71,23 @@ def reach_roles(slug: str, member_role: str | None) -> set[str]:
     return roles
 
 
-def set_server_reach(db: Any, owner: str, slug: str, member_role: str | None) -> set[str]:
+def set_server_reach(
+    db: Any,
+    owner: str,
+    slug: str,
+    member_role: str | None,
+    roles: Mapping[str, Any] | None = None,
+    commit: bool = True,
+) -> set[str]:
     """Make the staff roles of ``slug`` hold the scope for ``owner``'s ``slug`` server exactly
-    as ``member_role`` says; return the roles that hold it."""
+    as ``member_role`` says; return the roles that hold it. ``roles``: the staff roles read
+    already, by name (else each is read here)."""
     scope = reach_scope(owner, slug)
     wanted = reach_roles(slug, member_role)
     changed = False
     holding = set()
     for name in (staff_role_name(slug, TA), staff_role_name(slug, INSTRUCTOR)):
-        role = orm.Role.find(db, name)
+        role = orm.Role.find(db, name) if roles is None else roles.get(name)
         if role is None:
             continue  # not a catalog course: no staff roles, nobody reaches it
         if name in wanted:
@@ -91,16 +99,23 @@ def set_server_reach(db: Any, owner: str, slug: str, member_role: str | None) ->
         elif name not in wanted and scope in scopes:
             role.scopes = [s for s in scopes if s != scope]
             changed = True
-    if changed:
+    if changed and commit:
         db.commit()
     return holding
 
 
 def sync_owner_reach(db: Any, orm_user: Any, memberships: Mapping[str, str]) -> None:
-    """Make the reach of each of ``orm_user``'s course servers fit their memberships now."""
-    for name in orm_user.orm_spawners:
-        if name:
-            set_server_reach(db, orm_user.name, name, memberships.get(name))
+    """Make the reach of each of ``orm_user``'s course servers fit their memberships now
+    (their staff roles read in one query, what changed written in one commit)."""
+    servers = [name for name in orm_user.orm_spawners if name]
+    if not servers:
+        return
+    names = [staff_role_name(s, kind) for s in servers for kind in (TA, INSTRUCTOR)]
+    roles = {role.name: role for role in db.query(orm.Role).filter(orm.Role.name.in_(names))}
+    for name in servers:
+        set_server_reach(db, orm_user.name, name, memberships.get(name), roles, commit=False)
+    if db.dirty:
+        db.commit()
 
 
 def reach_scopes(
