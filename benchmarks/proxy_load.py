@@ -58,6 +58,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import hub_scale  # noqa: E402
+
 from campushub.demo import launch  # noqa: E402
 
 QUICK = {"routes": 1100, "ws": 200, "http": 20, "soak": 30}
@@ -237,13 +239,11 @@ async def start_traefik(work: Path, routes: int, ports: list[int]) -> Running:
 
 
 def resident_mb(pid: int) -> float:
+    """The proxy's resident memory; 0 once it has gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        return hub_scale.resident_mb(pid)
     except OSError:
-        pass
-    return 0.0
+        return 0.0
 
 
 # -- the load -------------------------------------------------------------------------------------

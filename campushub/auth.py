@@ -50,6 +50,7 @@ from .memberships import (
     ignored_from_claims,
     memberships_from_canvas,
     memberships_from_claims,
+    staff_role_course,
     staff_roles,
     user_roles,
 )
@@ -453,7 +454,7 @@ class CampusAuthenticator(GenericOAuthenticator):
         # A login names the staff roles without scopes (see _login_role), on which JupyterHub
         # warns that the role "will have no scopes"; it keeps them, so the warning is untrue.
         _STAFF_SCOPES_KEPT.names.update(
-            n for n in self._role_definitions if n.startswith("course-")
+            n for n in self._role_definitions if staff_role_course(n) is not None
         )
         app_log.addFilter(_STAFF_SCOPES_KEPT)  # once: the same filter object
 
@@ -570,7 +571,8 @@ class CampusAuthenticator(GenericOAuthenticator):
         course's servers have now, read from the database."""
         role = dict(self._role_definitions[name])
         db = getattr(self.parent, "db", None)
-        if db is not None and name.startswith("course-"):
+        slug = staff_role_course(name)
+        if db is not None and slug is not None:
             from jupyterhub import orm
 
             if orm.Role.find(db, name) is not None:
@@ -578,7 +580,6 @@ class CampusAuthenticator(GenericOAuthenticator):
             else:
                 from .reach import reach_scopes
 
-                slug = name[len("course-") :].rpartition("-")[0]
                 reach = reach_scopes(db, self.catalog.courses, self.blocked_users, only=slug)
                 role["scopes"] = [*role["scopes"], *reach.get(name, ())]
         return role

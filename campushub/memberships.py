@@ -279,9 +279,19 @@ def course_groups(memberships: Mapping[str, str]) -> set[str]:
     return groups
 
 
+STAFF_ROLE_PREFIX: Final = "course-"
+
+
 def staff_role_name(slug: str, role: str) -> str:
     """The JupyterHub role held by a course's TAs or instructors, e.g. ``course-data8-ta``."""
-    return f"course-{slug}-{role}"
+    return f"{STAFF_ROLE_PREFIX}{slug}-{role}"
+
+
+def staff_role_course(name: str) -> str | None:
+    """The course slug of a staff role's name (``course-data8-ta`` -> ``data8``), or None."""
+    if not name.startswith(STAFF_ROLE_PREFIX):
+        return None
+    return name[len(STAFF_ROLE_PREFIX) :].rpartition("-")[0] or None
 
 
 def staff_reach(slug: str, member_role: str) -> tuple[str, ...]:

@@ -44,6 +44,7 @@ from .memberships import (
     GROUP_PREFIX,
     INSTRUCTOR,
     ROLE_GROUP_SUFFIX,
+    STAFF_ROLE_PREFIX,
     TA,
     memberships_from_groups,
     staff_reach,
@@ -131,8 +132,8 @@ def reach_scopes(
     if only is None:
         rows = rows.filter(orm.Group.name.like(f"{GROUP_PREFIX}%"))
     else:
-        names = [f"{GROUP_PREFIX}{only}:{suffix}" for suffix in ROLE_GROUP_SUFFIX.values()]
-        rows = rows.filter(orm.Group.name.in_(names))
+        of_course = [f"{GROUP_PREFIX}{only}:{kind}" for kind in ROLE_GROUP_SUFFIX.values()]
+        rows = rows.filter(orm.Group.name.in_(of_course))
     for user, group in rows:
         groups.setdefault(user, []).append(group)
     memberships = {user: memberships_from_groups(names) for user, names in groups.items()}
@@ -181,7 +182,7 @@ def sync_staff_roles(db: Any, catalog: Any, blocked: Iterable[str] = ()) -> tupl
     }
     created = changed = deleted = 0
     stored = db.query(orm.Role).filter(
-        orm.Role.name.like("course-%"),
+        orm.Role.name.like(f"{STAFF_ROLE_PREFIX}%"),
         orm.Role.managed_by_auth == True,  # noqa: E712
     )
     seen = set()

@@ -800,8 +800,8 @@ class ScalerApp(Application):
 
     def _load_history(self) -> None:
         """Start from the history the last run saved. One that cannot be read is set aside
-        (``history.json.unreadable``, or a row of that name in the database) and the
-        scaler starts afresh; meetings in it that cannot be read are left out, each named on
+        (``history.json.unreadable``, or a row ``history.unreadable.<time>`` in the database)
+        and the scaler starts afresh; meetings in it that cannot be read are left out, each named on
         the status page."""
         where = f"the history in {self.state.where}"
         try:

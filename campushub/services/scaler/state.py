@@ -7,9 +7,10 @@ enrollment it read, each a JSON document under a name (``history``, ``enrollment
   (``ScalerApp.db_url``, e.g. the campus's PostgreSQL beside the hub's and the links
   service's), so the hub pod needs no volume for it.
 
-A document that cannot be read is set aside under a new name (never overwritten) and the
-scaler starts afresh; both stores do that the same way. Errors of either reach the caller as
-:class:`StateError`, which says where.
+A document that cannot be read is set aside and the scaler starts afresh: as
+``<name>.json.unreadable`` in the folder (the last one set aside), or as a row
+``<name>.unreadable.<UTC time>`` in the database (each one kept). Errors of either reach the
+caller as :class:`StateError`, which says where.
 """
 
 from __future__ import annotations
