@@ -293,6 +293,58 @@ c.JupyterHub.load_roles.append(
         "services": ["scaler"],
     }
 )
+# -- services: grading (campushub.services.grading), for courses with `grading: nbgrader` -------
+# nbgrader's exchange for every grading course: course servers release, fetch, hand in, collect
+# and return feedback through it with their own hub token, and it decides from the hub's groups
+# who may do what. Its folder (CAMPUSHUB_GRADING_EXCHANGE_DIR; in a cluster a persistent volume
+# mounted into the hub pod) is read and written by it alone. Only started when a course grades.
+grading_courses = sorted(slug for slug, course in catalog.courses.items() if course.grading)
+if grading_courses:
+    grading_url = env.get("CAMPUSHUB_GRADING_URL") or (
+        f"http://127.0.0.1:{env.get('CAMPUSHUB_GRADING_PORT', '10103')}"
+    )
+    grading_environment = {
+        "CAMPUSHUB_CATALOG": catalog_path,
+        "CAMPUSHUB_GRADING_EXCHANGE_DIR": env.get("CAMPUSHUB_GRADING_EXCHANGE_DIR")
+        or (
+            str(Path(env.get("CAMPUSHUB_STATE_DIR", ".campushub-state")).resolve() / "exchange")
+            if mode == "local"
+            else "/srv/jupyterhub/exchange"
+        ),
+    }
+    if env.get("CAMPUSHUB_GRADING_MAX_UPLOAD"):
+        grading_environment["CAMPUSHUB_GRADING_MAX_UPLOAD"] = env["CAMPUSHUB_GRADING_MAX_UPLOAD"]
+    c.JupyterHub.services.append(
+        {
+            "name": "grading",
+            "url": grading_url,
+            "command": [sys.executable, "-m", "campushub.services.grading.app"],
+            "environment": grading_environment,
+            "display": False,
+            "info": {"description": "nbgrader's exchange for the courses that grade"},
+        }
+    )
+    # Its own token reads the course groups of the grading courses' members (who is a
+    # student, a TA, an instructor), nothing else.
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "grading-service",
+            "description": "The grading service: read grading courses' members' course groups",
+            "scopes": [
+                scope
+                for slug in grading_courses
+                for scope in (
+                    f"read:users:name!group=course:{slug}",
+                    f"read:users:groups!group=course:{slug}",
+                )
+            ],
+            "services": ["grading"],
+        }
+    )
+    # Servers reach it at its own address (in a cluster: the hub pod's, e.g. http://hub:10103).
+    for spawner_class in ("CourseLocalSpawner", "CourseKubeSpawner"):
+        c[spawner_class].grading_url = f"{grading_url.rstrip('/')}/services/grading/"
+
 # Everyone may reach both services through the hub's OAuth; the links service's pages then
 # decide by course, the scaler's admit administrators and course staff only. The `user` role
 # is managed by the authenticator (so a restart keeps everyone's), which takes its scopes from
@@ -301,6 +353,8 @@ c.CampusAuthenticator.user_scopes = [
     "self",
     "access:services!service=links",
     "access:services!service=scaler",
+    # a grading course's servers hand in work through the grading service with their token
+    *(["access:services!service=grading"] if grading_courses else []),
 ]
 
 # -- services: the idle culler (jupyterhub-idle-culler, configured, not rewritten) ---------------

@@ -46,6 +46,7 @@ from .memberships import (
     claim_present,
     claim_values,
     course_groups,
+    grader_course,
     ignored_from_canvas,
     ignored_from_claims,
     memberships_from_canvas,
@@ -554,6 +555,9 @@ class CampusAuthenticator(GenericOAuthenticator):
         if db is None:
             return []
         self._adopt_user_role()
+        from .reach import sync_grader_accounts
+
+        sync_grader_accounts(db, self.catalog)
         if not self._staff_roles_synced:
             from .reach import remove_course_shares, sync_staff_roles
 
@@ -638,6 +642,13 @@ class CampusAuthenticator(GenericOAuthenticator):
                 403,
                 "Sign-in refused: the identity provider's"
                 f" {self.username_claim!r} claim is not a usable username.",
+            )
+        if grader_course(username) is not None:
+            # grader-<course> is the hub account of a course's grader server, never a person's.
+            raise HTTPError(
+                403,
+                f"Sign-in refused: {username!r} is reserved on this hub for a course's grader;"
+                " ask the hub's operators.",
             )
         return username
 
@@ -733,7 +744,10 @@ class CampusAuthenticator(GenericOAuthenticator):
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """Refresh memberships (upstream flow). If the identity provider or Canvas is down,
         keep the person's current groups and roles rather than fail their requests; if the
-        refresh is refused (e.g. a bad id_token), ask for a new login."""
+        refresh is refused (e.g. a bad id_token), ask for a new login. A course's grader
+        account never signs in: nothing to refresh (its server is started by the staff)."""
+        if grader_course(user.name) is not None:
+            return True
         try:
             refreshed = await super().refresh_user(user, handler, **kwargs)
             if isinstance(refreshed, dict):

@@ -32,6 +32,8 @@ from .yamlsource import YamlSyntaxError, read_yaml
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MEMBER_ROLES: Final = ("students", "tas", "instructors")
 HOME_MODES: Final = ("shared", "per-course")
+# How a course may grade: nbgrader, with its grader, exchange and assignment list from campushub.
+GRADING_TOOLS: Final = ("nbgrader",)
 PLACEHOLDER_KINDS: Final = ("Deployment", "StatefulSet", "Pods")
 # The apps an image may have, by the key links and the catalog use, with their names; each is
 # where a server opens it (lab/, tree/ for Notebook 7, rstudio/ through jupyter-rsession-proxy).
@@ -191,6 +193,8 @@ class Course(_ByIdentity):
     schedule: tuple[ScheduleEntry, ...]
     env: Mapping[str, str]
     default_url: str
+    # "nbgrader": the course grades with nbgrader (its grader server, exchange, assignment list).
+    grading: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +336,7 @@ SCHEMA: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
                 "schedule",
                 "env",
                 "default_url",
+                "grading",
             }
         ),
     ),

@@ -25,6 +25,7 @@ from .catalog import (
     APP_PATHS,
     APPS,
     DEFAULT_EARLY,
+    GRADING_TOOLS,
     HOME_MODES,
     MEMBER_ROLES,
     PLACEHOLDER_KINDS,
@@ -706,9 +707,13 @@ class _Checker:
             default_url = self.checked_text(
                 section["default_url"], (*path, "default_url"), _server_path
             )
+        grading = None
+        if section.get("grading") is not None:
+            grading = self.choice(section["grading"], (*path, "grading"), GRADING_TOOLS)
         parts = (
             bad_slug,
             title,
+            grading,
             image,
             pool,
             cpu,
@@ -738,6 +743,7 @@ class _Checker:
             schedule=schedule,
             env=env,
             default_url=default_url,
+            grading=grading,
         )
 
     def shared(self, value: Any, path: Path) -> SharedData | _Bad | None:

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .catalog import Allocation, Catalog, Course, Image, OneOffEvent, Pool
-from .memberships import ROLE_GROUP_SUFFIX
+from .memberships import INSTRUCTOR, ROLE_GROUP_SUFFIX, STUDENT, grader_course
 from .units import format_cpu, format_memory
 
 GENERAL = "general"  # the default server's choice of the catalog's general environment
 LABEL_PREFIX = "campushub.io"
 HOME_MOUNT = "/home/jovyan"
+GRADER = "grader"  # the member role of a course's grader account in its plan
+GRADER_URL = "/formgrader"  # where the grader's server opens: nbgrader's formgrader
 
 
 class NotAllowed(Exception):
@@ -70,6 +72,9 @@ class ServerPlan:
     annotations: Mapping[str, str]
     volumes: tuple[Volume, ...]
     home_per_course: bool
+    # A grading course's server: "student" (the assignment list), "grader" (the course's
+    # grader account: formgrader); "" where the course does not grade with nbgrader.
+    grading: str
     # The folder of the shared home claim that this server mounts as its home: the person's
     # home (``<username>``) for the default server; for a course server the person's folder
     # of the course (``courses/<slug>/<username>``), so whoever opens it sees that course's
@@ -168,6 +173,15 @@ def plan_server(
     is not in, the default server of a hub without personal servers
     (``defaults.personal_server``), or a default-server choice that is not offered to them.
     """
+    graded = grader_course(username)
+    if graded is not None:
+        course = catalog.course(graded)
+        if server_name or course is None or not course.grading:
+            raise NotAllowed(
+                f"{username} is a grader account: its one server is the grader of"
+                f" {graded!r}, a course that grades with nbgrader on this hub."
+            )
+        return _plan(catalog, course, "", username, GRADER, now)
     if server_name:
         course = catalog.course(server_name)
         if course is None:
@@ -224,6 +238,10 @@ def _plan(
         "CAMPUSHUB_COURSE": course.slug if course else "",
         "CAMPUSHUB_ROLE": member_role or "",
     }
+    grading = ""
+    if course is not None and course.grading:
+        grading = "grader" if member_role == GRADER else "student"
+        env["CAMPUSHUB_GRADING"] = grading
     labels = {
         f"{LABEL_PREFIX}/course": course.slug if course else GENERAL,
         f"{LABEL_PREFIX}/term": catalog.term.name,
@@ -237,7 +255,8 @@ def _plan(
     if course is not None:
         env.update(course.env)
         if course.shared is not None:
-            read_only = ROLE_GROUP_SUFFIX[member_role or "student"] in course.shared.readonly_for
+            kind = INSTRUCTOR if member_role == GRADER else member_role or STUDENT
+            read_only = ROLE_GROUP_SUFFIX[kind] in course.shared.readonly_for
             volumes.append(
                 Volume("course-data", course.shared.volume, course.shared.path, read_only)
             )
@@ -253,11 +272,14 @@ def _plan(
         gpu=source.gpu,
         disk=source.disk,
         exam=exam,
-        default_url=course.default_url if course else image.default_url,
+        default_url=GRADER_URL
+        if member_role == GRADER
+        else (course.default_url if course else image.default_url),
         env=types.MappingProxyType(env),
         labels=types.MappingProxyType(labels),
         annotations=types.MappingProxyType(annotations),
         volumes=tuple(volumes),
         home_per_course=home_per_course,
+        grading=grading,
         home_folder=f"courses/{server_name}/{username}" if server_name else username,
     )

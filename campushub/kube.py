@@ -25,6 +25,9 @@ from .pods import (
 )
 from .spawner import CourseSpawnerMixin, _literals, literal
 
+# Where campushub's course images keep nbgrader's configuration folders (images/python).
+IMAGE_GRADING_CONFIG = "/etc/campushub/jupyter-config-grading"
+
 HARDENED_CONTAINER: dict[str, Any] = {
     "runAsNonRoot": True,
     "allowPrivilegeEscalation": False,
@@ -169,6 +172,9 @@ class CourseKubeSpawner(CourseSpawnerMixin, KubeSpawner):
             *pool_tolerations,
         ]
         self.environment = {**base["environment"], **_literals(plan.env)}
+        if plan.grading:  # nbgrader's configuration, which the course image holds
+            self.environment.update(_literals(self.grading_environment(plan, HOME_MOUNT)))
+            self.environment["JUPYTER_CONFIG_PATH"] = f"{IMAGE_GRADING_CONFIG}/{plan.grading}"
         self.default_url = literal(plan.default_url)
         self.extra_labels = {**base["extra_labels"], **_literals(plan.labels)}
         self.extra_annotations = {**base["extra_annotations"], **_literals(plan.annotations)}

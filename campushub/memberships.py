@@ -294,6 +294,31 @@ def staff_role_course(name: str) -> str | None:
     return name[len(STAFF_ROLE_PREFIX) :].rpartition("-")[0] or None
 
 
+# The hub account whose server is a grading course's grader (nbgrader's formgrader and course
+# folder): ``grader-<slug>``. No campus sign-in may take such a name (the authenticator refuses).
+GRADER_PREFIX: Final = "grader-"
+
+
+def grader_account(slug: str) -> str:
+    """The hub account of the course's grader server, e.g. ``grader-data8``."""
+    return f"{GRADER_PREFIX}{slug}"
+
+
+def grader_course(username: str) -> str | None:
+    """The course whose grader account ``username`` is (``grader-data8`` -> ``data8``), or
+    None for anyone else."""
+    if not username.startswith(GRADER_PREFIX):
+        return None
+    return username[len(GRADER_PREFIX) :] or None
+
+
+def grader_scopes(slug: str) -> list[str]:
+    """What a course's staff may do with its grader server: start and stop it, and open it
+    (that one server only: ``server=`` filters, never the account's every server)."""
+    server = f"{grader_account(slug)}/"
+    return [f"servers!server={server}", f"access:servers!server={server}"]
+
+
 def staff_reach(slug: str, member_role: str) -> tuple[str, ...]:
     """The groups whose members may open a course server of ``slug`` held by a person with
     ``member_role`` in it: a student's by the course's TAs and instructors, a TA's by its
@@ -320,6 +345,7 @@ def staff_roles(
             f"{GROUP_PREFIX}{slug}{part}" for part in ("", ":students", ":tas")
         )
         rosters = {TA: [course, students], INSTRUCTOR: [course, students, tas]}
+        grading = grader_scopes(slug) if catalog.courses[slug].grading else []
         for role, groups in rosters.items():
             name = staff_role_name(slug, role)
             roles.append(
@@ -328,6 +354,7 @@ def staff_roles(
                     "description": f"{ROLE_GROUP_SUFFIX[role]} of {slug}: read its roster"
                     f" ({', '.join(groups)}) and open its members' {slug} servers",
                     "scopes": [f"read:groups!group={group}" for group in groups]
+                    + grading
                     + list((reach or {}).get(name, ())),
                 }
             )

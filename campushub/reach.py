@@ -46,6 +46,7 @@ from .memberships import (
     ROLE_GROUP_SUFFIX,
     STAFF_ROLE_PREFIX,
     TA,
+    grader_account,
     memberships_from_groups,
     staff_reach,
     staff_role_name,
@@ -207,3 +208,29 @@ def sync_staff_roles(db: Any, catalog: Any, blocked: Iterable[str] = ()) -> tupl
             "Course staff roles: %d created, %d changed, %d deleted", created, changed, deleted
         )
     return created, changed, deleted
+
+
+def sync_grader_accounts(db: Any, catalog: Any) -> int:
+    """Make the hub account of each grading course's grader (``grader-<slug>``) exist, with
+    the ``user`` role (whose scopes include the grading service). Accounts of courses that no
+    longer grade are kept (their course folder holds the gradebook); their server is refused.
+    Returns how many were made."""
+    user_role = orm.Role.find(db, "user")
+    if user_role is None:
+        return 0  # a new database: JupyterHub makes the role, the next call the accounts
+    made = 0
+    for slug, course in catalog.courses.items():
+        if not course.grading:
+            continue
+        name = grader_account(slug)
+        account = orm.User.find(db, name)
+        if account is None:
+            account = orm.User(name=name)
+            db.add(account)
+            made += 1
+        if user_role not in account.roles:
+            account.roles.append(user_role)
+    db.commit()
+    if made:
+        log.info("Grader accounts: %d made", made)
+    return made

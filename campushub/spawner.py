@@ -29,9 +29,11 @@ from traitlets import Bool, Instance, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .catalog import Catalog, CatalogError, load_catalog
-from .environments import NotAllowed, ServerPlan, choices, plan_server
+from .environments import GRADER, NotAllowed, ServerPlan, choices, plan_server
 from .local import local_runtime
-from .memberships import memberships_from_groups
+from .memberships import grader_course, memberships_from_groups
+
+GRADING_SERVICE = "grading"  # the grading service's name in the hub's services
 
 
 class CourseSpawnerMixin(LoggingConfigurable):
@@ -47,6 +49,43 @@ class CourseSpawnerMixin(LoggingConfigurable):
     catalog_path = Unicode(
         "", config=True, help="The course catalog file, used when ``catalog`` is not given."
     )
+    grading_url = Unicode(
+        "",
+        config=True,
+        help="""Where servers of grading courses reach the grading service (nbgrader's
+        exchange), e.g. ``http://hub:10103/services/grading/``; passed to them as
+        ``$CAMPUSHUB_GRADING_URL``. The reference configuration sets it.""",
+    )
+
+    @default("server_token_scopes")
+    def _default_server_token_scopes(self) -> Any:
+        def scopes(spawner: CourseSpawnerMixin) -> list[str]:
+            # JupyterHub's `server` role, plus the grading service for a grading course's
+            # servers (the token gets only what its owner holds: `user_scopes` grant it).
+            granted = ["users:activity!user", "access:servers!server"]
+            if spawner.grades():
+                granted.append(f"access:services!service={GRADING_SERVICE}")
+            return granted
+
+        return scopes
+
+    def grades(self) -> bool:
+        """Whether this server is a server of a course that grades with nbgrader (a
+        member's course server, or the course's grader account's server)."""
+        user = self.user  # type: ignore[attr-defined]
+        slug = self.name or grader_course(user.name)  # type: ignore[attr-defined]
+        course = self.course_catalog().course(slug) if slug else None
+        return bool(course and course.grading)
+
+    def grading_environment(self, plan: ServerPlan, root: str) -> dict[str, str]:
+        """What a grading course's server needs: the service's address and the server's own
+        folder (where assignments are fetched; the grader's course folder)."""
+        if not plan.grading:
+            return {}
+        env = {"CAMPUSHUB_GRADING_URL": self.grading_url, "CAMPUSHUB_SERVER_ROOT": root}
+        if plan.grading == GRADER:
+            env["CAMPUSHUB_GRADER"] = "1"
+        return env
 
     def course_catalog(self) -> Catalog:
         if self.catalog is None:
@@ -170,8 +209,12 @@ def _literals(mapping: Mapping[str, str]) -> dict[str, str]:
     return {key: literal(value) for key, value in mapping.items()}
 
 
-# A Jupyter config folder that enables campushub.pullguard in the servers that read it.
+# A Jupyter config folder that enables campushub.pullguard in the servers that read it (and
+# keeps nbgrader's extensions off where a course does not grade with it).
 PULLGUARD_CONFIG = Path(__file__).parent / "jupyter-config"
+# nbgrader's configuration for a grading course's servers: "student" or "grader", first on the
+# path (see campushub.nbgrader_exchange).
+GRADING_CONFIG = Path(__file__).parent / "jupyter-config-grading"
 
 
 def memory_cgroup_parent() -> tuple[Path, str] | None:
@@ -260,8 +303,11 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
                 "notebook_dir": self.notebook_dir,
             }
         self.environment = {**self._configured["environment"], **plan.env}
-        # campushub.pullguard beside nbgitpuller (a Jupyter config folder of campushub's, first).
+        # campushub.pullguard beside nbgitpuller (a Jupyter config folder of campushub's, first),
+        # and before it nbgrader's for a grading course's server.
         config_path = [str(PULLGUARD_CONFIG), os.environ.get("JUPYTER_CONFIG_PATH", "")]
+        if plan.grading:
+            config_path.insert(0, str(GRADING_CONFIG / plan.grading))
         self.environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, config_path))
         self.notebook_dir = self._configured["notebook_dir"]  # not formatted here
         self.default_url = literal(plan.default_url)
@@ -278,6 +324,7 @@ class CourseLocalSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
         )
         work_dir.mkdir(parents=True, exist_ok=True)
         self.notebook_dir = str(work_dir)
+        self.environment.update(self.grading_environment(plan, str(work_dir)))
 
     def _prepare_memory_cgroup(self, plan: ServerPlan) -> None:
         """Create the server's memory cgroup with its limit; the process joins it at start."""

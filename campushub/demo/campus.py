@@ -37,6 +37,7 @@ def run(state_dir: Path, port: int | None = None, fresh: bool = False) -> int:
                 "proxy_api": 8001,
                 "links": 10101,
                 "scaler": 10102,
+                "grading": 10103,
             },
             say,
             {"public": port} if port else None,
@@ -62,6 +63,7 @@ def run(state_dir: Path, port: int | None = None, fresh: bool = False) -> int:
             proxy_api_port=ports["proxy_api"],
             links_port=ports["links"],
             scaler_port=ports["scaler"],
+            grading_port=ports["grading"],
         )
         # The links service keeps its database in <state>/links (the reference config).
         link_id = demo_link(state_dir / "links", catalog, git.url + launch.DEMO_REPO_NAME)

@@ -385,6 +385,7 @@ class HubSettings:
     # The links service's port (a hub-managed service on 127.0.0.1).
     links_port: int = field(default_factory=free_port)
     scaler_port: int = field(default_factory=free_port)
+    grading_port: int = field(default_factory=free_port)
     # More CAMPUSHUB_* variables (e.g. CAMPUSHUB_CULL_TIMEOUT), set last.
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -414,6 +415,7 @@ class HubSettings:
             "JUPYTERHUB_CRYPT_KEY": self.crypt_key(),
             "CAMPUSHUB_LINKS_PORT": str(self.links_port),
             "CAMPUSHUB_SCALER_PORT": str(self.scaler_port),
+            "CAMPUSHUB_GRADING_PORT": str(self.grading_port),
             **self.extra_env,
         }
 

@@ -1,0 +1,1 @@
+"""The grading service: nbgrader's exchange for every course that grades (``campushub-grading``)."""
