@@ -322,6 +322,9 @@ if grading_courses:
             "environment": grading_environment,
             "display": False,
             "info": {"description": "nbgrader's exchange for the courses that grade"},
+            # Servers call it with their tokens; a browser may read it after the hub's login.
+            "oauth_no_confirm": True,
+            "oauth_client_allowed_scopes": ["read:users!user"],
         }
     )
     # Its own token reads the course groups of the grading courses' members (who is a

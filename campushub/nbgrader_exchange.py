@@ -256,6 +256,10 @@ class ExchangeList(Exchange, abc.ExchangeList):
             params["assignment"] = self.coursedir.assignment_id
         if self.coursedir.student_id and self.coursedir.student_id != "*":
             params["student"] = self.coursedir.student_id
+        if not os.environ.get("CAMPUSHUB_GRADER") and os.environ.get("JUPYTERHUB_USER"):
+            # A member's own course server lists their own work (a TA's too); the grader,
+            # everyone's.
+            params["student"] = os.environ["JUPYTERHUB_USER"]
         grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for item in self.api("GET", "submissions", params=params).json():
             local_dir = (

@@ -14,7 +14,7 @@ from typing import Any
 
 from .catalog import Catalog
 from .local import local_runtime
-from .memberships import memberships_from_groups
+from .memberships import INSTRUCTOR, TA, grader_account, memberships_from_groups
 
 TEMPLATES = str(Path(__file__).parent / "templates")
 
@@ -42,6 +42,10 @@ def course_rows(catalog: Catalog, user: Any, local: bool = False) -> list[dict[s
                 "active": bool(spawner and spawner.active),
                 "ready": bool(spawner and spawner.ready),
                 "url": user.server_url(slug),
+                # staff of a course that grades with nbgrader: its grader (formgrader)
+                "grader": grader_account(slug)
+                if course.grading and role in (TA, INSTRUCTOR)
+                else "",
             }
         )
     return rows

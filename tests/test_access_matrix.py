@@ -9,6 +9,7 @@ the table lacks, fails the test, so the table and the test stay the same.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +21,13 @@ import requests
 from campushub.demo import launch
 from campushub.demo.login import LoginError, login
 from tests.service_access import opens_server
+from tests.test_grading import SOURCE_NOTEBOOK, tar_of
 
 SECURITY_PAGE = Path(__file__).resolve().parent.parent / "docs" / "security.md"
+GRADER = "grader-data8"  # data8 grades with nbgrader in the demo catalog
+ASSIGNMENT = "ps1"
+HAND_IN = tar_of({f"{ASSIGNMENT}.ipynb": json.dumps(SOURCE_NOTEBOOK).encode()})
+SUBMISSIONS: dict[str, str] = {}  # ada's and grace's submission ids
 REFRESH_AGE = 2
 DATA8 = "course::1524699::enrollment_type::student"
 STAT20 = "course::1525001::enrollment_type::student"
@@ -106,6 +112,15 @@ def people(hub, identity_provider) -> dict[str, Person]:
         ("leo", "data8"),
     ):
         start(hub, owner, server)
+    # data8 grades with nbgrader: its grader runs; ps1 is released (by its instructor, through
+    # the grading service) and ada and grace have each handed it in.
+    start(hub, GRADER, "")
+    released = grading(hub, everyone["ines"], "token", "PUT", f"assignments/{ASSIGNMENT}", HAND_IN)
+    assert released.status_code == 201, released.text
+    for name in ("ada", "grace"):
+        handed = grading(hub, everyone[name], "token", "POST", f"submissions/{ASSIGNMENT}", HAND_IN)
+        assert handed.status_code == 201, handed.text
+        SUBMISSIONS[name] = handed.json()["id"]
     # Staff reach a course server from the moment it starts (its scope is in their course
     # role), signed in before or after. Then leo leaves data8 (stays in stat20): at his
     # next request after the refresh age it takes effect.
@@ -231,6 +246,35 @@ def start_not_in(hub, person: Person, via: str) -> bool:
     return done
 
 
+def grading(
+    hub, person: Person, via: str, method: str, path: str, body: bytes | None = None
+) -> requests.Response:
+    """A request to data8's exchange (the grading service): with the person's token, or with
+    their browser's login to the service (signing in to it first; its XSRF token on writes)."""
+    url = f"{hub.url}/services/grading/api/courses/data8/{path}"
+    if via == "token":
+        headers = {"Authorization": f"token {person.token}"} if person.token else {}
+        return requests.request(method, url, headers=headers, data=body, timeout=60)
+    session = person.session
+    session.get(f"{hub.url}/services/grading/", timeout=60)  # the service's login, if any
+    xsrf = session.cookies.get("_xsrf", path="/services/grading/") or ""
+    return session.request(
+        method, url, headers={"X-XSRFToken": xsrf}, data=body, allow_redirects=False, timeout=60
+    )
+
+
+def read_submission(hub, person: Person, via: str) -> bool:
+    owner = "grace" if person.name == "ada" else "ada"
+    path = f"submissions/{ASSIGNMENT}/{owner}/{SUBMISSIONS[owner]}"
+    answer = grading(hub, person, via, "GET", path)
+    return answer.status_code == 200 and answer.headers["Content-Type"] == "application/gzip"
+
+
+def lists_assignments(hub, person: Person, via: str) -> bool:
+    answer = grading(hub, person, via, "GET", "assignments")
+    return answer.status_code == 200 and ASSIGNMENT in answer.text
+
+
 ACTIONS: dict[str, Callable[..., bool]] = {
     "list users": lambda hub, p, via: allowed_status(api(hub, p, via, "GET", "/users")),
     "read another person": lambda hub, p, via: allowed_status(
@@ -259,6 +303,12 @@ ACTIONS: dict[str, Callable[..., bool]] = {
     ),
     "scaler API": lambda hub, p, via: service(hub, p, via, "/services/scaler/api/plan", ""),
     "scaler round": scaler_round,
+    "open A's grader": lambda hub, p, via: opens(hub, p, via, GRADER, ""),
+    "list A's assignments": lists_assignments,
+    "read another student's A submission": read_submission,
+    "hand in to A's exchange": lambda hub, p, via: (
+        grading(hub, p, via, "POST", f"submissions/{ASSIGNMENT}", HAND_IN).status_code == 201
+    ),
 }
 
 

@@ -490,3 +490,15 @@ def test_summary_names_the_term_and_every_course(demo: Catalog) -> None:
     assert "2026-27" in summary
     for slug in demo.courses:
         assert slug in summary
+
+
+def test_a_course_may_grade_with_nbgrader_and_nothing_else() -> None:
+    catalog = parse_catalog(with_course_lines("grading: nbgrader"))
+    assert catalog.courses["data8"].grading == "nbgrader"
+    assert parse_catalog(with_course_lines()).courses["data8"].grading is None
+    for value, shown in (("gradescope", "'gradescope'"), ("true", "true"), ("[nbgrader]", "[")):
+        with pytest.raises(CatalogError) as caught:
+            parse_catalog(with_course_lines(f"grading: {value}"))
+        (problem,) = caught.value.problems
+        assert problem.place == "courses.data8.grading" and problem.line, problem
+        assert "is not one of: nbgrader" in problem.message and shown in problem.message

@@ -493,13 +493,14 @@ def test_values_set_the_environment_the_reference_configuration_reads(values):
     assert environment["CAMPUSHUB_SCALER_DRY_RUN"] in ("0", "1")
 
 
-def test_values_expose_the_links_and_scaler_services_to_the_proxy(values):
+def test_values_expose_the_services_to_the_proxy_and_grading_to_servers(values):
     hub = values["hub"]
     environment = hub["extraEnv"]
     ports = {port["port"]: port["targetPort"] for port in hub["service"]["extraPorts"]}
-    assert ports == {10101: 10101, 10102: 10102}
+    assert ports == {10101: 10101, 10102: 10102, 10103: 10103}
     assert environment["CAMPUSHUB_LINKS_URL"] == "http://hub:10101"
     assert environment["CAMPUSHUB_SCALER_URL"] == "http://hub:10102"
+    assert environment["CAMPUSHUB_GRADING_URL"] == "http://hub:10103"
     assert hub["networkPolicy"]["enabled"] is True
     allowed = {
         port["port"]: rule["from"]
@@ -515,6 +516,20 @@ def test_values_expose_the_links_and_scaler_services_to_the_proxy(values):
         for port in rule["ports"]
     }
     assert egress_ports == {10101, 10102}
+    # Course servers, and only they, reach the grading service; its folder is a volume.
+    servers = {
+        "app.kubernetes.io/component": "singleuser-server",
+        "app.kubernetes.io/instance": "jupyterhub",
+    }
+    assert allowed[10103] == [{"podSelector": {"matchLabels": servers}}]
+    server_egress = {
+        port["port"]
+        for rule in values["singleuser"]["networkPolicy"]["egress"]
+        for port in rule["ports"]
+    }
+    assert server_egress == {10103}
+    mounts = {m["name"]: m["mountPath"] for m in hub["extraVolumeMounts"]}
+    assert mounts["campushub-exchange"] == environment["CAMPUSHUB_GRADING_EXCHANGE_DIR"]
 
 
 def test_values_keep_the_hub_database_in_postgresql(values):

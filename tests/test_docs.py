@@ -144,6 +144,7 @@ def test_configuration_reference_lists_every_authenticator_setting(
         "campushub.spawner.CourseLocalSpawner",
         "campushub.services.scaler.app.ScalerApp",
         "campushub.services.links.app.LinksApp",
+        "campushub.services.grading.app.GradingApp",
     ],
 )
 def test_configuration_reference_lists_every_spawner_setting(
@@ -268,7 +269,9 @@ def test_sign_on_page_shows_the_staff_roles_campushub_defines() -> None:
         name = role["name"].replace("data8", "<slug>")
         section = page.split(f"- `{name}`", 1)[1].split("\n- ", 1)[0]
         for scope in role["scopes"]:
-            shown = scope.replace("course:data8", "course:<slug>")
+            shown = scope.replace("course:data8", "course:<slug>").replace(
+                "grader-data8", "grader-<slug>"
+            )
             assert f"`{shown}`" in section, f"{name}: the sign-on page does not show {shown}"
 
 

@@ -358,3 +358,31 @@ def test_the_pull_guard_is_a_module_that_stands_alone() -> None:
         "tornado.web",
         "nbgitpuller",
     }
+
+
+def test_the_nbgrader_exchange_is_a_module_that_stands_alone_in_the_python_image() -> None:
+    # The Python image copies it alone, as campushub_nbgrader_exchange, with the configuration
+    # folders the spawner names (campushub.kube.IMAGE_GRADING_CONFIG).
+    import ast
+
+    from campushub.kube import IMAGE_GRADING_CONFIG
+
+    source = (ROOT / "campushub" / "nbgrader_exchange.py").read_text()
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not [name for name in imported if name.startswith(("campushub", "."))]
+    assert {name.split(".")[0] for name in imported} <= {
+        "__future__", "glob", "io", "os", "shutil", "tarfile", "tempfile", "urllib",
+        "pathlib", "typing", "requests", "nbgrader", "traitlets",
+    }  # fmt: skip
+    dockerfile = (IMAGES / "python" / "Dockerfile").read_text()
+    assert "campushub/nbgrader_exchange.py /tmp/campushub_nbgrader_exchange.py" in dockerfile
+    assert f"campushub/jupyter-config-grading {IMAGE_GRADING_CONFIG}" in dockerfile
+    assert "nbgrader=0.9" in (IMAGES / "python" / "environment.yml").read_text()
+    for kind in ("student", "grader"):
+        config = ROOT / "campushub" / "jupyter-config-grading" / kind / "nbgrader_config.py"
+        assert "import campushub_nbgrader_exchange" in config.read_text()

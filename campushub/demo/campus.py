@@ -108,6 +108,8 @@ def banner(
     short += (
         f"  Calendar autoscale (dry run: no cluster here): log in as dana (administrator) or a\n"
         f"  TA/instructor at {hub_url}/services/scaler/\n\n"
+        "  Grading (data8 grades with nbgrader): ines or tom click 'grade' beside data8 on the\n"
+        "  home page; students find released work in their data8 server's Nbgrader menu.\n\n"
     )
     return f"""
   The local campus is running.

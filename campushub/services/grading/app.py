@@ -27,6 +27,7 @@ API, under the service's prefix (``/services/grading/``), JSON or a gzipped tar 
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -36,7 +37,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.services.auth import HubAuth, HubAuthenticated, UserNotAllowed
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from tornado import httpclient, ioloop, web
 from tornado.httpserver import HTTPServer
 from traitlets import Float, Integer, Unicode, default
@@ -44,44 +45,36 @@ from traitlets.config import Application, catch_config_error
 
 from ...catalog import Catalog, CatalogError, load_catalog
 from ...memberships import INSTRUCTOR, TA, grader_course, memberships_from_groups
-from ..web import log_request, route_tornado_logs
+from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
 from .store import ExchangeProblem, ExchangeStore, Limits, check_assignment, pack
 
 STAFF = (TA, INSTRUCTOR)
 
 
-class APIHandler(HubAuthenticated, web.RequestHandler):
-    """JSON API: the caller from their hub token (never a cookie: no XSRF to forge)."""
+class APIHandler(HubPage):
+    """JSON API: a hub token (``Authorization: token ...``, how course servers call), or the
+    service's login cookie with an ``X-XSRFToken`` header for writes (a browser)."""
+
+    refused = "Your hub account may not use the grading service."
 
     def initialize(self, grading: GradingApp) -> None:
         self.grading = grading
         self.hub_auth = grading.hub_auth
 
-    def check_xsrf_cookie(self) -> None:
-        return  # tokens only (get_current_user ignores cookies)
-
     async def prepare(self) -> None:
-        if self.request.headers.get("Cookie") and not self.request.headers.get("Authorization"):
-            raise ExchangeProblem("use your server's hub token (Authorization: token ...)", 403)
-        model = await self.hub_auth.get_user(self, sync=False)
-        self._hub_auth_user_cache = None
-        if model:
-            try:
-                self._hub_auth_user_cache = self.check_hub_user(model)
-            except UserNotAllowed:
-                raise ExchangeProblem("your token may not use the grading service", 403) from None
-        if not self._hub_auth_user_cache:
-            raise ExchangeProblem("sign in: no valid hub token with this request", 403)
+        try:
+            await super().prepare()
+        except PageError as error:
+            raise ExchangeProblem(error.message, error.status_code) from None
+        except web.HTTPError as error:  # the XSRF check of a cookie-borne write
+            raise ExchangeProblem(
+                "a write with the login cookie needs the X-XSRFToken header", error.status_code
+            ) from None
+        if not self.current_user:
+            raise ExchangeProblem("sign in: no valid hub token or login with this request", 403)
 
-    def get_current_user(self) -> Any:
-        return self._hub_auth_user_cache
-
-    def set_default_headers(self) -> None:
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Cache-Control", "no-store")
-
-    def _request_summary(self) -> str:
-        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+    def get_login_url(self) -> str:
+        raise ExchangeProblem("sign in: no valid hub token or login with this request", 403)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None))[1]
@@ -246,6 +239,45 @@ class FeedbackFileHandler(APIHandler):
         self.send_tar(folder, f"feedback-{student}-{assignment}-{sid}")
 
 
+class HomeHandler(HubPage):
+    """``/services/grading/``: the person's grading courses (and the service's login)."""
+
+    def initialize(self, grading: GradingApp) -> None:
+        self.grading = grading
+        self.hub_auth = grading.hub_auth
+
+    @web.authenticated
+    async def get(self) -> None:
+        user = self.current_user
+        assert isinstance(user, dict)
+        name = str(user["name"])
+        self.xsrf_token  # noqa: B018 (sets the _xsrf cookie a browser's writes send back)
+        catalog = self.grading.catalog()
+        mine = await self.grading.memberships(name)
+        rows = [
+            f"<li>{html.escape(course.title)} ({html.escape(slug)}): {html.escape(mine[slug])}</li>"
+            for slug, course in sorted(catalog.courses.items())
+            if course.grading and slug in mine
+        ]
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(
+            "<!doctype html><title>Grading</title><h1>Grading on this hub</h1>"
+            + (
+                "<p>Your courses that grade with nbgrader:</p><ul>" + "".join(rows) + "</ul>"
+                if rows
+                else "<p>None of your courses grades with nbgrader on this hub.</p>"
+            )
+            + "<p>Assignments are in JupyterLab's Nbgrader menu in your course server.</p>"
+        )
+
+
+class CallbackHandler(HubOAuthCallbackHandler):
+    """Finishes the hub login (OAuth), with the service's own HubOAuth client."""
+
+    def initialize(self, grading: GradingApp) -> None:
+        self.hub_auth = grading.hub_auth
+
+
 class NotFoundHandler(APIHandler):
     async def prepare(self) -> None:
         raise ExchangeProblem(f"no such grading API: {self.request.path}", 404)
@@ -403,12 +435,14 @@ class GradingApp(Application):
         self.store = ExchangeStore(
             Path(self.exchange_dir).resolve(), Limits(self.max_upload_bytes, self.max_files)
         )
-        self.hub_auth = HubAuth(parent=self, cache_max_age=0)
+        self.hub_auth = HubOAuth(parent=self, cache_max_age=0)
         self._memberships: dict[str, tuple[float, dict[str, str]]] = {}
         prefix = self.service_prefix
         course = r"api/courses/([a-z0-9-]{1,30})"
         part = r"([^/]+)"
         handlers: list[Any] = [
+            (prefix, HomeHandler),
+            (prefix + "oauth_callback", CallbackHandler),
             (prefix + course + "/assignments", AssignmentsHandler),
             (prefix + course + f"/assignments/{part}", AssignmentHandler),
             (prefix + course + "/submissions", SubmissionsHandler),
@@ -421,6 +455,8 @@ class GradingApp(Application):
             [(path, handler, {"grading": self}) for path, handler in handlers],
             default_handler_class=NotFoundHandler,
             default_handler_args={"grading": self},
+            cookie_secret=cookie_secret(self.store.root / ".service"),
+            xsrf_cookies=True,
             log_function=log_request,
         )
         grading = sorted(slug for slug, c in catalog.courses.items() if c.grading)
