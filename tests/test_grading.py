@@ -307,3 +307,26 @@ def test_bad_submissions_are_refused_and_nothing_is_lost(hub, tokens, grader) ->
     # The service still answers.
     assert grading_api(hub, ada, "GET", "data8/assignments").status_code == 200
     time.sleep(0)
+
+
+def test_nbgrader_is_only_where_a_course_grades_and_the_formgrader_only_in_the_grader(
+    hub, tokens, grader
+) -> None:
+    # stat20 does not grade: its servers have none of nbgrader's extensions.
+    response = start(hub, tokens["alan"], "alan", "stat20")
+    assert response.status_code in (201, 202), response.text
+    hub.wait_for_server("alan", "stat20", timeout=120)
+    for path in ("assignments", "formgrader", "courses"):
+        answer = server_call(hub, tokens["alan"], "alan", "stat20", "GET", path)
+        assert answer.status_code == 404, (path, answer.status_code)
+    # A data8 student's server lists assignments but has no formgrader.
+    if not hub.api("GET", "/users/ada").json()["servers"].get("data8", {}).get("ready"):
+        start(hub, tokens["ada"], "ada", "data8")
+        hub.wait_for_server("ada", "data8", timeout=120)
+    assert server_call(hub, tokens["ada"], "ada", "data8", "GET", "formgrader").status_code == 404
+    listed = server_call(hub, tokens["ada"], "ada", "data8", "GET", "assignments?course_id=data8")
+    assert listed.status_code == 200 and listed.json()["success"]
+    # The grader has the formgrader, and no student's assignment list.
+    answer = server_call(hub, grader, GRADER, "", "GET", "assignments")
+    assert answer.status_code == 404
+    hub.api("DELETE", "/users/alan/servers/stat20")

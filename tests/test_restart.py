@@ -67,6 +67,20 @@ def test_the_hub_restarts_with_groups_roles_and_servers_intact(hub, day_begun):
     # And the staff role still reaches what it did: the TA sees data8's students group.
     session = hub.login("tom")
     assert session.get(f"{hub.url}/hub/home", timeout=30).status_code == 200
+    # data8 grades with nbgrader: its grader account is there once (with the user role), and
+    # the staff roles still start and open its server.
+    grader = hub.api("GET", "/users/grader-data8").json()
+    assert grader["roles"] == ["user"], grader
+    names = [user["name"] for user in hub.api("GET", "/users?limit=200").json()]
+    assert names.count("grader-data8") == 1
+    token = hub.api("POST", "/users/tom/tokens", json={"note": "restart"}).json()["token"]
+    as_tom = {"Authorization": f"token {token}"}
+    started = hub.api("POST", "/users/grader-data8/server", headers=as_tom)
+    assert started.status_code in (201, 202), started.text
+    hub.wait_for_server("grader-data8", "", timeout=120)
+    status = requests.get(f"{hub.url}/user/grader-data8/api/status", headers=as_tom, timeout=30)
+    assert status.status_code == 200, status.text
+    assert hub.api("DELETE", "/users/grader-data8/server", headers=as_tom).status_code in (202, 204)
 
 
 def test_it_restarts_twice_and_people_keep_working(hub, day_begun):
