@@ -11,7 +11,9 @@ with their token (the same file the tool writes), and everything after is done o
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,26 @@ def open_grader(page: Any, hub, shots: Any = None) -> None:
     page.wait_for_url(f"{hub.url}/user/{GRADER}/formgrader/**", timeout=180_000)
 
 
+def mark_graded_cells(page: Any, hub, shots: Any) -> None:
+    """In the grader's JupyterLab: open the draft, open Create Assignment (the right
+    sidebar), make the second cell an autograded answer and the third autograded tests worth
+    2 points, and save."""
+    page.goto(f"{hub.url}/user/{GRADER}/lab/tree/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
+    page.locator(".jp-Notebook .jp-Cell").nth(2).wait_for()
+    page.locator('.jp-SideBar.jp-mod-right [title="Nbgrader Create Assignment"]').click()
+    widgets = page.locator(".nbgrader-CellWidget")
+    widgets.nth(2).wait_for()
+    widgets.nth(1).locator(".nbgrader-CellType select").select_option("solution")
+    tests = widgets.nth(2)
+    tests.locator(".nbgrader-CellType select").select_option("tests")
+    tests.locator(".nbgrader-CellId input").fill("test_double")
+    tests.locator(".nbgrader-CellPoints input").fill("2")
+    tests.locator(".nbgrader-CellPoints input").press("Tab")
+    shots(page, "instructors", "grading-create-assignment")
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Control+s")
+
+
 def formgrader_row(page: Any) -> Any:
     return page.locator("#main-table tr", has_text=ASSIGNMENT).first
 
@@ -115,13 +137,30 @@ def test_the_grading_cycle_in_the_browser(hub, people, shots) -> None:
     ines.locator(".modal input.name").fill(ASSIGNMENT)
     ines.locator(".modal button", has_text="Save").click()
     formgrader_row(ines).wait_for()
+    # Her draft (plain cells: the question, her solution between nbgrader's markers, the
+    # tests) goes into the course folder; she marks the graded cells with nbgrader's Create
+    # Assignment tool in the grader's JupyterLab.
     token = hub.api("POST", "/users/ines/tokens", json={"note": "grading browser"}).json()["token"]
+    notebook_path = f"api/contents/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    draft = json.loads(json.dumps(SOURCE_NOTEBOOK))
+    for cell in draft["cells"]:
+        cell["metadata"] = {}
     response = server_call(
-        hub, token, GRADER, "", "PUT", f"api/contents/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
-        json={"type": "notebook", "format": "json", "content": SOURCE_NOTEBOOK},
+        hub, token, GRADER, "", "PUT", notebook_path,
+        json={"type": "notebook", "format": "json", "content": draft},
     )  # fmt: skip
     assert response.status_code in (200, 201), response.text
-    ines.reload()
+    mark_graded_cells(ines, hub, shots)
+    deadline = time.monotonic() + 30
+    while True:  # until JupyterLab has saved it
+        saved = server_call(hub, token, GRADER, "", "GET", notebook_path).json()["content"]
+        marks = [cell["metadata"].get("nbgrader", {}) for cell in saved["cells"]]
+        got = (marks[1].get("solution"), marks[2].get("grade"), marks[2].get("points"))
+        if got == (True, True, 2.0) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)  # polling interval
+    assert got == (True, True, 2.0), marks
+    ines.goto(f"{hub.url}/user/{GRADER}/formgrader/manage_assignments")
     click_and_wait(ines, "assign")
     click_and_wait(ines, "release")
     formgrader_row(ines).locator(".status", has_text="released").wait_for()
