@@ -89,6 +89,7 @@ courses:
     memory: {guarantee: 1Gi, limit: 2Gi}
     shared: {volume: data8-shared}
     env: {OMP_NUM_THREADS: 2, DATA8_SETTINGS: '{"theme": "light"}'}
+    grading: nbgrader
     schedule:
       - {on: 2026-12-14, at: "08:00", for: 3h, expect: 1200, exam: true}
   stat20:
@@ -114,6 +115,7 @@ PEOPLE = {
     "ines": {"stat20": "instructors"},
     "gus": {"cs189": "students"},
     "nobody": {},
+    "grader-data8": {},  # data8's grader account (data8 grades with nbgrader)
 }
 
 
@@ -889,3 +891,41 @@ async def remove_server(spawner: CourseKubeSpawner, strict: bool) -> None:
     except Exception:
         if strict:
             raise
+
+
+# -- a course that grades with nbgrader ------------------------------------------------------
+
+
+async def test_a_grading_courses_servers_get_nbgrader_and_the_grading_service(make_spawner):
+    from campushub.kube import IMAGE_GRADING_CONFIG
+
+    url = "http://hub:10103/services/grading/"
+    student = make_spawner("ada", "data8", grading_url=url)
+    env = env_of(await pod_of(student))
+    assert env["CAMPUSHUB_GRADING"] == "student"
+    assert env["CAMPUSHUB_GRADING_URL"] == url
+    assert env["CAMPUSHUB_SERVER_ROOT"] == "/home/jovyan"
+    assert env["JUPYTER_CONFIG_PATH"] == f"{IMAGE_GRADING_CONFIG}/student"
+    assert "access:services!service=grading" in student.server_token_scopes(student)
+    # The grader account's one server: the course's image, opening the formgrader.
+    grader = make_spawner("grader-data8", "", grading_url=url)
+    pod = await pod_of(grader)
+    env = env_of(pod)
+    assert (env["CAMPUSHUB_GRADING"], env["CAMPUSHUB_GRADER"]) == ("grader", "1")
+    assert env["JUPYTER_CONFIG_PATH"] == f"{IMAGE_GRADING_CONFIG}/grader"
+    assert env["JUPYTERHUB_DEFAULT_URL"] == "/formgrader"
+    assert env["CAMPUSHUB_COURSE"] == "data8"
+    assert notebook(pod)["image"] == "ghcr.io/campus/python:2026.08"
+    assert mounts_of(pod)["course-data"][1] is False  # the course data, writable
+    assert "access:services!service=grading" in grader.server_token_scopes(grader)
+    # A course that does not grade: none of it.
+    other = make_spawner("ada", "stat20", grading_url=url)
+    env = env_of(await pod_of(other))
+    assert not {"CAMPUSHUB_GRADING", "CAMPUSHUB_GRADING_URL", "JUPYTER_CONFIG_PATH"} & set(env)
+    assert "access:services!service=grading" not in other.server_token_scopes(other)
+
+
+async def test_a_grader_account_has_no_other_server(make_spawner):
+    with pytest.raises(HTTPError) as refused:
+        await pod_of(make_spawner("grader-data8", "data8"))
+    assert refused.value.status_code == 403 and "grader account" in str(refused.value)
