@@ -270,6 +270,71 @@ def memberships_from_canvas(
     return memberships
 
 
+# LTI 1.3 context roles (the launch's roles claim): LIS vocabulary URIs, or the short names
+# LTI 1.1 used. Only context ("membership") roles say what someone is in the course; institution
+# and system roles (http://purl.imsglobal.org/vocab/lis/v2/institution/person#Faculty) do not.
+LTI_MEMBERSHIP_ROLE: Final = "http://purl.imsglobal.org/vocab/lis/v2/membership"
+LTI_ROLES: Final[Mapping[str, str | None]] = {
+    "Learner": STUDENT,
+    "Instructor": INSTRUCTOR,
+    "Instructor#TeachingAssistant": TA,
+    "TeachingAssistant": TA,
+    "ContentDeveloper": None,
+    "Mentor": None,
+    "Administrator": None,
+    "Manager": None,
+    "Member": None,
+    "Officer": None,
+}
+
+
+def lti_member_role(roles: Iterable[Any]) -> str | None:
+    """The member role an LTI launch's ``roles`` give in its course (its context), or None.
+
+    A context role is ``...lis/v2/membership#Learner``, a sub-role
+    ``...lis/v2/membership/Instructor#TeachingAssistant``, or a short name (``Learner``). A
+    sub-role is more exact than its parent, so a launch naming both Instructor and
+    Instructor#TeachingAssistant (as Canvas does for TAs) is a TA's; otherwise the strongest
+    role wins. Unknown, institution and system roles give nothing."""
+    found: set[str] = set()
+    for value in roles:
+        if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
+            continue
+        if value.startswith(LTI_MEMBERSHIP_ROLE):
+            name = value[len(LTI_MEMBERSHIP_ROLE) :].lstrip("#/")
+        elif "/" in value or ":" in value:
+            continue  # another vocabulary (institution, system): not a course role
+        else:
+            name = value
+        role = LTI_ROLES.get(name)
+        if role is not None:
+            found.add(name if "#" in name else role)
+    if "Instructor#TeachingAssistant" in found:
+        return TA
+    best: str | None = None
+    for role in found:
+        best = _stronger(best, role)
+    return best
+
+
+def memberships_from_lti(
+    context_key: Any, roles: Iterable[Any], catalog: Catalog, today: date
+) -> dict[str, str]:
+    """The membership an LTI launch gives: the catalog course whose ``keys`` hold
+    ``context_key`` (the launch's course, as the operator configures which claim names it),
+    in the role :func:`lti_member_role` reads; empty outside the term, for a course not in the
+    catalog, or for a role with no server."""
+    if not catalog.term.is_open(today) or not isinstance(context_key, str | int):
+        return {}
+    if isinstance(context_key, bool):
+        return {}
+    course = catalog.course_for_key(str(context_key))
+    role = lti_member_role(roles)
+    if course is None or role is None:
+        return {}
+    return {course.slug: role}
+
+
 def course_groups(memberships: Mapping[str, str]) -> set[str]:
     """JupyterHub groups for memberships: ``course:<slug>`` and ``course:<slug>:<role>s``."""
     groups = set()

@@ -18,8 +18,10 @@ from campushub.memberships import (
     MembershipRules,
     claim_values,
     course_groups,
+    lti_member_role,
     memberships_from_canvas,
     memberships_from_claims,
+    memberships_from_lti,
     staff_reach,
     staff_role_name,
     staff_roles,
@@ -575,3 +577,36 @@ def test_no_staff_scope_reaches_beyond_its_own_course_groups(catalog: Catalog) -
                 f"group=course:{slug}:tas",
             }, scope
         assert role["description"]
+
+
+LIS = "http://purl.imsglobal.org/vocab/lis/v2"
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected"),
+    [
+        ([f"{LIS}/membership#Learner"], "student"),
+        ([f"{LIS}/membership#Instructor"], "instructor"),
+        # Canvas sends a TA the parent role and the sub-role: the sub-role is more exact.
+        ([f"{LIS}/membership#Instructor", f"{LIS}/membership/Instructor#TeachingAssistant"], "ta"),
+        (["TeachingAssistant"], "ta"),
+        (["Learner", "Instructor"], "instructor"),
+        # Institution and system roles say nothing about the course.
+        ([f"{LIS}/institution/person#Faculty", f"{LIS}/system/person#Administrator"], None),
+        ([f"{LIS}/membership#Mentor", f"{LIS}/membership#ContentDeveloper"], None),
+        ([f"{LIS}/membership#Learner" + "x" * 600, 7, None, f"{LIS}/membership#Nonsense"], None),
+        ([], None),
+    ],
+)
+def test_lti_roles_become_a_member_role(roles: list, expected: str | None) -> None:
+    assert lti_member_role(roles) == expected
+
+
+def test_an_lti_launch_gives_the_membership_of_its_catalog_course(catalog: Catalog) -> None:
+    learner = [f"{LIS}/membership#Learner"]
+    assert memberships_from_lti("1524699", learner, catalog, IN_TERM) == {"data8": "student"}
+    assert memberships_from_lti(1525001, learner, catalog, IN_TERM) == {"cs61a": "student"}
+    for key in ("9999999", "data8", True, None, ["1524699"]):
+        assert memberships_from_lti(key, learner, catalog, IN_TERM) == {}, key
+    assert memberships_from_lti("1524699", [f"{LIS}/membership#Mentor"], catalog, IN_TERM) == {}
+    assert memberships_from_lti("1524699", learner, catalog, AFTER_TERM) == {}
