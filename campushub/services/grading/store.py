@@ -134,11 +134,7 @@ def unpack(data: bytes, destination: Path, limits: Limits, what: str) -> list[st
     folders: list[PurePosixPath] = []
     total = 0
     with archive:
-        try:
-            members = archive.getmembers()
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise ExchangeProblem(f"{what}: the upload is a broken tar ({error})") from None
-        for member in members:
+        for member in _members(archive, what):  # read lazily: the limits stop a flood early
             name = PurePosixPath(member.name)
             if (
                 name.is_absolute()
@@ -178,8 +174,11 @@ def unpack(data: bytes, destination: Path, limits: Limits, what: str) -> list[st
                 )
         contents: list[tuple[PurePosixPath, bytes]] = []
         for member, name in files:
-            handle = archive.extractfile(member)
-            body = handle.read() if handle is not None else b""
+            try:
+                handle = archive.extractfile(member)
+                body = handle.read() if handle is not None else b""
+            except (tarfile.TarError, OSError, EOFError) as error:
+                raise ExchangeProblem(f"{what}: the upload is a broken tar ({error})") from None
             if name.suffix == ".ipynb":
                 _check_notebook(body, name, what)
             contents.append((name, body))
@@ -197,6 +196,18 @@ def unpack(data: bytes, destination: Path, limits: Limits, what: str) -> list[st
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [str(name) for name, _ in contents]
+
+
+def _members(archive: tarfile.TarFile, what: str) -> Iterator[tarfile.TarInfo]:
+    """The archive's entries one at a time (never the whole list at once)."""
+    while True:
+        try:
+            member = archive.next()
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise ExchangeProblem(f"{what}: the upload is a broken tar ({error})") from None
+        if member is None:
+            return
+        yield member
 
 
 def _check_notebook(body: bytes, name: PurePosixPath, what: str) -> None:
