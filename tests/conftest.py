@@ -292,3 +292,27 @@ def browser() -> Iterator[Any]:
         )
         yield instance
         instance.close()
+
+
+DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture(scope="module")
+def shots(hub) -> Any:
+    """``shots(page, guide, name)``: a screenshot for ``docs/<guide>/<name>.png`` (the
+    guides' pictures, with ``CAMPUSHUB_SCREENSHOTS=1``: ``bash scripts/screenshots.sh``), else
+    in the module hub's state folder."""
+
+    def take(page: Any, guide: str, name: str, full_page: bool = False) -> Path:
+        folder = (
+            DOCS_DIR / guide
+            if os.environ.get("CAMPUSHUB_SCREENSHOTS")
+            else hub.settings.state_dir / "screenshots" / guide
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        assert path.stat().st_size > 5_000, f"{path} looks empty"
+        return path
+
+    return take

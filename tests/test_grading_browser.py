@@ -12,10 +12,8 @@ with their token (the same file the tool writes), and everything after is done o
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,25 +25,6 @@ pytestmark = pytest.mark.browser
 # Every step is also tested over nbgrader's APIs on both version sets (test_grading); the
 # pictures are taken once, on the newest JupyterHub.
 NEWEST_VERSIONS_ONLY = True
-
-DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-@pytest.fixture(scope="module")
-def shots(hub) -> Any:
-    def take(page: Any, guide: str, name: str, full_page: bool = False) -> Path:
-        folder = (
-            DOCS / guide
-            if os.environ.get("CAMPUSHUB_SCREENSHOTS")
-            else hub.settings.state_dir / "screenshots" / guide
-        )
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
-        assert path.stat().st_size > 5_000, f"{path} looks empty"
-        return path
-
-    return take
 
 
 @pytest.fixture(scope="module")

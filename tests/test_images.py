@@ -335,17 +335,21 @@ def test_course_images_load_the_pull_guard_beside_nbgitpuller(folder: str) -> No
     assert "--build-context campushub=." in dockerfile
 
 
-def test_the_pull_guard_is_a_module_that_stands_alone() -> None:
-    # The course images copy the file alone, as campushub_pullguard.
+def imports_of(path: Path) -> set[str]:
+    """The modules a Python file imports (``from x import y`` as ``x``)."""
     import ast
 
-    source = (ROOT / "campushub" / "pullguard.py").read_text()
-    imported = {
+    return {
         (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(ast.parse(source))
+        for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
+
+
+def test_the_pull_guard_is_a_module_that_stands_alone() -> None:
+    # The course images copy the file alone, as campushub_pullguard.
+    imported = imports_of(ROOT / "campushub" / "pullguard.py")
     assert not [name for name in imported if name.startswith(("campushub", "."))]
     assert imported <= {
         "__future__",
@@ -363,17 +367,9 @@ def test_the_pull_guard_is_a_module_that_stands_alone() -> None:
 def test_the_nbgrader_exchange_is_a_module_that_stands_alone_in_the_python_image() -> None:
     # The Python image copies it alone, as campushub_nbgrader_exchange, with the configuration
     # folders the spawner names (campushub.kube.IMAGE_GRADING_CONFIG).
-    import ast
-
     from campushub.kube import IMAGE_GRADING_CONFIG
 
-    source = (ROOT / "campushub" / "nbgrader_exchange.py").read_text()
-    imported = {
-        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
+    imported = imports_of(ROOT / "campushub" / "nbgrader_exchange.py")
     assert not [name for name in imported if name.startswith(("campushub", "."))]
     assert {name.split(".")[0] for name in imported} <= {
         "__future__", "glob", "io", "os", "shutil", "tarfile", "tempfile", "urllib",

@@ -10,10 +10,8 @@ hub's state folder.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,27 +25,7 @@ pytestmark = pytest.mark.browser
 # cost the test command more than a minute.
 NEWEST_VERSIONS_ONLY = True
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 NOTEBOOK = "lab01.ipynb"
-
-
-@pytest.fixture(scope="module")
-def shots(hub) -> Any:
-    """``shots(page, guide, name)``: a screenshot for ``docs/<guide>/<name>.png``."""
-
-    def take(page: Any, guide: str, name: str, full_page: bool = False) -> Path:
-        folder = (
-            DOCS / guide
-            if os.environ.get("CAMPUSHUB_SCREENSHOTS")
-            else hub.settings.state_dir / "screenshots" / guide
-        )
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
-        assert path.stat().st_size > 5_000, f"{path} looks empty"
-        return path
-
-    return take
 
 
 @pytest.fixture

@@ -1,16 +1,23 @@
 """What the hub services' tornado apps share: the hub login on every request, security headers,
-errors whose message is for the person, the cookie secret, request logging and log routing."""
+errors whose message is for the person, the cookie secret, the catalog as its file changes,
+request logging and log routing, and serving until the hub stops them."""
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import signal
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
-from tornado import web
+from tornado import ioloop, web
+from tornado.httpserver import HTTPServer
 from tornado.log import access_log, app_log, gen_log
+
+from ..catalog import Catalog, CatalogError, load_catalog
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
@@ -115,3 +122,64 @@ def route_tornado_logs(log: logging.Logger, level: Any) -> None:
     tornado_log.propagate = False
     for handler in log.handlers:
         tornado_log.addHandler(handler)
+
+
+class CatalogHolder:
+    """The catalog, reloaded when its file changes; a bad new version is refused with a log
+    line and the last good one kept."""
+
+    def __init__(self, path: str, log: logging.Logger, check_every: float = 10.0) -> None:
+        self.path = path
+        self.log = log
+        self.check_every = check_every
+        self._mtime = self._stat()
+        self.catalog: Catalog = load_catalog(path)
+        self._checked = time.monotonic()
+
+    def _stat(self) -> float:
+        try:
+            return os.stat(self.path).st_mtime
+        except OSError:
+            return 0.0
+
+    def current(self) -> Catalog:
+        now = time.monotonic()
+        if now - self._checked < self.check_every:
+            return self.catalog
+        self._checked = now
+        mtime = self._stat()
+        if mtime and mtime != self._mtime:
+            self._mtime = mtime
+            try:
+                self.catalog = load_catalog(self.path)
+                self.log.info(
+                    "catalog %s reloaded: %d course(s)", self.path, len(self.catalog.courses)
+                )
+            except CatalogError as error:
+                self.log.warning(
+                    "catalog %s changed but has problems; keeping the last good one.\n%s",
+                    self.path,
+                    error,
+                )
+        return self.catalog
+
+
+def serve(
+    app: web.Application, ip: str, port: int, log: logging.Logger, name: str, **server: Any
+) -> None:
+    """Listen on ``ip:port`` and run the loop until SIGINT or SIGTERM (the hub stops its
+    services with SIGINT, then SIGTERM: both end the loop at once); then stop listening.
+    ``server``: HTTPServer's own settings, such as ``max_body_size``."""
+    http = HTTPServer(app, xheaders=True, **server)
+    http.listen(port, ip)
+    log.info("%s listening on %s:%d", name, ip or "*", port)
+    loop = ioloop.IOLoop.current()
+
+    def stop(signum: int, frame: Any) -> None:
+        log.info("%s stopping (signal %d)", name, signum)
+        loop.add_callback_from_signal(loop.stop)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    loop.start()
+    http.stop()

@@ -31,21 +31,27 @@ import html
 import json
 import logging
 import os
-import signal
 import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
-from tornado import httpclient, ioloop, web
-from tornado.httpserver import HTTPServer
+from tornado import httpclient, web
 from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Application, catch_config_error
 
-from ...catalog import Catalog, CatalogError, load_catalog
+from ...catalog import Catalog, CatalogError
 from ...memberships import INSTRUCTOR, TA, grader_course, memberships_from_groups
-from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
+from ..web import (
+    CatalogHolder,
+    HubPage,
+    PageError,
+    cookie_secret,
+    log_request,
+    route_tornado_logs,
+    serve,
+)
 from .store import ExchangeProblem, ExchangeStore, Limits, check_assignment, pack
 
 STAFF = (TA, INSTRUCTOR)
@@ -136,6 +142,12 @@ class APIHandler(HubPage):
             raise ExchangeProblem(f"only the staff of {course} may do this", 403)
         return role
 
+    async def reader_of(self, course: str, student: str, what: str) -> None:
+        """Refused unless the caller may read ``student``'s ``what`` in ``course``: their own,
+        or anyone's for the course's staff and grader."""
+        if await self.role_in(course) == "student" and student != self.username:
+            raise ExchangeProblem(f"students read their own {what} only", 403)
+
     def send_tar(self, folder: Path, name: str) -> None:
         self.set_header("Content-Type", "application/gzip")
         self.set_header("Content-Disposition", f'attachment; filename="{name}.tar.gz"')
@@ -210,9 +222,7 @@ class SubmissionsHandler(APIHandler):
 
 class SubmissionHandler(APIHandler):
     async def get(self, course: str, assignment: str, student: str, sid: str) -> None:
-        role = await self.role_in(course)
-        if role == "student" and student != self.username:
-            raise ExchangeProblem("students read their own submissions only", 403)
+        await self.reader_of(course, student, "submissions")
         folder = self.store.submission_folder(course, student, assignment, sid)
         self.send_tar(folder, f"{student}-{assignment}-{sid}")
 
@@ -232,9 +242,7 @@ class FeedbackHandler(APIHandler):
 
 class FeedbackFileHandler(APIHandler):
     async def get(self, course: str, assignment: str, student: str, sid: str) -> None:
-        role = await self.role_in(course)
-        if role == "student" and student != self.username:
-            raise ExchangeProblem("students read their own feedback only", 403)
+        await self.reader_of(course, student, "feedback")
         folder = self.store.feedback_folder(course, student, assignment, sid)
         self.send_tar(folder, f"feedback-{student}-{assignment}-{sid}")
 
@@ -367,31 +375,10 @@ class GradingApp(Application):
         super().initialize(argv)
         route_tornado_logs(self.log, self.log_level)
 
-    _catalog: Catalog | None = None
-    _catalog_stat: tuple[float, float] = (0.0, 0.0)
-
     def catalog(self) -> Catalog:
         """The catalog, read again when its file changes (a bad new one is refused, logged,
         and the last good one kept)."""
-        now = time.monotonic()
-        checked, mtime = self._catalog_stat
-        if self._catalog is not None and now - checked < 10:
-            return self._catalog
-        try:
-            current = os.stat(self.catalog_path).st_mtime
-        except OSError:
-            current = mtime
-        if self._catalog is None or current != mtime:
-            try:
-                self._catalog = load_catalog(self.catalog_path)
-            except CatalogError as error:
-                if self._catalog is None:
-                    raise
-                self.log.warning(
-                    "catalog changed but has problems; keeping the last good one.\n%s", error
-                )
-        self._catalog_stat = (now, current)
-        return self._catalog
+        return self.catalog_holder.current()
 
     async def memberships(self, username: str) -> dict[str, str]:
         """``username``'s courses and roles, from their hub groups (read with the service's
@@ -429,7 +416,7 @@ class GradingApp(Application):
                 "campushub-grading: give the catalog (--catalog or $CAMPUSHUB_CATALOG)"
             )
         try:
-            catalog = self.catalog()
+            self.catalog_holder = CatalogHolder(self.catalog_path, self.log)
         except CatalogError as error:
             raise SystemExit(f"campushub-grading will not start:\n{error}") from None
         self.store = ExchangeStore(
@@ -459,6 +446,7 @@ class GradingApp(Application):
             xsrf_cookies=True,
             log_function=log_request,
         )
+        catalog = self.catalog()
         grading = sorted(slug for slug, c in catalog.courses.items() if c.grading)
         self.log.info(
             "grading: exchange %s for %d course(s)%s, at %s",
@@ -472,19 +460,8 @@ class GradingApp(Application):
 
     def start(self) -> None:
         self.init()
-        server = HTTPServer(self.web, xheaders=True, max_body_size=self.max_upload_bytes + 2**16)
-        server.listen(self.port, self.ip)
-        self.log.info("grading service listening on %s:%d", self.ip or "*", self.port)
-        loop = ioloop.IOLoop.current()
-
-        def stop(signum: int, frame: Any) -> None:
-            self.log.info("grading service stopping (signal %d)", signum)
-            loop.add_callback_from_signal(loop.stop)
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        loop.start()
-        server.stop()
+        max_body = self.max_upload_bytes + 2**16
+        serve(self.web, self.ip, self.port, self.log, "grading service", max_body_size=max_body)
         self.log.info("grading service stopped")
 
 

@@ -20,7 +20,6 @@ import dataclasses
 import json
 import logging
 import os
-import signal
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -34,14 +33,21 @@ from jupyterhub.services.auth import (
     HubOAuthCallbackHandler,
 )
 from sqlalchemy.exc import OperationalError
-from tornado import httpclient, ioloop, web
-from tornado.httpserver import HTTPServer
+from tornado import httpclient, web
 from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import Application, catch_config_error
 
-from ...catalog import Catalog, CatalogError, Course, load_catalog
+from ...catalog import Catalog, CatalogError, Course
 from ...memberships import GROUP_PREFIX, ROLE_GROUP_SUFFIX
-from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
+from ..web import (
+    CatalogHolder,
+    HubPage,
+    PageError,
+    cookie_secret,
+    log_request,
+    route_tornado_logs,
+    serve,
+)
 from . import rules
 from .remote import check_remote
 from .store import Link, LinkStore, database_url
@@ -66,46 +72,6 @@ def _busy(error: BaseException | None) -> bool:
         return False
     text = str(error).lower()
     return "locked" in text or "busy" in text
-
-
-class CatalogHolder:
-    """The catalog, reloaded when its file changes; a bad new version is refused with a log
-    line and the last good one kept."""
-
-    def __init__(self, path: str, log: logging.Logger, check_every: float = 10.0) -> None:
-        self.path = path
-        self.log = log
-        self.check_every = check_every
-        self._mtime = self._stat()
-        self.catalog: Catalog = load_catalog(path)
-        self._checked = time.monotonic()
-
-    def _stat(self) -> float:
-        try:
-            return os.stat(self.path).st_mtime
-        except OSError:
-            return 0.0
-
-    def current(self) -> Catalog:
-        now = time.monotonic()
-        if now - self._checked < self.check_every:
-            return self.catalog
-        self._checked = now
-        mtime = self._stat()
-        if mtime and mtime != self._mtime:
-            self._mtime = mtime
-            try:
-                self.catalog = load_catalog(self.path)
-                self.log.info(
-                    "catalog %s reloaded: %d course(s)", self.path, len(self.catalog.courses)
-                )
-            except CatalogError as error:
-                self.log.warning(
-                    "catalog %s changed but has problems; keeping the last good one.\n%s",
-                    self.path,
-                    error,
-                )
-        return self.catalog
 
 
 class Rejected(PageError):
@@ -810,20 +776,7 @@ class LinksApp(Application):
 
     def start(self) -> None:
         self.init()
-        server = HTTPServer(self.web, xheaders=True)
-        server.listen(self.port, self.ip)
-        self.log.info("links service listening on %s:%d", self.ip or "*", self.port)
-        loop = ioloop.IOLoop.current()
-
-        def stop(signum: int, frame: Any) -> None:
-            self.log.info("links service stopping (signal %d)", signum)
-            loop.add_callback_from_signal(loop.stop)
-
-        # The hub stops its services with SIGINT, then SIGTERM: both end the loop at once.
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        loop.start()
-        server.stop()
+        serve(self.web, self.ip, self.port, self.log, "links service")
         self.store.close()
         self.log.info("links service stopped")
 

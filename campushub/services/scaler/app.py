@@ -22,7 +22,6 @@ import math
 import multiprocessing
 import os
 import resource
-import signal
 import time
 import urllib.parse
 from concurrent.futures import ProcessPoolExecutor
@@ -40,7 +39,6 @@ from jupyterhub.services.auth import (
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from tornado import httpclient, ioloop, web
-from tornado.httpserver import HTTPServer
 from traitlets import Bool, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Application, catch_config_error
 
@@ -50,7 +48,7 @@ from ...feeds import FeedError, FeedResult, read_feed
 from ...learning import History, Learned, Observation
 from ...memberships import GROUP_PREFIX, memberships_from_groups
 from ...units import format_cpu, format_duration, format_memory
-from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs
+from ..web import HubPage, PageError, cookie_secret, log_request, route_tornado_logs, serve
 from .core import RunningServer, Scaler
 from .fetch import FeedFetcher, is_network_address
 from .state import StateError, open_state
@@ -916,20 +914,9 @@ class ScalerApp(Application):
     def start(self) -> None:
         loop = ioloop.IOLoop.current()
         loop.run_sync(self.init)
-        server = HTTPServer(self.web, xheaders=True)
-        server.listen(self.port, self.ip)
-        self.log.info("scaler service listening on %s:%d", self.ip or "*", self.port)
         task = loop.asyncio_loop.create_task(self.rounds())
-
-        def stop(signum: int, frame: Any) -> None:
-            self.log.info("scaler service stopping (signal %d)", signum)
-            loop.add_callback_from_signal(loop.stop)
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        loop.start()
+        serve(self.web, self.ip, self.port, self.log, "scaler service")
         task.cancel()
-        server.stop()
         if self.scaler.applier is not None:
             loop.run_sync(self.scaler.applier.close)
         self._stop_feed_worker()
