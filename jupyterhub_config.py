@@ -106,6 +106,18 @@ if env.get("JUPYTERHUB_CRYPT_KEY"):
     c.CampusAuthenticator.enable_auth_state = True
     c.CampusAuthenticator.auth_refresh_age = int(env.get("CAMPUSHUB_AUTH_REFRESH_AGE", "300"))
 
+# LTI 1.3 launches from Canvas (campushub.lti): CAMPUSHUB_LTI_PLATFORMS, a JSON list of
+# {"issuer", "client_id", "deployment_ids", "login_url", "jwks_url", "name"}; the launch names
+# the person's campus account in CAMPUSHUB_LTI_USERNAME_CLAIM (default: the custom parameter
+# login_id, Canvas's $Canvas.user.loginId). docs/operators/lti.md registers the tool.
+if env.get("CAMPUSHUB_LTI_PLATFORMS"):
+    try:
+        c.CampusAuthenticator.lti_platforms = json.loads(env["CAMPUSHUB_LTI_PLATFORMS"])
+    except ValueError as error:
+        sys.exit(f"campushub: CAMPUSHUB_LTI_PLATFORMS is not JSON: {error}")
+    if env.get("CAMPUSHUB_LTI_USERNAME_CLAIM"):
+        c.CampusAuthenticator.lti_username_claim = env["CAMPUSHUB_LTI_USERNAME_CLAIM"]
+
 # -- where servers run: one named server per course ----------------------------------------------
 c.Spawner.start_timeout = 120
 # Starts under way at once; more are answered 429 with "Try again in N seconds" (JupyterHub's
@@ -172,7 +184,16 @@ else:
         c.TraefikFileProviderProxy.traefik_api_password = traefik_secret.read_text().strip()
         c.TraefikFileProviderProxy.static_config_file = str(state_dir / "traefik.toml")
         c.TraefikFileProviderProxy.dynamic_config_file = str(state_dir / "traefik-rules.toml")
-    elif proxy_choice != "chp":
+    elif proxy_choice == "chp":
+        # As zero-to-jupyterhub runs it: whatever has no route yet goes to the hub, so the hub
+        # answers as soon as it listens. Without it the hub's own route is added only after
+        # every service has answered, and JupyterHub starts them one after the other (about a
+        # second each): nobody could sign in meanwhile (benchmarks/hub_scale.py).
+        c.ConfigurableHTTPProxy.command = [
+            "configurable-http-proxy",
+            f"--default-target=http://127.0.0.1:{c.JupyterHub.hub_port}",
+        ]
+    else:
         sys.exit(f"campushub: CAMPUSHUB_PROXY is {proxy_choice!r}: use chp or traefik")
     c.JupyterHub.pid_file = str(state_dir / "jupyterhub.pid")
     c.JupyterHub.db_url = f"sqlite:///{state_dir / 'jupyterhub.sqlite'}"

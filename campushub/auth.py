@@ -40,6 +40,14 @@ from traitlets import Bool, Dict, Float, Instance, Integer, List, Set, Unicode, 
 
 from .catalog import Catalog, CatalogError, load_catalog
 from .idtoken import IdTokenError, IdTokenVerifier, nonce_for, unverified_claims
+from .lti import (
+    LaunchRefused,
+    LaunchVerifier,
+    LtiLaunchHandler,
+    LtiLoginHandler,
+    VerifiedLaunch,
+    read_platforms,
+)
 from .memberships import (
     ClaimPatternError,
     MembershipRules,
@@ -51,6 +59,7 @@ from .memberships import (
     ignored_from_claims,
     memberships_from_canvas,
     memberships_from_claims,
+    memberships_from_lti,
     staff_role_course,
     staff_roles,
     user_roles,
@@ -59,6 +68,9 @@ from .memberships import (
 # Berkeley's Canvas-derived claim values: course::<canvas id>::enrollment_type::<type>
 BERKELEY_PATTERN = r"course::(?P<course>[^:]+)::enrollment_type::(?P<role>[^:]+)"
 AUTH_STATE_KEY = "campushub"
+# The key of a verified LTI launch in the data LtiLaunchHandler gives login_user (form data,
+# text only, can never hold a VerifiedLaunch).
+LAUNCH_KEY = "campushub_lti_launch"
 # The last refusal's reason, for the page at /hub/refused (signed; a day).
 REFUSED_COOKIE = "campushub-refused"
 # What the sign-in page's "as someone else" may ask the provider (OpenID Connect Core 3.1.2.1).
@@ -211,7 +223,10 @@ class CampusAuthenticator(GenericOAuthenticator):
     callback_handler = CampusCallbackHandler
 
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
-        return [*super().get_handlers(app), (r"/refused", RefusedHandler)]
+        handlers = [*super().get_handlers(app), (r"/refused", RefusedHandler)]
+        if self.lti_verifier is not None:
+            handlers += [(r"/lti/login", LtiLoginHandler), (r"/lti/launch", LtiLaunchHandler)]
+        return handlers
 
     # -- the provider -------------------------------------------------------------------------
     issuer = Unicode(
@@ -365,6 +380,49 @@ class CampusAuthenticator(GenericOAuthenticator):
         ``JupyterHub.extra_user_scopes`` (either is refused at start). Keep ``self``.""",
     )
 
+    # -- LTI 1.3 launches (campushub.lti) -----------------------------------------------------
+    lti_platforms = List(
+        config=True,
+        help="""Learning platforms (a Canvas developer key each) whose LTI 1.3 launches sign
+        people in beside campus sign-on: a list of mappings with ``issuer`` (for Canvas
+        ``https://canvas.instructure.com``), ``client_id`` (the developer key's id),
+        ``deployment_ids`` (the ids of the tool's deployments in the platform's accounts or
+        courses), ``login_url`` (the platform's OpenID Connect authorization endpoint, for
+        Canvas ``https://sso.canvaslms.com/api/lti/authorize_redirect``), ``jwks_url`` (its
+        keys, ``https://sso.canvaslms.com/api/lti/security/jwks``) and an optional ``name``.
+        Empty: no launches (``/hub/lti/*`` answers 404). The tool's login initiation address
+        is ``<hub>/hub/lti/login``, its redirect (launch) address ``<hub>/hub/lti/launch``.""",
+    )
+    lti_username_claim = Unicode(
+        "custom:login_id",
+        config=True,
+        help="""Where a launch names the person's campus account (the same hub account as
+        their campus sign-in, never a second one): ``custom:<name>`` for a custom parameter of
+        the tool (Canvas: ``login_id=$Canvas.user.loginId``, the campus login), or a claim of
+        the launch such as ``email``. Read, trimmed and lowercased as the campus sign-in's
+        username claim is; a launch without it is refused with a page that says so.""",
+    )
+    lti_link_parameter = Unicode(
+        "link",
+        config=True,
+        help="""The custom parameter of a launch that names a campushub link (its id, as in
+        ``/services/links/l/<id>``): the launch opens it, as clicking the short link does.
+        A launch without one opens the course's server.""",
+    )
+    lti_launch_url = Unicode(
+        "",
+        config=True,
+        help="""The launch (redirect) address registered with the platforms; default: the
+        hub's ``/hub/lti/launch`` at the address the login initiation came to.""",
+    )
+    lti_session_hours = Float(
+        12.0,
+        config=True,
+        help="""How long a sign-in made by a launch alone (no campus sign-in behind it to
+        refresh) keeps its course; after that the next request asks for a sign-in (a launch
+        from the course does it again without a password).""",
+    )
+
     # -- upstream settings campushub relies on --------------------------------------------------
     @default("scope")
     def _default_scope(self) -> list[str]:
@@ -434,6 +492,13 @@ class CampusAuthenticator(GenericOAuthenticator):
                 fetch_json=self._fetch_json,
                 leeway=self.id_token_leeway,
             )
+        try:
+            platforms = read_platforms(self.lti_platforms)
+        except ValueError as error:
+            raise ValueError(f"CampusAuthenticator: {error}") from None
+        self.lti_verifier: LaunchVerifier | None = (
+            LaunchVerifier(platforms, self._fetch_json, self.id_token_leeway) if platforms else None
+        )
         if self.memberships_source == "canvas" and not self.canvas_url:
             raise ValueError("CampusAuthenticator: memberships_source 'canvas' needs canvas_url")
         self._check_allow_settings()
@@ -695,6 +760,133 @@ class CampusAuthenticator(GenericOAuthenticator):
         )
         return auth_model
 
+    # -- LTI launches ----------------------------------------------------------------------------
+    async def authenticate(self, handler: Any, data: Any = None) -> Any:
+        """A verified LTI launch (from :class:`campushub.lti.LtiLaunchHandler`), else the
+        campus sign-in's OAuth flow (upstream)."""
+        if isinstance(data, dict) and isinstance(data.get(LAUNCH_KEY), VerifiedLaunch):
+            return await self.lti_auth_model(data[LAUNCH_KEY])
+        return await super().authenticate(handler, data)
+
+    def _lti_username(self, launch: VerifiedLaunch) -> str:
+        raw = launch.claim(self.lti_username_claim)
+        where = self.lti_username_claim
+        if isinstance(raw, str) and raw.strip():
+            username = raw.strip().lower()
+            if _USERNAME.match(username) and grader_course(username) is None:
+                return username
+            raise LaunchRefused(
+                "username",
+                "Your campus account could not be read",
+                f"{launch.platform.title} sent {where} as {raw[:64]!r}, which is not a usable"
+                " campus account on this hub; ask the hub's operators.",
+            )
+        raise LaunchRefused(
+            "username",
+            "Your campus account could not be read",
+            f"{launch.platform.title} did not say who you are on campus ({where}). The hub's"
+            " operators set this up with the learning platform: tell them, and mention this"
+            " page.",
+        )
+
+    async def lti_auth_model(self, launch: VerifiedLaunch) -> dict[str, Any]:
+        """The hub's sign-in for a verified launch: the person's campus account (by
+        ``lti_username_claim``), with the launch's course in the role its LTI roles give,
+        beside the memberships their last campus sign-in found (a launch knows one course;
+        refreshing the campus sign-in reads them all again). Refused, with a page, for a
+        course not in the catalog, a role with no server, or an account bound to another
+        person of that platform."""
+        username = self._lti_username(launch)
+        key = launch.context_id
+        course = self.catalog.course_for_key(key) if key is not None else None
+        if course is None:
+            raise LaunchRefused(
+                "course",
+                "This course has no environment on this hub",
+                f"{launch.context_title} (course {key} in {launch.platform.title}) is not in"
+                f" the hub's catalog for the term {self.catalog.term.name}. If it should be,"
+                " its instructor asks the hub's operators to add it.",
+            )
+        today = self.today()
+        launched = memberships_from_lti(key, launch.roles, self.catalog, today)
+        if not launched:
+            if not self.catalog.term.is_open(today):
+                message = (
+                    f"The hub has no courses outside the term {self.catalog.term.name}"
+                    f" ({self.catalog.term.starts} to {self.catalog.term.ends})."
+                )
+            else:
+                message = (
+                    f"{launch.platform.title} lists you in {course.title} in a role that has no"
+                    " environment here: this hub gives them to a course's students, TAs and"
+                    " instructors. If you take or teach the course, ask its instructor to"
+                    " check your role."
+                )
+            raise LaunchRefused("role", "Your role in this course has no environment here", message)
+        account = self._account(username)
+        state: dict[str, Any] = {}
+        if account is not None and self.enable_auth_state:
+            state = await account.get_auth_state() or {}
+        ours = dict(state.get(AUTH_STATE_KEY) or {})
+        bound = dict(ours.get("lti_subjects") or {})
+        platform_key = f"{launch.platform.issuer} {launch.platform.client_id}"
+        if bound.get(platform_key, launch.subject) != launch.subject:
+            self.log.warning(
+                "Refused a launch as %s: the account belongs to %r of %s, this is %r",
+                username,
+                bound[platform_key],
+                launch.platform.issuer,
+                launch.subject,
+            )
+            raise LaunchRefused(
+                "subject",
+                "This account belongs to someone else",
+                f"The account {username} on this hub belongs to another person of"
+                f" {launch.platform.title}. Ask the hub's operators to look into it.",
+            )
+        bound[platform_key] = launch.subject
+        memberships = {**(ours.get("memberships") or {}), **launched}
+        ours.update(
+            memberships=memberships,
+            lti_subjects=bound,
+            lti={
+                "platform": platform_key,
+                "course": course.slug,
+                "link": launch.custom(self.lti_link_parameter),
+                "at": datetime.now().timestamp(),
+            },
+        )
+        ours.pop("refusal", None)
+        ours.setdefault("sub", None)
+        state[AUTH_STATE_KEY] = ours
+        self._sync_reach(account, memberships)
+        admin = bool(account is not None and account.admin)
+        roles = user_roles(memberships) + (["admin"] if admin else [])
+        shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(launched.items()))
+        self.log.info("%s -> %s [LTI launch from %s]", username, shown, launch.platform.issuer)
+        return {
+            "name": username,
+            "admin": admin,
+            "auth_state": state,
+            "groups": sorted(course_groups(memberships)),
+            "roles": [self._login_role(name) for name in roles],
+        }
+
+    def lti_landing(self, user: Any, launch: VerifiedLaunch, base_url: str) -> str:
+        """Where a launch goes once signed in: the link it names (the links service opens it
+        as it opens the short link, starting the course server), else the course server."""
+        from .services.links.rules import check_link_id
+
+        link = launch.custom(self.lti_link_parameter)
+        if link is not None and check_link_id(link):
+            root = base_url[: -len("hub/")] if base_url.endswith("hub/") else "/"
+            return url_path_join(root, "services/links/l", link)
+        key = launch.context_id
+        course = self.catalog.course_for_key(key) if key is not None else None
+        if course is None:
+            return url_path_join(base_url, "home")
+        return url_path_join(base_url, "spawn", user.name, course.slug)
+
     def _account(self, username: str) -> Any:
         """The hub's user of that name (loaded once per sign-in: JupyterHub's own lookup
         after the sign-in finds it loaded), or None for a new account."""
@@ -748,6 +940,15 @@ class CampusAuthenticator(GenericOAuthenticator):
         account never signs in: nothing to refresh (its server is started by the staff)."""
         if grader_course(user.name) is not None:
             return True
+        if self.enable_auth_state and self.lti_verifier is not None:
+            state = await user.get_auth_state() or {}
+            launched = (state.get(AUTH_STATE_KEY) or {}).get("lti")
+            if not state.get("token_response") and isinstance(launched, dict):
+                # Signed in by a launch alone: nothing to refresh from; the course it gave
+                # holds for lti_session_hours, then a new sign-in (or launch) is asked for.
+                at = launched.get("at")
+                age = datetime.now().timestamp() - (at if isinstance(at, int | float) else 0)
+                return age < self.lti_session_hours * 3600
         try:
             refreshed = await super().refresh_user(user, handler, **kwargs)
             if isinstance(refreshed, dict):

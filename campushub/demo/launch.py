@@ -442,12 +442,20 @@ def write_hub_config(path: Path, service: str, token: str, scopes: Iterable[str]
 
 
 def start_hub(
-    settings: HubSettings, log_dir: Path, config: Path | None = None, timeout: float = 90.0
+    settings: HubSettings,
+    log_dir: Path,
+    config: Path | None = None,
+    timeout: float = 90.0,
+    services: bool = True,
 ) -> Process:
-    """Start JupyterHub (which starts configurable-http-proxy) and wait for its API."""
+    """Start JupyterHub (which starts configurable-http-proxy) and wait for its API through
+    the proxy; with ``services``, also until the hub says it is running (it has started its
+    services, one after the other, and added their routes). The proxy sends what has no route
+    to the hub, so the hub answers before its services do."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "jupyterhub", "-f", str(config or reference_config())]
-    return start_process(
+    began = time.monotonic()
+    hub = start_process(
         "hub",
         argv,
         f"{settings.public_url}/hub/api/",
@@ -459,3 +467,30 @@ def start_hub(
         pid_files=(settings.state_dir / "jupyterhub-proxy.pid",),
         environment_marker=f"JUPYTERHUB_API_URL=http://127.0.0.1:{settings.hub_port}/".encode(),
     )
+    if services:
+        try:
+            wait_for_log(hub, HUB_RUNNING, timeout - (time.monotonic() - began))
+        except BaseException:
+            hub.stop()
+            raise
+    return hub
+
+
+HUB_RUNNING = b"JupyterHub is now running"
+
+
+def wait_for_log(process: Process, line: bytes, timeout: float) -> None:
+    """Wait until ``process``'s log holds ``line``; fail early if the process exits."""
+    deadline = time.monotonic() + timeout
+    while line not in process.log_path.read_bytes():
+        if not process.running():
+            raise StartError(
+                f"{process.name} exited with code {process.popen.returncode} before it said"
+                f" {line.decode()!r}; the end of {process.log_path}:\n{process.log_tail()}"
+            )
+        if time.monotonic() > deadline:
+            raise StartError(
+                f"{process.name} did not say {line.decode()!r} within {timeout:.0f} s; the"
+                f" end of {process.log_path}:\n{process.log_tail()}"
+            )
+        time.sleep(0.1)  # polling interval, not a wait for readiness

@@ -1,0 +1,359 @@
+"""LTI 1.3 launches (campushub.lti) against a real LTI 1.3 platform process on loopback.
+
+The platform is PyPI's ``lti-provider-mock`` run by ``tests/lti_platform.py``, which adds
+what the mock lacks (roles, custom parameters, signing forged claims with the platform's own
+key). The student and instructor launches go through Chromium, as from Canvas: the platform's
+login, its course page, the third-party login initiation at ``/hub/lti/login``, the platform's
+authorization, the signed launch posted to ``/hub/lti/launch``, the course server and the
+link's notebook. The refusals post launches signed by the platform's key (or another key)
+after a real login initiation, over HTTP.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from campushub.demo import launch
+from tests.test_links_service import NOTEBOOK, make_link
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT_ID = "lti-provider-mock"  # the mock's, fixed
+KID = "lti-provider-mock-default"
+DATA8 = "1524699"  # the demo catalog's Canvas id of data8
+NOT_IN_CATALOG = "7777777"
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+# The platform's people (its own ids, as Canvas's LTI user ids): who they are on campus comes
+# from the custom parameter login_id (Canvas: $Canvas.user.loginId).
+PEOPLE = {
+    "lti-ada": {"custom": {"login_id": "ada"}, "roles": {DATA8: [LIS + "Learner"]}},
+    "lti-ines": {
+        "custom": {"login_id": "ines"},
+        "roles": {DATA8: [LIS + "Instructor"], NOT_IN_CATALOG: [LIS + "Instructor"]},
+    },
+    "lti-olga": {"custom": {"login_id": "olga"}, "roles": {DATA8: [LIS + "Mentor"]}},
+    "lti-anon": {"roles": {DATA8: [LIS + "Learner"]}},
+}
+
+
+@pytest.fixture(scope="module")
+def platform_port() -> int:
+    return launch.free_port()
+
+
+@pytest.fixture(scope="module")
+def hub_options(platform_port: int) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{platform_port}"
+    platform = {
+        "issuer": url,
+        "client_id": CLIENT_ID,
+        "deployment_ids": ["1"],
+        "login_url": f"{url}/authorize",
+        "jwks_url": f"{url}/jwks",
+        "name": "bCourses (test platform)",
+    }
+    return {"extra_env": {"CAMPUSHUB_LTI_PLATFORMS": json.dumps([platform])}}
+
+
+class Platform:
+    def __init__(self, process: launch.Process, url: str) -> None:
+        self.process = process
+        self.url = url
+
+    def people(self, people: dict[str, Any]) -> None:
+        requests.put(f"{self.url}/harness/people", json=people, timeout=10).raise_for_status()
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        answer = requests.post(f"{self.url}/harness/sign", json=claims, timeout=10)
+        answer.raise_for_status()
+        return answer.json()["id_token"]
+
+
+@pytest.fixture(scope="module")
+def platform(hub, platform_port: int, campus_dir: Path) -> Any:
+    url = f"http://127.0.0.1:{platform_port}"
+    users = [
+        {"id": sub, "given_name": sub.split("-")[1].title(), "family_name": "Test", "email": ""}
+        for sub in PEOPLE
+    ]
+    courses = [
+        {"id": DATA8, "name": "DATA 8", "users": []},
+        {"id": NOT_IN_CATALOG, "name": "HIST 1", "users": ["lti-ines"]},
+    ]
+    env = {
+        **os.environ,
+        "LTI_PROVIDER_MOCK__LTI__ISS": url,
+        "LTI_PROVIDER_MOCK__LTI__LOGIN_URL": f"{hub.url}/hub/lti/login",
+        "LTI_PROVIDER_MOCK__LTI__LAUNCH_URL": f"{hub.url}/hub/lti/launch",
+        "LTI_PROVIDER_MOCK__USERS": json.dumps(users),
+        "LTI_PROVIDER_MOCK__COURSES": json.dumps(courses),
+    }
+    process = launch.start_process(
+        "lti-platform",
+        [sys.executable, "-m", "tests.lti_platform", str(platform_port)],
+        f"{url}/jwks",
+        campus_dir / "logs",
+        env=env,
+        cwd=ROOT,
+    )
+    running = Platform(process, url)
+    running.people(PEOPLE)
+    yield running
+    process.stop()
+
+
+# -- a launch over HTTP, for the refusals ------------------------------------------------------
+
+
+def initiate(hub, platform: Platform, **params: str) -> tuple[requests.Session, dict[str, str]]:
+    """A real third-party login initiation at the hub; returns the browser's session (with
+    the state cookie) and the authorization request's parameters the hub sent it on with."""
+    session = requests.Session()
+    query = {"iss": platform.url, "login_hint": "hint", "client_id": CLIENT_ID, **params}
+    answer = session.get(
+        f"{hub.url}/hub/lti/login", params=query, allow_redirects=False, timeout=30
+    )
+    assert answer.status_code == 302, (answer.status_code, answer.text[:1000])
+    location = answer.headers["Location"]
+    assert location.startswith(f"{platform.url}/authorize?"), location
+    return session, dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+
+def claims_for(platform: Platform, sub: str, nonce: str, course: str = DATA8, **changes: Any):
+    now = int(time.time())
+    person = PEOPLE.get(sub, {})
+    claims = {
+        "iss": platform.url,
+        "aud": CLIENT_ID,
+        "sub": sub,
+        "nonce": nonce,
+        "iat": now,
+        "exp": now + 300,
+        CLAIM + "deployment_id": "1",
+        CLAIM + "version": "1.3.0",
+        CLAIM + "message_type": "LtiResourceLinkRequest",
+        CLAIM + "roles": person.get("roles", {}).get(course, []),
+        CLAIM + "context": {"id": course, "title": "the course"},
+        CLAIM + "resource_link": {"id": "1"},
+        CLAIM + "custom": person.get("custom", {}),
+    }
+    claims.update(changes)
+    return claims
+
+
+def post_launch(hub, session: requests.Session, token: str, state: str) -> requests.Response:
+    return session.post(
+        f"{hub.url}/hub/lti/launch",
+        data={"id_token": token, "state": state},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
+def reason(answer: requests.Response) -> str:
+    match = re.search(r'id="campushub-lti-reason" data-reason="(\w+)">([^<]*)<', answer.text)
+    assert match, (answer.status_code, answer.text[:2000])
+    return match.group(1) + ": " + " ".join(html.unescape(match.group(2)).split())
+
+
+def signed_in_as(session: requests.Session, hub) -> str | None:
+    answer = session.get(f"{hub.url}/hub/api/user", timeout=30)
+    return answer.json().get("name") if answer.status_code == 200 else None
+
+
+def test_a_launch_signed_by_the_platform_signs_in_the_campus_account(hub, platform):
+    session, auth = initiate(hub, platform)
+    assert auth["client_id"] == CLIENT_ID and auth["response_mode"] == "form_post"
+    assert auth["redirect_uri"] == f"{hub.url}/hub/lti/launch"
+    token = platform.sign(claims_for(platform, "lti-ada", auth["nonce"]))
+    answer = post_launch(hub, session, token, auth["state"])
+    assert answer.status_code == 302, reason(answer)
+    assert answer.headers["Location"] == "/hub/spawn/ada/data8"
+    model = hub.api("GET", "/users/ada").json()
+    assert {"course:data8", "course:data8:students"} <= set(model["groups"])
+    # The same state cannot be used again (its cookie is gone) ...
+    again = post_launch(hub, session, token, auth["state"])
+    assert again.status_code == 403 and reason(again).startswith("state:")
+
+
+def test_a_replayed_launch_is_refused_even_with_its_cookie(hub, platform):
+    session, auth = initiate(hub, platform)
+    cookies = session.cookies.copy()
+    token = platform.sign(claims_for(platform, "lti-ada", auth["nonce"]))
+    assert post_launch(hub, session, token, auth["state"]).status_code == 302
+    thief = requests.Session()
+    thief.cookies.update(cookies)  # the state cookie captured with the launch
+    replay = post_launch(hub, thief, token, auth["state"])
+    assert replay.status_code == 403
+    assert (
+        reason(replay)
+        == "invalid: The hub refused it: the launch was already used (a replayed launch)."
+    )
+    assert signed_in_as(thief, hub) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"aud": "another-tool"}, "issued to another client (audience)"),
+        ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 3900}, "has expired"),
+        ({CLAIM + "deployment_id": "2"}, "deployment ('2')"),
+        ({CLAIM + "version": "1.1"}, "LTI version '1.1'"),
+        ({CLAIM + "message_type": "LtiSubmissionReviewRequest"}, "not supported"),
+        ({"nonce": "not-this-launch"}, "carries the wrong nonce"),
+        ({"iss": "https://evil.example"}, "issued by another provider"),
+    ],
+)
+def test_forged_launches_are_refused(hub, platform, change, why):
+    session, auth = initiate(hub, platform)
+    token = platform.sign({**claims_for(platform, "lti-ada", auth["nonce"]), **change})
+    answer = post_launch(hub, session, token, auth["state"])
+    assert answer.status_code == 403, answer.headers
+    assert why in reason(answer)
+    assert signed_in_as(session, hub) is None
+
+
+def test_a_launch_signed_with_another_key_is_refused(hub, platform):
+    session, auth = initiate(hub, platform)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = claims_for(platform, "lti-ada", auth["nonce"])
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})
+    answer = post_launch(hub, session, token, auth["state"])
+    assert answer.status_code == 403
+    assert "signature does not verify" in reason(answer)
+    # a key id the platform does not have: the hub asks the platform again, then refuses
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "someone-else"})
+    session, auth = initiate(hub, platform)
+    answer = post_launch(hub, session, token, auth["state"])
+    assert answer.status_code == 403 and "unknown key" in reason(answer)
+
+
+def test_login_initiation_refuses_what_is_not_registered(hub, platform):
+    bad = [
+        ({"iss": "https://canvas.example"}, 403, "platform:"),
+        ({"client_id": "another-key"}, 403, "platform:"),
+        ({"lti_deployment_id": "99"}, 403, "deployment:"),
+        ({"login_hint": ""}, 400, "not_a_launch:"),
+    ]
+    for params, status, why in bad:
+        query = {"iss": platform.url, "login_hint": "hint", "client_id": CLIENT_ID, **params}
+        answer = requests.get(f"{hub.url}/hub/lti/login", params=query, timeout=30)
+        assert answer.status_code == status, (params, answer.status_code)
+        assert reason(answer).startswith(why), (params, reason(answer))
+    no_state = requests.post(
+        f"{hub.url}/hub/lti/launch", data={"id_token": "x.y.z", "state": "short"}, timeout=30
+    )
+    assert no_state.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("sub", "course", "why"),
+    [
+        (
+            "lti-ines",
+            NOT_IN_CATALOG,
+            "course: the course (course 7777777 in bCourses (test platform)) is not in the",
+        ),
+        ("lti-olga", DATA8, "role: bCourses (test platform) lists you in DATA 8"),
+        (
+            "lti-anon",
+            DATA8,
+            "username: bCourses (test platform) did not say who you are on campus",
+        ),
+    ],
+)
+def test_launches_the_hub_cannot_serve_get_a_page_that_says_why(hub, platform, sub, course, why):
+    session, auth = initiate(hub, platform)
+    token = platform.sign(claims_for(platform, sub, auth["nonce"], course=course))
+    answer = post_launch(hub, session, token, auth["state"])
+    assert answer.status_code == 403
+    assert reason(answer).startswith(why), reason(answer)
+    assert signed_in_as(session, hub) is None
+
+
+def test_the_launch_and_the_campus_sign_in_are_one_account(hub, platform):
+    # grace signs in on campus first (data8 and stat20), then launches from Canvas's data8
+    campus = hub.login("grace")
+    assert signed_in_as(campus, hub) == "grace"
+    people = {
+        **PEOPLE,
+        "lti-grace": {"custom": {"login_id": "grace"}, "roles": {DATA8: [LIS + "Learner"]}},
+    }
+    session, auth = initiate(hub, platform)
+    token = platform.sign(
+        claims_for(
+            platform,
+            "lti-grace",
+            auth["nonce"],
+            **{CLAIM + "custom": people["lti-grace"]["custom"], CLAIM + "roles": [LIS + "Learner"]},
+        )
+    )
+    assert post_launch(hub, session, token, auth["state"]).status_code == 302
+    assert signed_in_as(session, hub) == "grace"
+    users = [u["name"] for u in hub.api("GET", "/users").json()]
+    assert users.count("grace") == 1 and not [u for u in users if "lti" in u]
+    groups = set(hub.api("GET", "/users/grace").json()["groups"])
+    assert {"course:data8", "course:stat20"} <= groups  # the campus sign-in's stat20 kept
+    # Another person of the platform claiming grace's login is refused.
+    session, auth = initiate(hub, platform)
+    forged = claims_for(
+        platform,
+        "lti-mallory",
+        auth["nonce"],
+        **{CLAIM + "custom": {"login_id": "grace"}, CLAIM + "roles": [LIS + "Learner"]},
+    )
+    answer = post_launch(hub, session, platform.sign(forged), auth["state"])
+    assert answer.status_code == 403 and reason(answer).startswith("subject:")
+
+
+# -- through Chromium, as from Canvas ----------------------------------------------------------
+
+
+def launch_in_browser(browser, platform: Platform, sub: str, course_name: str = "DATA 8"):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{platform.url}/login")
+    page.select_option("select[name=userid]", sub)
+    page.click("button[type=submit]")
+    page.click(f"text={course_name}")
+    return context, page
+
+
+def test_a_student_launch_opens_the_link_s_notebook(hub, platform, browser, git_server):
+    made = make_link(hub, hub.login("ines"), repo=git_server.demo_repo_url, path=NOTEBOOK)
+    link = re.search(r"/services/links/manage/(\w+)\?created=1$", made.url).group(1)
+    platform.people(
+        {**PEOPLE, "lti-ada": {**PEOPLE["lti-ada"], "course_custom": {DATA8: {"link": link}}}}
+    )
+    try:
+        context, page = launch_in_browser(browser, platform, "lti-ada")
+        page.wait_for_url(
+            re.compile(rf".*/user/ada/data8/lab/tree/.*{NOTEBOOK}.*"), timeout=120_000
+        )
+        context.close()
+    finally:
+        platform.people(PEOPLE)
+    model = hub.api("GET", "/users/ada").json()
+    assert model["servers"]["data8"]["ready"]
+
+
+def test_an_instructor_launch_gets_the_course_s_staff_role(hub, platform, browser):
+    context, page = launch_in_browser(browser, platform, "lti-ines")
+    page.wait_for_url(re.compile(r".*/user/ines/data8/.*"), timeout=120_000)
+    context.close()
+    model = hub.api("GET", "/users/ines").json()
+    assert "course-data8-instructor" in model["roles"]
+    assert {"course:data8", "course:data8:instructors"} <= set(model["groups"])
