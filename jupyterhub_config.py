@@ -203,6 +203,7 @@ else:
     # restart of the hub (as servers in a cluster always do: zero-to-jupyterhub sets this off).
     c.JupyterHub.cleanup_servers = env.get("CAMPUSHUB_CLEANUP_SERVERS", "1") != "0"
     c.CourseLocalSpawner.home_dir_template = str(state_dir / "homes" / "{username}")
+    c.CampusAuthenticator.lti_key_file = str(state_dir / "campushub-lti-key.pem")
 
 # The hub's database: CAMPUSHUB_DB_URL (a SQLAlchemy URL, e.g.
 # postgresql://hub@db/jupyterhub) wins over the local campus's SQLite file and over what the

@@ -43,8 +43,11 @@ from .idtoken import IdTokenError, IdTokenVerifier, nonce_for, unverified_claims
 from .lti import (
     LaunchRefused,
     LaunchVerifier,
+    LtiDeepLinkHandler,
+    LtiJwksHandler,
     LtiLaunchHandler,
     LtiLoginHandler,
+    ToolKey,
     VerifiedLaunch,
     read_platforms,
 )
@@ -225,7 +228,12 @@ class CampusAuthenticator(GenericOAuthenticator):
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
         handlers = [*super().get_handlers(app), (r"/refused", RefusedHandler)]
         if self.lti_verifier is not None:
-            handlers += [(r"/lti/login", LtiLoginHandler), (r"/lti/launch", LtiLaunchHandler)]
+            handlers += [
+                (r"/lti/login", LtiLoginHandler),
+                (r"/lti/launch", LtiLaunchHandler),
+                (r"/lti/jwks", LtiJwksHandler),
+                (r"/lti/deep-link", LtiDeepLinkHandler),
+            ]
         return handlers
 
     # -- the provider -------------------------------------------------------------------------
@@ -415,6 +423,15 @@ class CampusAuthenticator(GenericOAuthenticator):
         help="""The launch (redirect) address registered with the platforms; default: the
         hub's ``/hub/lti/launch`` at the address the login initiation came to.""",
     )
+    lti_key_file = Unicode(
+        "campushub-lti-key.pem",
+        config=True,
+        help="""The tool's RSA private key (PEM), with which the hub signs what it sends a
+        platform (the link an instructor chose, LTI Deep Linking); platforms read its public
+        half at ``<hub>/hub/lti/jwks`` (the developer key's "Public JWK URL"). Made (mode 0600)
+        at the first start with ``lti_platforms`` if missing; relative to the hub's folder,
+        which zero-to-jupyterhub keeps on its volume, so a restart keeps the key.""",
+    )
     lti_session_hours = Float(
         12.0,
         config=True,
@@ -496,9 +513,14 @@ class CampusAuthenticator(GenericOAuthenticator):
             platforms = read_platforms(self.lti_platforms)
         except ValueError as error:
             raise ValueError(f"CampusAuthenticator: {error}") from None
-        self.lti_verifier: LaunchVerifier | None = (
-            LaunchVerifier(platforms, self._fetch_json, self.id_token_leeway) if platforms else None
-        )
+        self.lti_verifier: LaunchVerifier | None = None
+        self.lti_key: ToolKey | None = None
+        if platforms:
+            self.lti_verifier = LaunchVerifier(platforms, self._fetch_json, self.id_token_leeway)
+            try:
+                self.lti_key = ToolKey.load_or_create(self.lti_key_file)
+            except ValueError as error:
+                raise ValueError(f"CampusAuthenticator: {error}") from None
         if self.memberships_source == "canvas" and not self.canvas_url:
             raise ValueError("CampusAuthenticator: memberships_source 'canvas' needs canvas_url")
         self._check_allow_settings()

@@ -21,12 +21,16 @@ the role) is the authenticator's: :meth:`campushub.auth.CampusAuthenticator.lti_
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 import re
 import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jupyterhub.handlers import BaseHandler
@@ -45,6 +49,17 @@ ROLES = CLAIM + "roles"
 CUSTOM = CLAIM + "custom"
 RESOURCE_LINK = CLAIM + "resource_link"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
+MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+DEEP_LINKING_SETTINGS = DL_CLAIM + "deep_linking_settings"
+CONTENT_ITEMS = DL_CLAIM + "content_items"
+DL_DATA = DL_CLAIM + "data"
+# A staff member's choosing of a link (Deep Linking): the hub's signed request, carried by the
+# links service's page back to the hub, is good for this long.
+PICK_NAME = "campushub-lti-pick"
+PICK_SECONDS = 1800
 
 STATE_COOKIE = "campushub-lti-"  # + the launch's state
 STATE_SECONDS = 600  # from the login initiation to the launch
@@ -150,6 +165,57 @@ def read_platforms(values: Any) -> tuple[Platform, ...]:
     return tuple(found)
 
 
+class ToolKey:
+    """The tool's own RSA key: it signs what campushub sends a platform (the Deep Linking
+    response); the platform reads the public half at ``/hub/lti/jwks``. Kept in a file the
+    hub makes (mode 0600) on its first start with launches, so a restart keeps it."""
+
+    def __init__(self, private_key: Any) -> None:
+        from jwt.algorithms import RSAAlgorithm
+
+        self._private = private_key
+        public = json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))
+        # RFC 7638 thumbprint: the key id stays the same for the same key
+        members = json.dumps({k: public[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
+        digest = hashlib.sha256(members.encode()).digest()
+        self.kid = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        self.public_jwk = {**public, "kid": self.kid, "alg": "RS256", "use": "sig"}
+
+    @classmethod
+    def load_or_create(cls, path: str | Path) -> ToolKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        path = Path(path)
+        try:
+            if path.exists():
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+                if not isinstance(key, rsa.RSAPrivateKey):
+                    raise ValueError("it is not an RSA private key")
+                return cls(key)
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(pem)
+            return cls(key)
+        except (OSError, ValueError, TypeError) as error:
+            raise ValueError(f"the LTI tool key {path} cannot be used: {error}") from None
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.public_jwk]}
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        import jwt
+
+        return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.kid})
+
+
 @dataclass(slots=True)
 class NonceLedger:
     """The nonces of accepted launches, each until its token expires (plus the leeway): a
@@ -212,6 +278,13 @@ class VerifiedLaunch:
     def roles(self) -> list[Any]:
         roles = self.claims.get(ROLES)
         return roles if isinstance(roles, list) else []
+
+    @property
+    def deep_linking(self) -> dict[str, Any] | None:
+        """The deep linking settings of a Deep Linking request (checked), else None."""
+        if self.claims.get(MESSAGE_TYPE) != DEEP_LINKING_REQUEST:
+            return None
+        return self.claims[DEEP_LINKING_SETTINGS]
 
     def custom(self, name: str) -> str | None:
         """A custom parameter (text) of the launch, or None."""
@@ -278,8 +351,22 @@ class LaunchVerifier:
         if claims.get(VERSION) != "1.3.0":
             raise LaunchError(f"the launch is LTI version {show(claims.get(VERSION))}, not 1.3.0")
         message = claims.get(MESSAGE_TYPE)
-        if message != RESOURCE_LINK_REQUEST:
+        if message not in MESSAGE_TYPES:
             raise LaunchError(f"the launch's message type {show(message)} is not supported here")
+        if message == DEEP_LINKING_REQUEST:
+            settings = claims.get(DEEP_LINKING_SETTINGS)
+            if not isinstance(settings, dict):
+                raise LaunchError("the deep linking request has no deep_linking_settings")
+            try:
+                _url(settings.get("deep_link_return_url"), "its deep_link_return_url")
+            except ValueError as error:
+                raise LaunchError(f"the deep linking request's {error}") from None
+            accepted = settings.get("accept_types")
+            if not isinstance(accepted, list) or "ltiResourceLink" not in accepted:
+                raise LaunchError(
+                    "the deep linking request accepts no LTI resource link (accept_types"
+                    f" {show(accepted)}), which is what campushub offers"
+                )
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise LaunchError("the launch names nobody (no sub): an anonymous launch")
         expires = claims.get("exp")
@@ -486,4 +573,127 @@ class LtiLaunchHandler(LtiHandler):
                 "refused",
             )
             return
+        settings = launch.deep_linking
+        if settings is not None:
+            await self._pick(user, launch, settings)
+            return
         self.redirect(self.authenticator.lti_landing(user, launch, self.hub.base_url))
+
+    async def _pick(self, user: Any, launch: VerifiedLaunch, settings: dict[str, Any]) -> None:
+        """A Deep Linking request: a course's TA or instructor chooses one of its links on
+        the links service's page, which sends the choice back to ``/hub/lti/deep-link``
+        with this signed request."""
+        from .memberships import INSTRUCTOR, TA, lti_member_role
+
+        course = self.authenticator.catalog.course_for_key(launch.context_id or "")
+        if course is None or lti_member_role(launch.roles) not in (TA, INSTRUCTOR):
+            await self.refuse(
+                403,
+                "Only the course's staff choose links",
+                "Adding campushub to a course item in the learning platform is for the"
+                " course's TAs and instructors.",
+                "not_staff",
+            )
+            return
+        request = {
+            "user": user.name,
+            "course": course.slug,
+            "iss": launch.platform.issuer,
+            "client_id": launch.platform.client_id,
+            "deployment_id": launch.claims[DEPLOYMENT],
+            "return_url": settings["deep_link_return_url"],
+            "data": settings.get("data") if isinstance(settings.get("data"), str) else None,
+        }
+        signed = self.create_signed_value(PICK_NAME, json.dumps(request)).decode()
+        root = self.hub.base_url[: -len("hub/")] if self.hub.base_url.endswith("hub/") else "/"
+        query = urllib.parse.urlencode({"course": course.slug, "request": signed})
+        self.redirect(url_path_join(root, "services/links/lti/pick") + "?" + query)
+
+
+class LtiJwksHandler(LtiHandler):
+    """``/hub/lti/jwks``: the tool's public key, with which platforms verify what it signs."""
+
+    async def get(self) -> None:
+        key = getattr(self.authenticator, "lti_key", None)
+        if key is None:
+            raise HTTPError(404)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(key.jwks()))
+
+
+class LtiDeepLinkHandler(LtiHandler):
+    """``/hub/lti/deep-link``: the link a staff member chose on the links service's page,
+    sent back to the platform as a signed Deep Linking response (auto-submitted)."""
+
+    def check_xsrf_cookie(self) -> None:
+        # Posted from the links service's page, which cannot hold the hub's XSRF token: the
+        # hub's own signed request, bound to this signed-in person for half an hour, is
+        # checked instead.
+        return
+
+    async def post(self) -> None:
+        from .services.links.rules import check_link_id
+
+        user = self.current_user
+        raw = self.get_secure_cookie(
+            PICK_NAME,
+            value=self.get_body_argument("request", ""),
+            max_age_days=PICK_SECONDS / 86400,
+            min_version=2,
+        )
+        try:
+            request = json.loads(raw) if raw else None
+        except ValueError:
+            request = None
+        if not isinstance(request, dict) or user is None or request.get("user") != user.name:
+            self.log.warning(
+                "LTI deep link refused: %s",
+                "no signed request" if not isinstance(request, dict) else "another person's",
+            )
+            await self.refuse(
+                403,
+                "This choice has expired",
+                "Choosing a link must end within half an hour of its start in the learning"
+                " platform, by the person who started it. Add the item again there.",
+                "pick",
+            )
+            return
+        link = self.get_body_argument("link", "")
+        if not check_link_id(link):
+            await self.refuse(400, "No link chosen", "Choose one of the course's links.", "link")
+            return
+        title = " ".join(self.get_body_argument("title", "").split())[:200] or f"campushub {link}"
+        try:
+            platform = self.verifier.platform(str(request["iss"]), str(request["client_id"]))
+        except LaunchError as error:  # unregistered since: a changed configuration
+            await self.refuse(403, "This platform is not registered", f"{error}.", "platform")
+            return
+        now = int(time.time())
+        claims = {
+            "iss": platform.client_id,
+            "aud": platform.issuer,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": secrets.token_urlsafe(16),
+            DEPLOYMENT: request["deployment_id"],
+            MESSAGE_TYPE: DEEP_LINKING_RESPONSE,
+            VERSION: "1.3.0",
+            CONTENT_ITEMS: [
+                {
+                    "type": "ltiResourceLink",
+                    "title": title,
+                    "url": self.launch_url(),
+                    "custom": {self.authenticator.lti_link_parameter: link},
+                }
+            ],
+        }
+        if request.get("data"):
+            claims[DL_DATA] = request["data"]
+        token = self.authenticator.lti_key.sign(claims)
+        self.log.info(
+            "%s chose link %s for %s in %s", user.name, link, request["course"], platform.issuer
+        )
+        html = await self.render_template(
+            "lti_return.html", return_url=request["return_url"], token=token, title=title
+        )
+        self.finish(html)

@@ -7,7 +7,11 @@ lacks added here, in the test harness, never in campushub:
   course (``PUT /harness/people``), as Canvas sends them for an enrollment and the tool's
   custom fields;
 - ``POST /harness/sign``: claims signed with the platform's own key (for the tests' forged
-  launches: expired, another audience, an unknown deployment).
+  launches: expired, another audience, an unknown deployment);
+- LTI Deep Linking, which the mock does not implement: a person marked ``deep_linking`` gets
+  a Deep Linking request instead of a resource link launch (its return address
+  ``/harness/deep-link-return``, which keeps the tool's signed response for
+  ``GET /harness/returned``).
 
 Started as ``python -m tests.lti_platform <port>``; the mock reads its settings
 (``LTI_PROVIDER_MOCK__...``: issuer, the tool's login and launch addresses, people, courses)
@@ -36,11 +40,22 @@ def augment(claims: dict[str, Any]) -> None:
         claims["https://purl.imsglobal.org/spec/lti/claim/custom"] = custom
     if person.get("email"):
         claims["email"] = person["email"]
+    if person.get("deep_linking"):  # the person is adding the tool to a course item
+        claims["https://purl.imsglobal.org/spec/lti/claim/message_type"] = "LtiDeepLinkingRequest"
+        claims.pop("https://purl.imsglobal.org/spec/lti/claim/resource_link", None)
+        claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
+            "deep_link_return_url": f"{claims['iss']}/harness/deep-link-return",
+            "accept_types": ["ltiResourceLink"],
+            "accept_presentation_document_targets": ["iframe", "window"],
+            "accept_multiple": False,
+            "data": "harness-opaque-data",
+        }
 
 
 def main() -> None:
     import uvicorn
-    from fastapi import Body
+    from fastapi import Body, Form
+    from fastapi.responses import HTMLResponse
     from jwcrypto.jwt import JWT
     from lti_provider_mock import server
 
@@ -62,6 +77,15 @@ def main() -> None:
         token = JWT(header={"kid": server.jwt_key.key_id, "alg": "RS256"}, claims=claims)
         token.make_signed_token(server.jwt_key)
         return {"id_token": token.serialize()}
+
+    @server.app.post("/harness/deep-link-return")
+    def deep_link_return(JWT: str = Form(...)) -> HTMLResponse:
+        HARNESS.setdefault("returned", []).append(JWT)
+        return HTMLResponse("<!DOCTYPE html><title>Received</title><h1>Item added</h1>")
+
+    @server.app.get("/harness/returned")
+    def returned() -> list[str]:
+        return HARNESS.get("returned", [])
 
     uvicorn.run(server.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 

@@ -34,6 +34,7 @@ CLIENT_ID = "lti-provider-mock"  # the mock's, fixed
 KID = "lti-provider-mock-default"
 DATA8 = "1524699"  # the demo catalog's Canvas id of data8
 NOT_IN_CATALOG = "7777777"
+REFRESH_AGE = 3  # seconds between the hub's refreshes of a sign-in
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 # The platform's people (its own ids, as Canvas's LTI user ids): who they are on campus comes
@@ -65,7 +66,10 @@ def hub_options(platform_port: int) -> dict[str, Any]:
         "jwks_url": f"{url}/jwks",
         "name": "bCourses (test platform)",
     }
-    return {"extra_env": {"CAMPUSHUB_LTI_PLATFORMS": json.dumps([platform])}}
+    return {
+        "extra_env": {"CAMPUSHUB_LTI_PLATFORMS": json.dumps([platform])},
+        "auth_refresh_age": REFRESH_AGE,  # launch-only sign-ins meet the hub's refresh
+    }
 
 
 class Platform:
@@ -205,6 +209,23 @@ def test_a_replayed_launch_is_refused_even_with_its_cookie(hub, platform):
     assert signed_in_as(thief, hub) is None
 
 
+def test_a_ta_s_launch_only_sign_in_gets_the_ta_role_and_survives_refreshes(hub, platform):
+    session, auth = initiate(hub, platform)
+    claims = claims_for(platform, "lti-tom", auth["nonce"])
+    # Canvas sends a TA both Instructor and its TeachingAssistant sub-role
+    ta = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
+    claims[CLAIM + "roles"] = [LIS + "Instructor", ta]
+    claims[CLAIM + "custom"] = {"login_id": "tom"}
+    assert post_launch(hub, session, platform.sign(claims), auth["state"]).status_code == 302
+    model = hub.api("GET", "/users/tom").json()
+    assert "course-data8-ta" in model["roles"] and "course-data8-instructor" not in model["roles"]
+    assert "course:data8:tas" in model["groups"]
+    time.sleep(REFRESH_AGE + 1)
+    # nothing to refresh from (no campus sign-in behind it): kept for lti_session_hours
+    assert signed_in_as(session, hub) == "tom"
+    assert "course-data8-ta" in hub.api("GET", "/users/tom").json()["roles"]
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [
@@ -332,9 +353,15 @@ def launch_in_browser(browser, platform: Platform, sub: str, course_name: str = 
     return context, page
 
 
-def test_a_student_launch_opens_the_link_s_notebook(hub, platform, browser, git_server):
+@pytest.fixture(scope="module")
+def link(hub, git_server) -> str:
+    """A data8 link to the demo notebook, made by ines."""
     made = make_link(hub, hub.login("ines"), repo=git_server.demo_repo_url, path=NOTEBOOK)
-    link = re.search(r"/services/links/manage/(\w+)\?created=1$", made.url).group(1)
+    return re.search(r"/services/links/manage/(\w+)\?created=1$", made.url).group(1)
+
+
+@pytest.mark.browser
+def test_a_student_launch_opens_the_link_s_notebook(hub, platform, browser, link):
     platform.people(
         {**PEOPLE, "lti-ada": {**PEOPLE["lti-ada"], "course_custom": {DATA8: {"link": link}}}}
     )
@@ -350,6 +377,7 @@ def test_a_student_launch_opens_the_link_s_notebook(hub, platform, browser, git_
     assert model["servers"]["data8"]["ready"]
 
 
+@pytest.mark.browser
 def test_an_instructor_launch_gets_the_course_s_staff_role(hub, platform, browser):
     context, page = launch_in_browser(browser, platform, "lti-ines")
     page.wait_for_url(re.compile(r".*/user/ines/data8/.*"), timeout=120_000)
@@ -357,3 +385,102 @@ def test_an_instructor_launch_gets_the_course_s_staff_role(hub, platform, browse
     model = hub.api("GET", "/users/ines").json()
     assert "course-data8-instructor" in model["roles"]
     assert {"course:data8", "course:data8:instructors"} <= set(model["groups"])
+
+
+# -- Deep Linking: staff choose the link in the platform ---------------------------------------
+
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+
+
+def deep_linking_claims(platform: Platform, sub: str, nonce: str) -> dict[str, Any]:
+    claims = claims_for(platform, sub, nonce)
+    claims[CLAIM + "message_type"] = "LtiDeepLinkingRequest"
+    claims[DL + "deep_linking_settings"] = {
+        "deep_link_return_url": f"{platform.url}/harness/deep-link-return",
+        "accept_types": ["ltiResourceLink"],
+        "data": "opaque",
+    }
+    return claims
+
+
+@pytest.mark.browser
+def test_an_instructor_chooses_a_link_in_the_platform(hub, platform, browser, link, shots):
+    platform.people({**PEOPLE, "lti-ines": {**PEOPLE["lti-ines"], "deep_linking": True}})
+    try:
+        context, page = launch_in_browser(browser, platform, "lti-ines")
+        page.wait_for_url(re.compile(r".*/services/links/lti/pick\?.*"), timeout=60_000)
+        shots(page, "instructors", "lti-choose-link")
+        page.click(f"#choose-{link}")
+        page.wait_for_url(f"{platform.url}/harness/deep-link-return", timeout=60_000)
+        assert "Item added" in page.content()
+        context.close()
+    finally:
+        platform.people(PEOPLE)
+    token = requests.get(f"{platform.url}/harness/returned", timeout=10).json()[-1]
+    # The platform verifies the response with the tool's published key.
+    keys = requests.get(f"{hub.url}/hub/lti/jwks", timeout=10).json()
+    (key,) = jwt.PyJWKSet.from_dict(keys).keys
+    assert jwt.get_unverified_header(token)["kid"] == key.key_id
+    claims = jwt.decode(token, key, algorithms=["RS256"], audience=platform.url, issuer=CLIENT_ID)
+    assert claims[CLAIM + "message_type"] == "LtiDeepLinkingResponse"
+    assert claims[CLAIM + "deployment_id"] == "1" and claims[CLAIM + "version"] == "1.3.0"
+    assert claims[DL + "data"] == "harness-opaque-data"
+    (item,) = claims[DL + "content_items"]
+    assert item["type"] == "ltiResourceLink" and item["custom"] == {"link": link}
+    assert item["url"] == f"{hub.url}/hub/lti/launch" and item["title"] == NOTEBOOK
+
+
+def test_choosing_a_link_is_for_staff_and_bound_to_its_person(hub, platform, link):
+    # a student's Deep Linking request: refused, with a page
+    session, auth = initiate(hub, platform)
+    token = platform.sign(deep_linking_claims(platform, "lti-ada", auth["nonce"]))
+    answer = post_launch(hub, session, token, auth["state"])
+    assert answer.status_code == 403 and reason(answer).startswith("not_staff:")
+    # the instructor's: sent to the links service's page with the hub's signed request
+    session, auth = initiate(hub, platform)
+    token = platform.sign(deep_linking_claims(platform, "lti-ines", auth["nonce"]))
+    answer = post_launch(hub, session, token, auth["state"])
+    assert answer.status_code == 302, reason(answer)
+    location = urllib.parse.urlsplit(answer.headers["Location"])
+    assert location.path == "/services/links/lti/pick"
+    request = dict(urllib.parse.parse_qsl(location.query))["request"]
+    page = session.get(f"{hub.url}{answer.headers['Location']}", timeout=60)
+    assert page.status_code == 200 and f'id="choose-{link}"' in page.text
+
+    def choose(who: requests.Session, signed: str, chosen: str = link) -> requests.Response:
+        data = {"request": signed, "link": chosen, "title": "Lab 1"}
+        return who.post(f"{hub.url}/hub/lti/deep-link", data=data, timeout=30)
+
+    chosen = choose(session, request)
+    assert chosen.status_code == 200
+    assert f'action="{platform.url}/harness/deep-link-return"' in chosen.text
+    assert 'name="JWT"' in chosen.text
+    tampered = request[:-3] + ("AAA" if not request.endswith("AAA") else "BBB")
+    assert reason(choose(session, tampered)).startswith("pick:")
+    other = hub.login("ada")  # a signed-in person who did not start this choice
+    refused = choose(other, request)
+    assert refused.status_code == 403 and reason(refused).startswith("pick:")
+    assert choose(session, request, "../../etc").status_code == 400
+    # ... and the links service's page is for the course's staff only
+    student = other.get(f"{hub.url}/services/links/lti/pick?course=data8&request=x", timeout=60)
+    assert student.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [
+        ({"deep_link_return_url": "http://evil.example/back"}, "must be an https:// URL"),
+        ({"deep_link_return_url": None}, "deep_link_return_url must be a URL"),
+        ({"accept_types": ["file"]}, "accepts no LTI resource link"),
+        (None, "has no deep_linking_settings"),
+    ],
+)
+def test_a_deep_linking_request_the_hub_cannot_answer_is_refused(hub, platform, settings, why):
+    session, auth = initiate(hub, platform)
+    claims = deep_linking_claims(platform, "lti-ines", auth["nonce"])
+    if settings is None:
+        del claims[DL + "deep_linking_settings"]
+    else:
+        claims[DL + "deep_linking_settings"].update(settings)
+    answer = post_launch(hub, session, platform.sign(claims), auth["state"])
+    assert answer.status_code == 403 and why in reason(answer), reason(answer)

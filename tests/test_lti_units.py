@@ -71,3 +71,22 @@ def test_the_ledger_stays_bounded_under_a_flood():
         assert ledger.use(f"n{number}", expires=10_000, now=0)
     assert len(ledger._seen) <= 100
     assert not ledger.use("n999", expires=10_000, now=1)  # the newest are kept
+
+
+def test_the_tool_key_is_made_once_kept_private_and_read_again(tmp_path):
+    import jwt
+
+    from campushub.lti import ToolKey
+
+    path = tmp_path / "state" / "lti-key.pem"
+    made = ToolKey.load_or_create(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = ToolKey.load_or_create(path)
+    assert again.kid == made.kid and again.jwks() == made.jwks()
+    (public,) = jwt.PyJWKSet.from_dict(made.jwks()).keys
+    token = again.sign({"aud": "canvas", "data": "x"})
+    assert jwt.decode(token, public, algorithms=["RS256"], audience="canvas")["data"] == "x"
+    assert "d" not in made.public_jwk  # the private exponent is never published
+    path.write_text("not a key")
+    with pytest.raises(ValueError, match=r"the LTI tool key .*lti-key.pem cannot be used"):
+        ToolKey.load_or_create(path)
