@@ -100,11 +100,14 @@ class Platform:
         return self.name or self.issuer
 
 
+LOOPBACK = frozenset({"localhost", "::1", "[::1]"} | {f"127.0.0.{n}" for n in range(256)})
+
+
 def _url(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{where} must be a URL (text), not {show(value)}")
     parsed = urllib.parse.urlsplit(value)
-    loopback = parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    loopback = parsed.hostname in LOOPBACK
     if parsed.scheme != "https" and not (parsed.scheme == "http" and loopback):
         raise ValueError(
             f"{where} must be an https:// URL (http:// only on loopback), not {show(value)}"
@@ -463,7 +466,9 @@ class LtiLoginHandler(LtiHandler):
             return
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(32)
-        secure = self.request.protocol == "https"
+        # Browsers treat loopback addresses as secure, so the local campus (and the tests'
+        # cross-site launches) keep the cookie as it is over https.
+        secure = self.request.protocol == "https" or self.request.host_name in LOOPBACK
         self.set_secure_cookie(
             _state_cookie(state),
             json.dumps({"iss": platform.issuer, "client_id": platform.client_id, "nonce": nonce}),
@@ -472,7 +477,8 @@ class LtiLoginHandler(LtiHandler):
             httponly=True,
             secure=secure,
             # The launch is a cross-site form post from the platform: only SameSite=None
-            # (which needs Secure) sends the cookie with it; loopback tests are same-site.
+            # (which needs Secure) sends the cookie with it (tests/test_lti.py: with Lax, a
+            # launch from another site fails).
             samesite="None" if secure else "Lax",
         )
         query = {

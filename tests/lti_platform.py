@@ -13,7 +13,7 @@ lacks added here, in the test harness, never in campushub:
   ``/harness/deep-link-return``, which keeps the tool's signed response for
   ``GET /harness/returned``).
 
-Started as ``python -m tests.lti_platform <port>``; the mock reads its settings
+Started as ``python -m tests.lti_platform <port> [<address>]``; the mock reads its settings
 (``LTI_PROVIDER_MOCK__...``: issuer, the tool's login and launch addresses, people, courses)
 from the environment when imported. Its client id is ``lti-provider-mock`` and its one
 deployment ``1``; its key (kid ``lti-provider-mock-default``) is made anew at each start.
@@ -87,7 +87,8 @@ def main() -> None:
     def returned() -> list[str]:
         return HARNESS.get("returned", [])
 
-    uvicorn.run(server.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    uvicorn.run(server.app, host=host, port=int(sys.argv[1]), log_level="warning")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,10 @@ CLIENT_ID = "lti-provider-mock"  # the mock's, fixed
 KID = "lti-provider-mock-default"
 DATA8 = "1524699"  # the demo catalog's Canvas id of data8
 NOT_IN_CATALOG = "7777777"
+# The platform on another loopback address than the hub (127.0.0.1): another site, so the
+# launch is a cross-site form post as from Canvas, and the hub's state cookie must be
+# SameSite=None; Secure to come with it.
+PLATFORM_HOST = "127.0.0.2"
 REFRESH_AGE = 3  # seconds between the hub's refreshes of a sign-in
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -57,7 +61,7 @@ def platform_port() -> int:
 
 @pytest.fixture(scope="module")
 def hub_options(platform_port: int) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{platform_port}"
+    url = f"http://{PLATFORM_HOST}:{platform_port}"
     platform = {
         "issuer": url,
         "client_id": CLIENT_ID,
@@ -88,7 +92,7 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def platform(hub, platform_port: int, campus_dir: Path) -> Any:
-    url = f"http://127.0.0.1:{platform_port}"
+    url = f"http://{PLATFORM_HOST}:{platform_port}"
     users = [
         {"id": sub, "given_name": sub.split("-")[1].title(), "family_name": "Test", "email": ""}
         for sub in PEOPLE
@@ -107,7 +111,7 @@ def platform(hub, platform_port: int, campus_dir: Path) -> Any:
     }
     process = launch.start_process(
         "lti-platform",
-        [sys.executable, "-m", "tests.lti_platform", str(platform_port)],
+        [sys.executable, "-m", "tests.lti_platform", str(platform_port), PLATFORM_HOST],
         f"{url}/jwks",
         campus_dir / "logs",
         env=env,
@@ -131,6 +135,10 @@ def initiate(hub, platform: Platform, **params: str) -> tuple[requests.Session, 
         f"{hub.url}/hub/lti/login", params=query, allow_redirects=False, timeout=30
     )
     assert answer.status_code == 302, (answer.status_code, answer.text[:1000])
+    (cookie,) = (c for c in session.cookies if c.name.startswith("campushub-lti-"))
+    assert cookie.secure and cookie.has_nonstandard_attr("HttpOnly"), cookie
+    assert cookie.get_nonstandard_attr("SameSite") == "None", cookie
+    cookie.secure = False  # browsers treat loopback as secure; requests' cookie jar does not
     location = answer.headers["Location"]
     assert location.startswith(f"{platform.url}/authorize?"), location
     return session, dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
