@@ -762,8 +762,10 @@ class CampusAuthenticator(GenericOAuthenticator):
             subject = user_info.get("id")  # Canvas's own, stable user id
         subject = None if subject is None else str(subject)
         account = self._account(auth_model["name"])  # None for a first sign-in
-        await self._check_account_subject(account, auth_model["name"], subject)
+        previous = await self._check_account_subject(account, auth_model["name"], subject)
         auth_state[AUTH_STATE_KEY] = {"memberships": memberships, "sub": subject}
+        if previous.get("lti_subjects"):  # the account's binding to its platforms' users stays
+            auth_state[AUTH_STATE_KEY]["lti_subjects"] = previous["lti_subjects"]
         if not memberships:
             auth_state[AUTH_STATE_KEY]["refusal"] = self._why_no_course(user_info, ignored, today)
         self._sync_reach(account, memberships)
@@ -920,14 +922,20 @@ class CampusAuthenticator(GenericOAuthenticator):
         except KeyError:
             return None
 
-    async def _check_account_subject(self, user: Any, username: str, subject: str | None) -> None:
+    async def _check_account_subject(
+        self, user: Any, username: str, subject: str | None
+    ) -> dict[str, Any]:
         """An account belongs to the provider's subject that first signed in to it: a later
         sign-in under the same username by another subject (a reused or edited username
-        claim) is refused. Needs the login's state kept (``enable_auth_state``)."""
-        if user is None or subject is None or not self.enable_auth_state:
-            return
+        claim) is refused. Needs the login's state kept (``enable_auth_state``). Returns
+        campushub's part of the account's state (empty for a new account)."""
+        if user is None or not self.enable_auth_state:
+            return {}
         state = await user.get_auth_state() or {}
-        bound = (state.get(AUTH_STATE_KEY) or {}).get("sub")
+        ours = state.get(AUTH_STATE_KEY) or {}
+        if subject is None:
+            return ours
+        bound = ours.get("sub")
         if bound is not None and bound != subject:
             self.log.warning(
                 "Refused a sign-in as %s: the account belongs to subject %r, this is %r",
@@ -941,6 +949,7 @@ class CampusAuthenticator(GenericOAuthenticator):
                 " at the campus identity provider. If your username was given to you recently,"
                 " ask the hub's operators to look into it.",
             )
+        return ours
 
     def _sync_reach(self, user: Any, memberships: dict[str, str]) -> None:
         """The course staff who may open each of this person's course servers, kept to their

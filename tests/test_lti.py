@@ -336,7 +336,11 @@ def test_the_launch_and_the_campus_sign_in_are_one_account(hub, platform):
     assert users.count("grace") == 1 and not [u for u in users if "lti" in u]
     groups = set(hub.api("GET", "/users/grace").json()["groups"])
     assert {"course:data8", "course:stat20"} <= groups  # the campus sign-in's stat20 kept
-    # Another person of the platform claiming grace's login is refused.
+    # The campus sign-in refreshes (reading her memberships from the campus provider again),
+    # and the account stays bound to its platform user: another person of the platform
+    # claiming grace's login is refused.
+    time.sleep(REFRESH_AGE + 1)
+    assert signed_in_as(campus, hub) == "grace"
     session, auth = initiate(hub, platform)
     forged = claims_for(
         platform,
