@@ -108,8 +108,9 @@ if env.get("JUPYTERHUB_CRYPT_KEY"):
 
 # LTI 1.3 launches from Canvas (campushub.lti): CAMPUSHUB_LTI_PLATFORMS, a JSON list of
 # {"issuer", "client_id", "deployment_ids", "login_url", "jwks_url", "name"}; the launch names
-# the person's campus account in CAMPUSHUB_LTI_USERNAME_CLAIM (default: the custom parameter
-# login_id, Canvas's $Canvas.user.loginId). docs/operators/lti.md registers the tool.
+# the person's campus account in CAMPUSHUB_LTI_USERNAME_CLAIM (default email), with
+# CAMPUSHUB_LTI_USERNAME_DOMAIN taken off (ada@berkeley.edu -> ada). Needs JUPYTERHUB_CRYPT_KEY.
+# docs/operators/lti.md registers the tool.
 if env.get("CAMPUSHUB_LTI_PLATFORMS"):
     try:
         c.CampusAuthenticator.lti_platforms = json.loads(env["CAMPUSHUB_LTI_PLATFORMS"])
@@ -117,6 +118,7 @@ if env.get("CAMPUSHUB_LTI_PLATFORMS"):
         sys.exit(f"campushub: CAMPUSHUB_LTI_PLATFORMS is not JSON: {error}")
     if env.get("CAMPUSHUB_LTI_USERNAME_CLAIM"):
         c.CampusAuthenticator.lti_username_claim = env["CAMPUSHUB_LTI_USERNAME_CLAIM"]
+    c.CampusAuthenticator.lti_username_domain = env.get("CAMPUSHUB_LTI_USERNAME_DOMAIN", "")
 
 # -- where servers run: one named server per course ----------------------------------------------
 c.Spawner.start_timeout = 120

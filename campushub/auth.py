@@ -52,6 +52,7 @@ from .lti import (
     read_platforms,
 )
 from .memberships import (
+    ROLE_GROUP_SUFFIX,
     ClaimPatternError,
     MembershipRules,
     claim_present,
@@ -402,14 +403,34 @@ class CampusAuthenticator(GenericOAuthenticator):
         is ``<hub>/hub/lti/login``, its redirect (launch) address ``<hub>/hub/lti/launch``.""",
     )
     lti_username_claim = Unicode(
-        "custom:login_id",
+        "email",
         config=True,
-        help="""Where a launch names the person's campus account (the same hub account as
-        their campus sign-in, never a second one): ``custom:<name>`` for a custom parameter of
-        the tool (Canvas: ``login_id=$Canvas.user.loginId``, the campus login), or a claim of
-        the launch such as ``email``. Read, trimmed and lowercased as the campus sign-in's
-        username claim is; a launch without it is refused with a page that says so.""",
+        help="""The claim of a launch that names the person's campus account (the same hub
+        account as their campus sign-in, never a second one): a claim the platform sets, such
+        as ``email`` or ``lis:person_sourcedid`` (a key of the LIS claim). Never a custom
+        parameter: a course item's own custom parameters override the tool's, so an
+        instructor could name anyone. Read, trimmed and lowercased; a launch without it is
+        refused with a page that says so.""",
     )
+    lti_username_domain = Unicode(
+        "",
+        config=True,
+        help="""With the claim an email address: the campus's domain (``berkeley.edu``),
+        which is taken off to give the account name (``ada@berkeley.edu`` -> ``ada``); an
+        address of another domain is refused. Empty: the whole value is the account name.""",
+    )
+
+    @validate("lti_username_claim")
+    def _check_lti_claim(self, proposal: dict[str, Any]) -> str:
+        value = str(proposal["value"])
+        if value.startswith("custom:") or not value.strip():
+            raise ValueError(
+                f"CampusAuthenticator.lti_username_claim {value!r}: use a claim the platform"
+                " sets (email, lis:person_sourcedid); a course item's custom parameters"
+                " override the tool's, so an instructor could name anyone"
+            )
+        return value
+
     lti_link_parameter = Unicode(
         "link",
         config=True,
@@ -516,6 +537,12 @@ class CampusAuthenticator(GenericOAuthenticator):
         self.lti_verifier: LaunchVerifier | None = None
         self.lti_key: ToolKey | None = None
         if platforms:
+            if not self.enable_auth_state:
+                raise ValueError(
+                    "CampusAuthenticator: lti_platforms needs enable_auth_state (set"
+                    " JUPYTERHUB_CRYPT_KEY): a launch's binding to its platform user and the"
+                    " expiry of what launches gave are kept there"
+                )
             self.lti_verifier = LaunchVerifier(platforms, self._fetch_json, self.id_token_leeway)
             try:
                 self.lti_key = ToolKey.load_or_create(self.lti_key_file)
@@ -763,9 +790,16 @@ class CampusAuthenticator(GenericOAuthenticator):
         subject = None if subject is None else str(subject)
         account = self._account(auth_model["name"])  # None for a first sign-in
         previous = await self._check_account_subject(account, auth_model["name"], subject)
-        auth_state[AUTH_STATE_KEY] = {"memberships": memberships, "sub": subject}
-        if previous.get("lti_subjects"):  # the account's binding to its platforms' users stays
-            auth_state[AUTH_STATE_KEY]["lti_subjects"] = previous["lti_subjects"]
+        campus = memberships
+        if memberships and self.lti_verifier is not None:
+            # What launches gave within lti_session_hours stays beside the campus's courses
+            # (a course launched from the platform, its server kept running).
+            launched = self._lti_memberships(previous, datetime.now().timestamp())
+            memberships = {**launched, **campus}
+        auth_state[AUTH_STATE_KEY] = {"memberships": memberships, "sub": subject, "campus": campus}
+        for kept in ("lti_subjects", "lti_memberships"):  # the account's launches stay
+            if previous.get(kept):
+                auth_state[AUTH_STATE_KEY][kept] = previous[kept]
         if not memberships:
             auth_state[AUTH_STATE_KEY]["refusal"] = self._why_no_course(user_info, ignored, today)
         self._sync_reach(account, memberships)
@@ -795,31 +829,69 @@ class CampusAuthenticator(GenericOAuthenticator):
     def _lti_username(self, launch: VerifiedLaunch) -> str:
         raw = launch.claim(self.lti_username_claim)
         where = self.lti_username_claim
-        if isinstance(raw, str) and raw.strip():
-            username = raw.strip().lower()
-            if _USERNAME.match(username) and grader_course(username) is None:
-                return username
+        if not isinstance(raw, str) or not raw.strip():
             raise LaunchRefused(
                 "username",
                 "Your campus account could not be read",
-                f"{launch.platform.title} sent {where} as {raw[:64]!r}, which is not a usable"
-                " campus account on this hub; ask the hub's operators.",
+                f"{launch.platform.title} did not say who you are on campus ({where}). The"
+                " hub's operators set this up with the learning platform: tell them, and"
+                " mention this page.",
             )
+        username = raw.strip().lower()
+        domain = self.lti_username_domain.lower()
+        if domain:
+            local, at, given = username.rpartition("@")
+            if not at or given != domain:
+                raise LaunchRefused(
+                    "username",
+                    "Your campus account could not be read",
+                    f"{launch.platform.title} names you {raw[:64]!r} ({where}), which is not an"
+                    f" account of {domain}; ask the hub's operators.",
+                )
+            username = local
+        if _USERNAME.match(username) and grader_course(username) is None:
+            return username
         raise LaunchRefused(
             "username",
             "Your campus account could not be read",
-            f"{launch.platform.title} did not say who you are on campus ({where}). The hub's"
-            " operators set this up with the learning platform: tell them, and mention this"
-            " page.",
+            f"{launch.platform.title} names you {raw[:64]!r} ({where}), which is not a usable"
+            " campus account on this hub; ask the hub's operators.",
         )
+
+    def _lti_memberships(self, ours: dict[str, Any], now: float) -> dict[str, str]:
+        """The memberships launches gave that still hold: within ``lti_session_hours`` of
+        their launch, of a course still in the catalog, in the term."""
+        found: dict[str, str] = {}
+        if not self.catalog.term.is_open(self.today()):
+            return found
+        launched = ours.get("lti_memberships")
+        for slug, entry in (launched if isinstance(launched, dict) else {}).items():
+            if not isinstance(entry, dict) or slug not in self.catalog.courses:
+                continue
+            at, role = entry.get("at"), entry.get("role")
+            fresh = isinstance(at, int | float) and now - at < self.lti_session_hours * 3600
+            if fresh and role in ROLE_GROUP_SUFFIX:
+                found[slug] = role
+        return found
+
+    def _campus_memberships(self, ours: dict[str, Any]) -> dict[str, str]:
+        """The memberships the person's last campus sign-in (or its refresh) found, of courses
+        still in the catalog."""
+        campus = ours.get("campus")
+        return {
+            slug: role
+            for slug, role in (campus if isinstance(campus, dict) else {}).items()
+            if slug in self.catalog.courses and role in ROLE_GROUP_SUFFIX
+        }
 
     async def lti_auth_model(self, launch: VerifiedLaunch) -> dict[str, Any]:
         """The hub's sign-in for a verified launch: the person's campus account (by
-        ``lti_username_claim``), with the launch's course in the role its LTI roles give,
-        beside the memberships their last campus sign-in found (a launch knows one course;
-        refreshing the campus sign-in reads them all again). Refused, with a page, for a
-        course not in the catalog, a role with no server, or an account bound to another
-        person of that platform."""
+        ``lti_username_claim``, a claim the platform sets, never a custom parameter that a
+        course item may override), with the launch's course in the role its LTI roles give,
+        beside what their campus sign-in found and what other launches gave within
+        ``lti_session_hours``. Refused, with a page, for a course not in the catalog, a role
+        with no server, an administrator's account (administrators sign in on campus), or
+        an account bound to another user of that platform."""
         username = self._lti_username(launch)
         key = launch.context_id
         course = self.catalog.course_for_key(key) if key is not None else None
@@ -848,8 +920,15 @@ class CampusAuthenticator(GenericOAuthenticator):
                 )
             raise LaunchRefused("role", "Your role in this course has no environment here", message)
         account = self._account(username)
+        if account is not None and account.admin:
+            raise LaunchRefused(
+                "admin",
+                "Administrators sign in on campus",
+                f"The account {username} is one of the hub's administrators, which a launch"
+                " from a learning platform does not sign in. Use the hub's own sign-in.",
+            )
         state: dict[str, Any] = {}
-        if account is not None and self.enable_auth_state:
+        if account is not None:
             state = await account.get_auth_state() or {}
         ours = dict(state.get(AUTH_STATE_KEY) or {})
         bound = dict(ours.get("lti_subjects") or {})
@@ -869,7 +948,18 @@ class CampusAuthenticator(GenericOAuthenticator):
                 f" {launch.platform.title}. Ask the hub's operators to look into it.",
             )
         bound[platform_key] = launch.subject
-        memberships = {**(ours.get("memberships") or {}), **launched}
+        now = datetime.now().timestamp()
+        kept = {
+            slug: {"role": role, "at": ours["lti_memberships"][slug]["at"]}
+            for slug, role in self._lti_memberships(ours, now).items()
+        }
+        kept.update({slug: {"role": role, "at": now} for slug, role in launched.items()})
+        ours["lti_memberships"] = kept
+        memberships = {
+            **{slug: entry["role"] for slug, entry in kept.items()},
+            **self._campus_memberships(ours),
+            **launched,
+        }
         ours.update(
             memberships=memberships,
             lti_subjects=bound,
@@ -877,20 +967,19 @@ class CampusAuthenticator(GenericOAuthenticator):
                 "platform": platform_key,
                 "course": course.slug,
                 "link": launch.custom(self.lti_link_parameter),
-                "at": datetime.now().timestamp(),
+                "at": now,
             },
         )
         ours.pop("refusal", None)
         ours.setdefault("sub", None)
         state[AUTH_STATE_KEY] = ours
         self._sync_reach(account, memberships)
-        admin = bool(account is not None and account.admin)
-        roles = user_roles(memberships) + (["admin"] if admin else [])
+        roles = user_roles(memberships)
         shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(launched.items()))
         self.log.info("%s -> %s [LTI launch from %s]", username, shown, launch.platform.issuer)
         return {
             "name": username,
-            "admin": admin,
+            "admin": False,
             "auth_state": state,
             "groups": sorted(course_groups(memberships)),
             "roles": [self._login_role(name) for name in roles],
@@ -975,11 +1064,12 @@ class CampusAuthenticator(GenericOAuthenticator):
             state = await user.get_auth_state() or {}
             launched = (state.get(AUTH_STATE_KEY) or {}).get("lti")
             if not state.get("token_response") and isinstance(launched, dict):
-                # Signed in by a launch alone: nothing to refresh from; the course it gave
-                # holds for lti_session_hours, then a new sign-in (or launch) is asked for.
-                at = launched.get("at")
-                age = datetime.now().timestamp() - (at if isinstance(at, int | float) else 0)
-                return age < self.lti_session_hours * 3600
+                # Signed in by launches alone: nothing to refresh from; the courses they gave
+                # hold for lti_session_hours, then a new sign-in (or launch) is asked for.
+                ours = state.get(AUTH_STATE_KEY) or {}
+                held = set((ours.get("memberships") or {}).keys())
+                fresh = self._lti_memberships(ours, datetime.now().timestamp())
+                return bool(fresh) and held <= set(fresh)
         try:
             refreshed = await super().refresh_user(user, handler, **kwargs)
             if isinstance(refreshed, dict):

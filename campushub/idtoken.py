@@ -149,6 +149,6 @@ def unverified_claims(token: str) -> dict[str, Any]:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, RecursionError):  # a deeply nested payload, too
         return {}
     return claims if isinstance(claims, dict) else {}

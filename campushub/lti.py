@@ -48,6 +48,7 @@ CONTEXT = CLAIM + "context"
 ROLES = CLAIM + "roles"
 CUSTOM = CLAIM + "custom"
 RESOURCE_LINK = CLAIM + "resource_link"
+LIS = CLAIM + "lis"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
@@ -63,6 +64,7 @@ PICK_SECONDS = 1800
 
 STATE_COOKIE = "campushub-lti-"  # + the launch's state
 STATE_SECONDS = 600  # from the login initiation to the launch
+MAX_PENDING = 8  # launches under way in one browser
 _STATE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 _PLATFORM_KEYS = {"issuer", "client_id", "deployment_ids", "login_url", "jwks_url", "name"}
 # A launch whose values are longer than this is not an honest platform's.
@@ -296,10 +298,11 @@ class VerifiedLaunch:
         return value if isinstance(value, str) and 0 < len(value) <= MAX_VALUE else None
 
     def claim(self, spec: str) -> Any:
-        """The value the operator's claim spec names: ``custom:<name>`` for a custom parameter,
-        else a top-level claim."""
-        if spec.startswith("custom:"):
-            return self.custom(spec[len("custom:") :])
+        """The value the operator's claim spec names: ``lis:<key>`` for a key of the LIS
+        claim (``lis:person_sourcedid``), else a top-level claim (``email``)."""
+        if spec.startswith("lis:"):
+            lis = self.claims.get(LIS)
+            return lis.get(spec[len("lis:") :]) if isinstance(lis, dict) else None
         return self.claims.get(spec)
 
 
@@ -464,6 +467,12 @@ class LtiLoginHandler(LtiHandler):
                 "deployment",
             )
             return
+        # Launches under way in this browser: a few at once (tabs); a flood of initiations
+        # (any page can send the browser here) must not push the hub's login cookie out.
+        pending = [name for name in self.request.cookies if name.startswith(STATE_COOKIE)]
+        if len(pending) >= MAX_PENDING:
+            for name in pending:
+                self.clear_cookie(name, path=self.cookie_path())
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(32)
         # Browsers treat loopback addresses as secure, so the local campus (and the tests'

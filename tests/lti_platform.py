@@ -4,8 +4,8 @@ lacks added here, in the test harness, never in campushub:
 
 - the mock sends no roles (``roles: []``), no custom parameters and no email: each launch's
   claims get the roles, custom parameters and email this harness holds for its person and
-  course (``PUT /harness/people``), as Canvas sends them for an enrollment and the tool's
-  custom fields;
+  course (``PUT /harness/people``), as Canvas sends them for an enrollment, the person and the
+  course item;
 - ``POST /harness/sign``: claims signed with the platform's own key (for the tests' forged
   launches: expired, another audience, an unknown deployment);
 - LTI Deep Linking, which the mock does not implement: a person marked ``deep_linking`` gets

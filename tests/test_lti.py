@@ -34,6 +34,7 @@ CLIENT_ID = "lti-provider-mock"  # the mock's, fixed
 KID = "lti-provider-mock-default"
 DATA8 = "1524699"  # the demo catalog's Canvas id of data8
 NOT_IN_CATALOG = "7777777"
+PHYSICS77 = "1525333"
 # The platform on another loopback address than the hub (127.0.0.1): another site, so the
 # launch is a cross-site form post as from Canvas, and the hub's state cookie must be
 # SameSite=None; Secure to come with it.
@@ -42,14 +43,15 @@ REFRESH_AGE = 3  # seconds between the hub's refreshes of a sign-in
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 # The platform's people (its own ids, as Canvas's LTI user ids): who they are on campus comes
-# from the custom parameter login_id (Canvas: $Canvas.user.loginId).
+# from their email, which the platform sets (the campus's domain taken off).
+DOMAIN = "campus.example"
 PEOPLE = {
-    "lti-ada": {"custom": {"login_id": "ada"}, "roles": {DATA8: [LIS + "Learner"]}},
+    "lti-ada": {"email": f"ada@{DOMAIN}", "roles": {DATA8: [LIS + "Learner"]}},
     "lti-ines": {
-        "custom": {"login_id": "ines"},
+        "email": f"ines@{DOMAIN}",
         "roles": {DATA8: [LIS + "Instructor"], NOT_IN_CATALOG: [LIS + "Instructor"]},
     },
-    "lti-olga": {"custom": {"login_id": "olga"}, "roles": {DATA8: [LIS + "Mentor"]}},
+    "lti-olga": {"email": f"olga@{DOMAIN}", "roles": {DATA8: [LIS + "Mentor"]}},
     "lti-anon": {"roles": {DATA8: [LIS + "Learner"]}},
 }
 
@@ -71,7 +73,10 @@ def hub_options(platform_port: int) -> dict[str, Any]:
         "name": "bCourses (test platform)",
     }
     return {
-        "extra_env": {"CAMPUSHUB_LTI_PLATFORMS": json.dumps([platform])},
+        "extra_env": {
+            "CAMPUSHUB_LTI_PLATFORMS": json.dumps([platform]),
+            "CAMPUSHUB_LTI_USERNAME_DOMAIN": DOMAIN,
+        },
         "auth_refresh_age": REFRESH_AGE,  # launch-only sign-ins meet the hub's refresh
     }
 
@@ -160,8 +165,9 @@ def claims_for(platform: Platform, sub: str, nonce: str, course: str = DATA8, **
         CLAIM + "roles": person.get("roles", {}).get(course, []),
         CLAIM + "context": {"id": course, "title": "the course"},
         CLAIM + "resource_link": {"id": "1"},
-        CLAIM + "custom": person.get("custom", {}),
     }
+    if person.get("email"):
+        claims["email"] = person["email"]
     claims.update(changes)
     return claims
 
@@ -223,7 +229,7 @@ def test_a_ta_s_launch_only_sign_in_gets_the_ta_role_and_survives_refreshes(hub,
     # Canvas sends a TA both Instructor and its TeachingAssistant sub-role
     ta = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
     claims[CLAIM + "roles"] = [LIS + "Instructor", ta]
-    claims[CLAIM + "custom"] = {"login_id": "tom"}
+    claims["email"] = f"tom@{DOMAIN}"
     assert post_launch(hub, session, platform.sign(claims), auth["state"]).status_code == 302
     model = hub.api("GET", "/users/tom").json()
     assert "course-data8-ta" in model["roles"] and "course-data8-instructor" not in model["roles"]
@@ -300,7 +306,7 @@ def test_login_initiation_refuses_what_is_not_registered(hub, platform):
         (
             "lti-anon",
             DATA8,
-            "username: bCourses (test platform) did not say who you are on campus",
+            "username: bCourses (test platform) did not say who you are on campus (email)",
         ),
     ],
 )
@@ -314,42 +320,63 @@ def test_launches_the_hub_cannot_serve_get_a_page_that_says_why(hub, platform, s
 
 
 def test_the_launch_and_the_campus_sign_in_are_one_account(hub, platform):
-    # grace signs in on campus first (data8 and stat20), then launches from Canvas's data8
+    # grace signs in on campus first (data8 and stat20), then launches from the platform's
+    # physics77, which her campus sign-in does not list
     campus = hub.login("grace")
     assert signed_in_as(campus, hub) == "grace"
-    people = {
-        **PEOPLE,
-        "lti-grace": {"custom": {"login_id": "grace"}, "roles": {DATA8: [LIS + "Learner"]}},
-    }
     session, auth = initiate(hub, platform)
-    token = platform.sign(
-        claims_for(
-            platform,
-            "lti-grace",
-            auth["nonce"],
-            **{CLAIM + "custom": people["lti-grace"]["custom"], CLAIM + "roles": [LIS + "Learner"]},
-        )
-    )
-    assert post_launch(hub, session, token, auth["state"]).status_code == 302
+    claims = claims_for(platform, "lti-grace", auth["nonce"], course=PHYSICS77)
+    claims.update({"email": f"grace@{DOMAIN}", CLAIM + "roles": [LIS + "Learner"]})
+    assert post_launch(hub, session, platform.sign(claims), auth["state"]).status_code == 302
     assert signed_in_as(session, hub) == "grace"
     users = [u["name"] for u in hub.api("GET", "/users").json()]
     assert users.count("grace") == 1 and not [u for u in users if "lti" in u]
     groups = set(hub.api("GET", "/users/grace").json()["groups"])
-    assert {"course:data8", "course:stat20"} <= groups  # the campus sign-in's stat20 kept
-    # The campus sign-in refreshes (reading her memberships from the campus provider again),
-    # and the account stays bound to its platform user: another person of the platform
-    # claiming grace's login is refused.
+    assert {"course:data8", "course:stat20", "course:physics77"} <= groups
+    # The campus sign-in refreshes (her campus memberships read again): the launched course
+    # stays (for lti_session_hours), and so does the account's binding to its platform user.
     time.sleep(REFRESH_AGE + 1)
     assert signed_in_as(campus, hub) == "grace"
+    groups = set(hub.api("GET", "/users/grace").json()["groups"])
+    assert {"course:data8", "course:stat20", "course:physics77"} <= groups
     session, auth = initiate(hub, platform)
-    forged = claims_for(
-        platform,
-        "lti-mallory",
-        auth["nonce"],
-        **{CLAIM + "custom": {"login_id": "grace"}, CLAIM + "roles": [LIS + "Learner"]},
-    )
+    forged = claims_for(platform, "lti-mallory", auth["nonce"])
+    forged.update({"email": f"grace@{DOMAIN}", CLAIM + "roles": [LIS + "Learner"]})
     answer = post_launch(hub, session, platform.sign(forged), auth["state"])
     assert answer.status_code == 403 and reason(answer).startswith("subject:")
+
+
+def test_who_a_launch_signs_in_is_the_platform_s_word_never_a_course_item_s(hub, platform):
+    # a course item's custom parameters (which override the tool's) cannot name the account
+    session, auth = initiate(hub, platform)
+    claims = claims_for(platform, "lti-ada", auth["nonce"])
+    claims[CLAIM + "custom"] = {"login_id": "ines", "email": f"ines@{DOMAIN}"}
+    assert post_launch(hub, session, platform.sign(claims), auth["state"]).status_code == 302
+    assert signed_in_as(session, hub) == "ada"
+    # an address of another domain names no campus account
+    session, auth = initiate(hub, platform)
+    claims = claims_for(platform, "lti-eve", auth["nonce"])
+    claims.update({"email": "ines@elsewhere.example", CLAIM + "roles": [LIS + "Learner"]})
+    answer = post_launch(hub, session, platform.sign(claims), auth["state"])
+    assert answer.status_code == 403 and "not an account of campus.example" in reason(answer)
+    # an administrator's account is not signed in by a launch
+    assert signed_in_as(hub.login("dana"), hub) == "dana"
+    session, auth = initiate(hub, platform)
+    claims = claims_for(platform, "lti-dana", auth["nonce"])
+    claims.update({"email": f"dana@{DOMAIN}", CLAIM + "roles": [LIS + "Instructor"]})
+    answer = post_launch(hub, session, platform.sign(claims), auth["state"])
+    assert answer.status_code == 403 and reason(answer).startswith("admin:")
+    assert hub.api("GET", "/users/dana").json()["admin"]
+
+
+def test_a_flood_of_login_initiations_keeps_a_few_state_cookies(hub, platform):
+    session = requests.Session()
+    for _ in range(20):
+        query = {"iss": platform.url, "login_hint": "hint", "client_id": CLIENT_ID}
+        session.get(f"{hub.url}/hub/lti/login", params=query, allow_redirects=False, timeout=30)
+        for cookie in session.cookies:
+            cookie.secure = False
+    assert 1 <= len([c for c in session.cookies if c.name.startswith("campushub-lti-")]) <= 8
 
 
 # -- through Chromium, as from Canvas ----------------------------------------------------------
