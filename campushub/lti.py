@@ -35,6 +35,7 @@ from typing import Any
 
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import url_path_join
+from tornado.httpclient import HTTPClientError
 from tornado.web import HTTPError
 
 from .idtoken import FetchJson, IdTokenError, IdTokenVerifier, unverified_claims
@@ -57,8 +58,8 @@ DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 DEEP_LINKING_SETTINGS = DL_CLAIM + "deep_linking_settings"
 CONTENT_ITEMS = DL_CLAIM + "content_items"
 DL_DATA = DL_CLAIM + "data"
-# A staff member's choosing of a link (Deep Linking): the hub's signed request, carried by the
-# links service's page back to the hub, is good for this long.
+# A staff member's choosing of a link (Deep Linking): the hub's signed request, carried by its
+# chooser page (in the platform's frame, maybe without the hub's cookie), is good this long.
 PICK_NAME = "campushub-lti-pick"
 PICK_SECONDS = 1800
 
@@ -66,7 +67,15 @@ STATE_COOKIE = "campushub-lti-"  # + the launch's state
 STATE_SECONDS = 600  # from the login initiation to the launch
 MAX_PENDING = 8  # launches under way in one browser
 _STATE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
-_PLATFORM_KEYS = {"issuer", "client_id", "deployment_ids", "login_url", "jwks_url", "name"}
+_PLATFORM_KEYS = {
+    "issuer",
+    "client_id",
+    "deployment_ids",
+    "login_url",
+    "jwks_url",
+    "name",
+    "frame_origins",
+}
 # A launch whose values are longer than this is not an honest platform's.
 MAX_VALUE = 2048
 
@@ -96,6 +105,9 @@ class Platform:
     login_url: str  # the platform's OpenID Connect authorization endpoint
     jwks_url: str
     name: str = ""
+    # Origins whose pages frame the tool (Canvas's own address: Link and Assignment Selection
+    # open it in a frame); none: the hub's pages are never framed.
+    frame_origins: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -153,6 +165,18 @@ def read_platforms(values: Any) -> tuple[Platform, ...]:
         name = value.get("name", "")
         if not isinstance(name, str):
             raise ValueError(f"{where}.name must be text, not {show(name)}")
+        origins = value.get("frame_origins", [])
+        if not isinstance(origins, list | tuple):
+            raise ValueError(
+                f"{where}.frame_origins must be a list of origins, not {show(origins)}"
+            )
+        for number, origin in enumerate(origins):
+            _url(origin, f"{where}.frame_origins[{number}]")
+            if urllib.parse.urlsplit(origin).path not in ("", "/") or "?" in origin:
+                raise ValueError(
+                    f"{where}.frame_origins[{number}] must be an origin (scheme, host and"
+                    f" port, no path), not {show(origin)}"
+                )
         platform = Platform(
             issuer=value["issuer"].strip(),
             client_id=value["client_id"].strip(),
@@ -160,6 +184,7 @@ def read_platforms(values: Any) -> tuple[Platform, ...]:
             login_url=_url(value.get("login_url"), f"{where}.login_url"),
             jwks_url=_url(value.get("jwks_url"), f"{where}.jwks_url"),
             name=name,
+            frame_origins=tuple(str(o).rstrip("/") for o in origins),
         )
         if any((p.issuer, p.client_id) == (platform.issuer, platform.client_id) for p in found):
             raise ValueError(
@@ -389,7 +414,16 @@ def _state_cookie(state: str) -> str:
 
 
 class LtiHandler(BaseHandler):
-    """What both steps share: the verifier and the page that says why a launch failed."""
+    """What the steps share: the verifier, the page that says why a launch failed, and a
+    Content-Security-Policy that lets the registered platforms' pages frame these (and only
+    these) hub pages."""
+
+    @property
+    def content_security_policy(self) -> str:
+        verifier = getattr(self.authenticator, "lti_verifier", None)
+        origins = sorted({o for p in getattr(verifier, "platforms", ()) for o in p.frame_origins})
+        ancestors = " ".join(["'self'", *origins]) if origins else "'none'"
+        return f"frame-ancestors {ancestors}; report-uri {self.csp_report_uri}"
 
     @property
     def verifier(self) -> LaunchVerifier:
@@ -408,6 +442,18 @@ class LtiHandler(BaseHandler):
 
     def cookie_path(self) -> str:
         return url_path_join(self.hub.base_url, "lti/")
+
+    def state_cookie(self, name: str, value: str, seconds: int, secure: bool) -> None:
+        """Set (or with ``seconds`` 0 delete) a launch's state cookie: HttpOnly, for the LTI
+        paths only. Over https (and loopback, which browsers treat alike) ``SameSite=None;
+        Secure; Partitioned``: the launch is a cross-site form post from the platform, which
+        only SameSite=None lets the cookie come with (tests/test_lti.py: with Lax, a launch
+        from another site fails); and inside the platform's frame (Canvas opens Link
+        Selection in one) only a partitioned cookie (CHIPS) is kept where browsers block
+        third-party cookies. Set by hand: Python's cookie module knows no Partitioned."""
+        parts = [f"{name}={value}", f"Path={self.cookie_path()}", f"Max-Age={seconds}", "HttpOnly"]
+        parts += ["SameSite=None", "Secure", "Partitioned"] if secure else ["SameSite=Lax"]
+        self.add_header("Set-Cookie", "; ".join(parts))
 
     async def refuse(self, status: int, title: str, message: str, reason: str) -> None:
         self.set_status(status)
@@ -467,29 +513,22 @@ class LtiLoginHandler(LtiHandler):
                 "deployment",
             )
             return
+        # Browsers treat loopback addresses as secure, so the local campus (and the tests'
+        # cross-site launches) keep the cookie as it is over https.
+        secure = self.request.protocol == "https" or self.request.host_name in LOOPBACK
         # Launches under way in this browser: a few at once (tabs); a flood of initiations
         # (any page can send the browser here) must not push the hub's login cookie out.
         pending = [name for name in self.request.cookies if name.startswith(STATE_COOKIE)]
         if len(pending) >= MAX_PENDING:
             for name in pending:
-                self.clear_cookie(name, path=self.cookie_path())
+                self.state_cookie(name, "", 0, secure)
         state = secrets.token_urlsafe(32)
         nonce = secrets.token_urlsafe(32)
-        # Browsers treat loopback addresses as secure, so the local campus (and the tests'
-        # cross-site launches) keep the cookie as it is over https.
-        secure = self.request.protocol == "https" or self.request.host_name in LOOPBACK
-        self.set_secure_cookie(
+        value = self.create_signed_value(
             _state_cookie(state),
             json.dumps({"iss": platform.issuer, "client_id": platform.client_id, "nonce": nonce}),
-            expires_days=STATE_SECONDS / 86400,
-            path=self.cookie_path(),
-            httponly=True,
-            secure=secure,
-            # The launch is a cross-site form post from the platform: only SameSite=None
-            # (which needs Secure) sends the cookie with it (tests/test_lti.py: with Lax, a
-            # launch from another site fails).
-            samesite="None" if secure else "Lax",
-        )
+        ).decode()
+        self.state_cookie(_state_cookie(state), value, STATE_SECONDS, secure)
         query = {
             "scope": "openid",
             "response_type": "id_token",
@@ -536,7 +575,8 @@ class LtiLaunchHandler(LtiHandler):
         raw = self.get_secure_cookie(
             _state_cookie(state), max_age_days=STATE_SECONDS / 86400, min_version=2
         )
-        self.clear_cookie(_state_cookie(state), path=self.cookie_path())
+        secure = self.request.protocol == "https" or self.request.host_name in LOOPBACK
+        self.state_cookie(_state_cookie(state), "", 0, secure)
         pending = None
         try:
             pending = json.loads(raw) if raw else None
@@ -595,9 +635,10 @@ class LtiLaunchHandler(LtiHandler):
         self.redirect(self.authenticator.lti_landing(user, launch, self.hub.base_url))
 
     async def _pick(self, user: Any, launch: VerifiedLaunch, settings: dict[str, Any]) -> None:
-        """A Deep Linking request: a course's TA or instructor chooses one of its links on
-        the links service's page, which sends the choice back to ``/hub/lti/deep-link``
-        with this signed request."""
+        """A Deep Linking request: a course's TA or instructor chooses one of its links on a
+        hub page the platform may frame (Canvas opens Link Selection in a frame, where the
+        hub's login cookie may not come), so the page needs no cookie: the choice goes back to
+        ``/hub/lti/deep-link`` with this signed request, which says who and for what."""
         from .memberships import INSTRUCTOR, TA, lti_member_role
 
         course = self.authenticator.catalog.course_for_key(launch.context_id or "")
@@ -610,6 +651,19 @@ class LtiLaunchHandler(LtiHandler):
                 "not_staff",
             )
             return
+        try:
+            links = await self._course_links(user, course.slug)
+        except (OSError, ValueError, LookupError, HTTPClientError) as error:
+            self.log.warning(
+                "Deep Linking: the links of %s could not be read: %s", course.slug, error
+            )
+            await self.refuse(
+                503,
+                "The course's links cannot be read now",
+                "The hub's links service did not answer; try adding the item again in a minute.",
+                "links",
+            )
+            return
         request = {
             "user": user.name,
             "course": course.slug,
@@ -618,11 +672,60 @@ class LtiLaunchHandler(LtiHandler):
             "deployment_id": launch.claims[DEPLOYMENT],
             "return_url": settings["deep_link_return_url"],
             "data": settings.get("data") if isinstance(settings.get("data"), str) else None,
+            "links": [link["id"] for link in links],
         }
         signed = self.create_signed_value(PICK_NAME, json.dumps(request)).decode()
         root = self.hub.base_url[: -len("hub/")] if self.hub.base_url.endswith("hub/") else "/"
-        query = urllib.parse.urlencode({"course": course.slug, "request": signed})
-        self.redirect(url_path_join(root, "services/links/lti/pick") + "?" + query)
+        html = await self.render_template(
+            "lti_pick.html",
+            course=course,
+            links=links,
+            request_value=signed,
+            action=url_path_join(self.hub.base_url, "lti/deep-link"),
+            make_url=url_path_join(root, "services/links/") + f"?course={course.slug}",
+        )
+        self.finish(html)
+
+    async def _course_links(self, user: Any, slug: str) -> list[dict[str, Any]]:
+        """The course's links, from the links service's API, asked with a token of the
+        person's own made for this one question (two minutes, then deleted)."""
+        from jupyterhub import orm
+        from tornado.httpclient import AsyncHTTPClient
+
+        service = self.services.get("links")
+        if service is None or not service.url:
+            raise LookupError("no links service on this hub")
+        token = user.orm_user.new_api_token(
+            scopes=[
+                "access:services!service=links",
+                "read:users:name!user",
+                "read:users:groups!user",
+            ],
+            expires_in=120,
+            note="campushub: the course's links for an LTI Deep Linking request",
+        )
+        try:
+            query = urllib.parse.urlencode({"course": slug})
+            url = f"{service.url.rstrip('/')}{service.prefix}api/links?{query}"
+            answer = await AsyncHTTPClient().fetch(
+                url, headers={"Authorization": f"token {token}"}, request_timeout=10
+            )
+            body = json.loads(answer.body)
+        finally:
+            found = orm.APIToken.find(self.db, token)
+            if found is not None:
+                self.db.delete(found)
+                self.db.commit()
+        links = body.get("links") if isinstance(body, dict) else None
+        if not isinstance(links, list):
+            raise ValueError("the links service answered without a list of links")
+        return [
+            link
+            for link in links
+            if isinstance(link, dict)
+            and isinstance(link.get("id"), str)
+            and not link.get("removed")
+        ]
 
 
 class LtiJwksHandler(LtiHandler):
@@ -637,13 +740,13 @@ class LtiJwksHandler(LtiHandler):
 
 
 class LtiDeepLinkHandler(LtiHandler):
-    """``/hub/lti/deep-link``: the link a staff member chose on the links service's page,
-    sent back to the platform as a signed Deep Linking response (auto-submitted)."""
+    """``/hub/lti/deep-link``: the link a staff member chose on the hub's chooser page, sent
+    back to the platform as a signed Deep Linking response (auto-submitted)."""
 
     def check_xsrf_cookie(self) -> None:
-        # Posted from the links service's page, which cannot hold the hub's XSRF token: the
-        # hub's own signed request, bound to this signed-in person for half an hour, is
-        # checked instead.
+        # Posted from the chooser in the platform's frame, where the hub's XSRF cookie may
+        # not be kept: the hub's own signed request (the person, the course, the links
+        # offered; half an hour) is checked instead.
         return
 
     async def post(self) -> None:
@@ -660,7 +763,9 @@ class LtiDeepLinkHandler(LtiHandler):
             request = json.loads(raw) if raw else None
         except ValueError:
             request = None
-        if not isinstance(request, dict) or user is None or request.get("user") != user.name:
+        if not isinstance(request, dict) or (user is not None and request.get("user") != user.name):
+            # Who chose is in the signed request (the page may be in the platform's frame,
+            # without the hub's cookie); a browser signed in as someone else may not use it.
             self.log.warning(
                 "LTI deep link refused: %s",
                 "no signed request" if not isinstance(request, dict) else "another person's",
@@ -674,7 +779,7 @@ class LtiDeepLinkHandler(LtiHandler):
             )
             return
         link = self.get_body_argument("link", "")
-        if not check_link_id(link):
+        if not check_link_id(link) or link not in (request.get("links") or []):
             await self.refuse(400, "No link chosen", "Choose one of the course's links.", "link")
             return
         title = " ".join(self.get_body_argument("title", "").split())[:200] or f"campushub {link}"
@@ -706,7 +811,11 @@ class LtiDeepLinkHandler(LtiHandler):
             claims[DL_DATA] = request["data"]
         token = self.authenticator.lti_key.sign(claims)
         self.log.info(
-            "%s chose link %s for %s in %s", user.name, link, request["course"], platform.issuer
+            "%s chose link %s for %s in %s",
+            request["user"],
+            link,
+            request["course"],
+            platform.issuer,
         )
         html = await self.render_template(
             "lti_return.html", return_url=request["return_url"], token=token, title=title

@@ -11,7 +11,8 @@ lacks added here, in the test harness, never in campushub:
 - LTI Deep Linking, which the mock does not implement: a person marked ``deep_linking`` gets
   a Deep Linking request instead of a resource link launch (its return address
   ``/harness/deep-link-return``, which keeps the tool's signed response for
-  ``GET /harness/returned``).
+  ``GET /harness/returned``), and ``/harness/framed/<course>`` runs the launch inside a frame
+  of the platform's page, as Canvas opens Link Selection.
 
 Started as ``python -m tests.lti_platform <port> [<address>]``; the mock reads its settings
 (``LTI_PROVIDER_MOCK__...``: issuer, the tool's login and launch addresses, people, courses)
@@ -77,6 +78,15 @@ def main() -> None:
         token = JWT(header={"kid": server.jwt_key.key_id, "alg": "RS256"}, claims=claims)
         token.make_signed_token(server.jwt_key)
         return {"id_token": token.serialize()}
+
+    @server.app.get("/harness/framed/{cid}")
+    def framed(cid: str) -> HTMLResponse:
+        # As Canvas opens Link Selection: the tool's whole flow inside a frame of the
+        # platform's page (the hub's pages are then cross-site frames).
+        return HTMLResponse(
+            "<!DOCTYPE html><title>Course item</title><h1>Add an item</h1>"
+            f'<iframe id="tool" src="/courses/{cid}" width="1000" height="600"></iframe>'
+        )
 
     @server.app.post("/harness/deep-link-return")
     def deep_link_return(JWT: str = Form(...)) -> HTMLResponse:

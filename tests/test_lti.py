@@ -71,6 +71,7 @@ def hub_options(platform_port: int) -> dict[str, Any]:
         "login_url": f"{url}/authorize",
         "jwks_url": f"{url}/jwks",
         "name": "bCourses (test platform)",
+        "frame_origins": [url],
     }
     return {
         "extra_env": {
@@ -443,15 +444,22 @@ def deep_linking_claims(platform: Platform, sub: str, nonce: str) -> dict[str, A
 
 
 @pytest.mark.browser
-def test_an_instructor_chooses_a_link_in_the_platform(hub, platform, browser, link, shots):
+def test_an_instructor_chooses_a_link_in_the_platform_s_frame(hub, platform, browser, link, shots):
     platform.people({**PEOPLE, "lti-ines": {**PEOPLE["lti-ines"], "deep_linking": True}})
     try:
-        context, page = launch_in_browser(browser, platform, "lti-ines")
-        page.wait_for_url(re.compile(r".*/services/links/lti/pick\?.*"), timeout=60_000)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{platform.url}/login")
+        page.select_option("select[name=userid]", "lti-ines")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r".*/courses$"))
+        # Link Selection opens the tool in a frame of the platform's page, cross-site
+        page.goto(f"{platform.url}/harness/framed/{DATA8}")
+        tool = page.frame_locator("#tool")
+        tool.locator(f"#choose-{link}").wait_for(timeout=60_000)
         shots(page, "instructors", "lti-choose-link")
-        page.click(f"#choose-{link}")
-        page.wait_for_url(f"{platform.url}/harness/deep-link-return", timeout=60_000)
-        assert "Item added" in page.content()
+        tool.locator(f"#choose-{link}").click()
+        tool.locator("text=Item added").wait_for(timeout=60_000)
         context.close()
     finally:
         platform.people(PEOPLE)
@@ -469,40 +477,40 @@ def test_an_instructor_chooses_a_link_in_the_platform(hub, platform, browser, li
     assert item["url"] == f"{hub.url}/hub/lti/launch" and item["title"] == NOTEBOOK
 
 
-def test_choosing_a_link_is_for_staff_and_bound_to_its_person(hub, platform, link):
+def test_choosing_a_link_is_for_staff_and_bound_to_its_request(hub, platform, link):
     # a student's Deep Linking request: refused, with a page
     session, auth = initiate(hub, platform)
     token = platform.sign(deep_linking_claims(platform, "lti-ada", auth["nonce"]))
     answer = post_launch(hub, session, token, auth["state"])
     assert answer.status_code == 403 and reason(answer).startswith("not_staff:")
-    # the instructor's: sent to the links service's page with the hub's signed request
+    # the instructor's: the hub's page of the course's links, which the platform may frame
     session, auth = initiate(hub, platform)
     token = platform.sign(deep_linking_claims(platform, "lti-ines", auth["nonce"]))
-    answer = post_launch(hub, session, token, auth["state"])
-    assert answer.status_code == 302, reason(answer)
-    location = urllib.parse.urlsplit(answer.headers["Location"])
-    assert location.path == "/services/links/lti/pick"
-    request = dict(urllib.parse.parse_qsl(location.query))["request"]
-    page = session.get(f"{hub.url}{answer.headers['Location']}", timeout=60)
-    assert page.status_code == 200 and f'id="choose-{link}"' in page.text
+    page = post_launch(hub, session, token, auth["state"])
+    assert page.status_code == 200, reason(page)
+    assert f'id="choose-{link}"' in page.text
+    csp = page.headers["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {platform.url};" in csp
+    elsewhere = requests.get(f"{hub.url}/hub/refused", timeout=30)  # any other hub page
+    assert "frame-ancestors 'none'" in elsewhere.headers["Content-Security-Policy"]
+    request = html.unescape(re.search(r'name="request" value="([^"]+)"', page.text).group(1))
 
     def choose(who: requests.Session, signed: str, chosen: str = link) -> requests.Response:
         data = {"request": signed, "link": chosen, "title": "Lab 1"}
         return who.post(f"{hub.url}/hub/lti/deep-link", data=data, timeout=30)
 
-    chosen = choose(session, request)
-    assert chosen.status_code == 200
+    # in the platform's frame the hub's cookie may not come: the signed request is enough
+    chosen = choose(requests.Session(), request)
+    assert chosen.status_code == 200, reason(chosen)
     assert f'action="{platform.url}/harness/deep-link-return"' in chosen.text
     assert 'name="JWT"' in chosen.text
     tampered = request[:-3] + ("AAA" if not request.endswith("AAA") else "BBB")
     assert reason(choose(session, tampered)).startswith("pick:")
-    other = hub.login("ada")  # a signed-in person who did not start this choice
+    other = hub.login("ada")  # a browser signed in as someone else may not use it
     refused = choose(other, request)
     assert refused.status_code == 403 and reason(refused).startswith("pick:")
     assert choose(session, request, "../../etc").status_code == 400
-    # ... and the links service's page is for the course's staff only
-    student = other.get(f"{hub.url}/services/links/lti/pick?course=data8&request=x", timeout=60)
-    assert student.status_code == 403
+    assert choose(session, request, "ZZZZ9999").status_code == 400  # not one it offered
 
 
 @pytest.mark.parametrize(

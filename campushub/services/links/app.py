@@ -256,40 +256,6 @@ class GeneratorHandler(BaseHandler):
         self.redirect(f"{self.links.service_prefix}manage/{link.id}?created=1")
 
 
-class PickHandler(BaseHandler):
-    """``lti/pick``: a course's TA or instructor, adding campushub to an item in the learning
-    platform (LTI Deep Linking), chooses one of the course's links; the choice goes back to
-    the hub (``/hub/lti/deep-link``) with the hub's signed ``request``, which this service
-    passes on untouched (the hub checks it)."""
-
-    @web.authenticated
-    def get(self) -> None:
-        course = self.get_query_argument("course", "")
-        request = self.get_query_argument("request", "")
-        if not request or len(request) > 4096 or course not in self.catalog.courses:
-            raise PageError(
-                400,
-                "This page is opened by the learning platform when you add campushub to a"
-                " course item; open it from there.",
-                "Choose a link",
-            )
-        taught = self.taught()
-        if course not in taught:
-            raise PageError(
-                403,
-                f"Only the staff of {self.catalog.courses[course].title} choose its links.",
-                "For course staff",
-            )
-        links = self.store.list([course])
-        self.render_page(
-            "pick.html",
-            course=self.catalog.courses[course],
-            links=[(link, self.short_link(link)) for link in links],
-            request_value=request,
-            action=rules._base(self.links.base_url) + "hub/lti/deep-link",
-        )
-
-
 class ManageHandler(BaseHandler):
     """One link for its course's staff: short and plain link, counts, re-point, remove."""
 
@@ -733,7 +699,6 @@ class LinksApp(Application):
             (prefix + "oauth_callback", CallbackHandler),
             (prefix + r"l/([^/]+)", OpenHandler),
             (prefix + r"manage/([^/]+)", ManageHandler),
-            (prefix + r"lti/pick", PickHandler),
             (prefix + r"api/links", LinkListAPIHandler),
             (prefix + r"api/links/([^/]+)", LinkAPIHandler),
             (prefix + r"api/(.*)", APINotFoundHandler),
