@@ -19,7 +19,9 @@ GOOD = {
 def test_a_platform_is_read_with_its_deployments_as_text():
     (platform,) = read_platforms([GOOD])
     assert platform.deployment_ids == frozenset({"4567:abc", "12"})
-    assert platform.title == "bCourses"
+    assert platform.title == "bCourses" and platform.frame_origins == ()
+    framed = read_platforms([{**GOOD, "frame_origins": ["https://bcourses.example/"]}])
+    assert framed[0].frame_origins == ("https://bcourses.example",)
     assert read_platforms([]) == ()
 
 
@@ -40,6 +42,15 @@ def test_a_platform_is_read_with_its_deployments_as_text():
         ({**GOOD, "jwks_url": None}, "lti_platforms[0].jwks_url must be a URL (text)"),
         ({**GOOD, "jwks_url": "https:///jwks"}, "lti_platforms[0].jwks_url names no host"),
         ({**GOOD, "name": ["x"]}, "lti_platforms[0].name must be text"),
+        ({**GOOD, "frame_origins": "https://x"}, "lti_platforms[0].frame_origins must be a list"),
+        (
+            {**GOOD, "frame_origins": ["https://bcourses.example/courses"]},
+            "lti_platforms[0].frame_origins[0] must be an origin (scheme, host and port, no",
+        ),
+        (
+            {**GOOD, "frame_origins": ["http://bcourses.example"]},
+            "lti_platforms[0].frame_origins[0] must be an https:// URL",
+        ),
     ],
 )
 def test_a_wrong_platform_says_which_entry_and_key(entry, message):
