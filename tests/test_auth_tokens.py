@@ -514,7 +514,9 @@ async def test_a_good_login_gives_the_expected_memberships_groups_and_roles(
     assert provider.userinfo_requests == [f"Bearer {ACCESS_TOKEN}"]
     assert auth_model["name"] == "ada"  # the username claim, normalised
     role = {"teacher": "instructor"}.get(enrollment, enrollment)
-    assert auth_model["auth_state"]["campushub"] == {"memberships": {"data8": role}, "sub": "ada"}
+    # the memberships in force, and those the campus sign-in found (launches add theirs)
+    expected = {"memberships": {"data8": role}, "sub": "ada", "campus": {"data8": role}}
+    assert auth_model["auth_state"]["campushub"] == expected
     assert auth_model["groups"] == groups
     assert sorted(r["name"] for r in auth_model["roles"]) == roles
     assert all(r.get("scopes") for r in auth_model["roles"])  # full definitions
