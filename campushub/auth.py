@@ -986,19 +986,19 @@ class CampusAuthenticator(GenericOAuthenticator):
         }
 
     def lti_landing(self, user: Any, launch: VerifiedLaunch, base_url: str) -> str:
-        """Where a launch goes once signed in: the link it names (the links service opens it
-        as it opens the short link, starting the course server), else the course server."""
+        """Where a launch goes once signed in (``base_url``: JupyterHub's): the link it names
+        (the links service opens it as it opens the short link, starting the course server),
+        else the course server."""
         from .services.links.rules import check_link_id
 
         link = launch.custom(self.lti_link_parameter)
         if link is not None and check_link_id(link):
-            root = base_url[: -len("hub/")] if base_url.endswith("hub/") else "/"
-            return url_path_join(root, "services/links/l", link)
+            return url_path_join(base_url, "services/links/l", link)
         key = launch.context_id
         course = self.catalog.course_for_key(key) if key is not None else None
         if course is None:
-            return url_path_join(base_url, "home")
-        return url_path_join(base_url, "spawn", user.name, course.slug)
+            return url_path_join(base_url, "hub/home")
+        return url_path_join(base_url, "hub/spawn", user.name, course.slug)
 
     def _account(self, username: str) -> Any:
         """The hub's user of that name (loaded once per sign-in: JupyterHub's own lookup

@@ -39,6 +39,7 @@ from tornado.httpclient import HTTPClientError
 from tornado.web import HTTPError
 
 from .idtoken import FetchJson, IdTokenError, IdTokenVerifier, unverified_claims
+from .memberships import INSTRUCTOR, TA, lti_member_role
 from .units import show
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -443,6 +444,11 @@ class LtiHandler(BaseHandler):
     def cookie_path(self) -> str:
         return url_path_join(self.hub.base_url, "lti/")
 
+    def secure_cookies(self) -> bool:
+        """Over https, and on loopback, which browsers treat alike (the local campus and the
+        tests' cross-site launches keep the cookie as it is over https)."""
+        return self.request.protocol == "https" or self.request.host_name in LOOPBACK
+
     def state_cookie(self, name: str, value: str, seconds: int, secure: bool) -> None:
         """Set (or with ``seconds`` 0 delete) a launch's state cookie: HttpOnly, for the LTI
         paths only. Over https (and loopback, which browsers treat alike) ``SameSite=None;
@@ -513,9 +519,7 @@ class LtiLoginHandler(LtiHandler):
                 "deployment",
             )
             return
-        # Browsers treat loopback addresses as secure, so the local campus (and the tests'
-        # cross-site launches) keep the cookie as it is over https.
-        secure = self.request.protocol == "https" or self.request.host_name in LOOPBACK
+        secure = self.secure_cookies()
         # Launches under way in this browser: a few at once (tabs); a flood of initiations
         # (any page can send the browser here) must not push the hub's login cookie out.
         pending = [name for name in self.request.cookies if name.startswith(STATE_COOKIE)]
@@ -575,8 +579,7 @@ class LtiLaunchHandler(LtiHandler):
         raw = self.get_secure_cookie(
             _state_cookie(state), max_age_days=STATE_SECONDS / 86400, min_version=2
         )
-        secure = self.request.protocol == "https" or self.request.host_name in LOOPBACK
-        self.state_cookie(_state_cookie(state), "", 0, secure)
+        self.state_cookie(_state_cookie(state), "", 0, self.secure_cookies())
         pending = None
         try:
             pending = json.loads(raw) if raw else None
@@ -632,15 +635,13 @@ class LtiLaunchHandler(LtiHandler):
         if settings is not None:
             await self._pick(user, launch, settings)
             return
-        self.redirect(self.authenticator.lti_landing(user, launch, self.hub.base_url))
+        self.redirect(self.authenticator.lti_landing(user, launch, self.base_url))
 
     async def _pick(self, user: Any, launch: VerifiedLaunch, settings: dict[str, Any]) -> None:
         """A Deep Linking request: a course's TA or instructor chooses one of its links on a
         hub page the platform may frame (Canvas opens Link Selection in a frame, where the
         hub's login cookie may not come), so the page needs no cookie: the choice goes back to
         ``/hub/lti/deep-link`` with this signed request, which says who and for what."""
-        from .memberships import INSTRUCTOR, TA, lti_member_role
-
         course = self.authenticator.catalog.course_for_key(launch.context_id or "")
         if course is None or lti_member_role(launch.roles) not in (TA, INSTRUCTOR):
             await self.refuse(
@@ -675,14 +676,13 @@ class LtiLaunchHandler(LtiHandler):
             "links": [link["id"] for link in links],
         }
         signed = self.create_signed_value(PICK_NAME, json.dumps(request)).decode()
-        root = self.hub.base_url[: -len("hub/")] if self.hub.base_url.endswith("hub/") else "/"
         html = await self.render_template(
             "lti_pick.html",
             course=course,
             links=links,
             request_value=signed,
             action=url_path_join(self.hub.base_url, "lti/deep-link"),
-            make_url=url_path_join(root, "services/links/") + f"?course={course.slug}",
+            make_url=url_path_join(self.base_url, "services/links/") + f"?course={course.slug}",
         )
         self.finish(html)
 
