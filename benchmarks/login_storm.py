@@ -2,33 +2,39 @@
 
 Starts a real identity provider (oidc-provider-mock) on 127.0.0.1, creates ``--users`` people
 in it (default 1,000: students of one to three demo courses in Berkeley's
-``course::<id>::enrollment_type::<type>`` form, a few TAs and instructors), then, one hub after
-the other, each with its own state folder and free ports:
+``course::<id>::enrollment_type::<type>`` form, a few TAs and instructors), then starts two
+hubs, each with its own state folder and free ports:
 
 - **campushub**: JupyterHub from the reference ``jupyterhub_config.py`` (``CampusAuthenticator``:
   id_token verification, memberships, course groups and staff roles);
 - **stock**: the same configuration with oauthenticator's ``GenericOAuthenticator`` instead, set
   up for the same claims (``manage_groups`` from ``groups``, ``allow_all``);
 
-and logs every person in, ``--concurrency`` at a time, each with a requests session of their own
-following the whole flow (hub → provider's form → provider → hub callback → ``/hub/home``)
-through configurable-http-proxy. For each hub it reports failures, wall time, logins per second,
-p50/p95/p99 latency and the CPU seconds the hub (and its proxy), the identity provider, this
-client and everything else on the machine used during the storm, so the figures say where the
-time goes. The hubs never run at the same time.
+and logs every person in to each, ``--concurrency`` at a time, each with a requests session of
+their own following the whole flow (hub → provider's form → provider → hub callback →
+``/hub/home``) through configurable-http-proxy. The people come in ``--slices`` slices and the
+hubs take turns, one slice each (who goes first alternates), so a change in the machine's load
+over a long storm falls on both alike; only one hub is stormed at a time. For each hub it
+reports failures, wall time, logins per second, p50/p95/p99 latency, the hub's resident memory
+before and after (and its peak), and the CPU seconds the hub (and its proxy), the identity
+provider, this client and everything else on the machine used during its slices, so the figures
+say where the time goes; the hub's CPU per login is also given as the median over the slices,
+which is steadier than wall time.
 
 Run from the repository root, with the virtualenv's ``bin`` first on PATH (for
 configurable-http-proxy)::
 
     PATH=$PWD/.venv/bin:$PATH .venv/bin/python benchmarks/login_storm.py [--users 1000]
-        [--concurrency 20] [--quick] [--profile DIR]
+        [--concurrency 20] [--slices 10] [--quick] [--profile DIR]
 
 ``--quick`` is 100 people. ``--profile DIR`` runs each hub under cProfile and prints where its
 CPU went (the profiler slows the hub, so those figures are not the benchmark's).
 
 The last line is machine-readable:
-``result: users=<n> failures=<f> ratio=<r> campus_logins_per_s=<x> stock_logins_per_s=<y>``
-with ``failures`` both hubs' together and ``ratio`` campushub's wall time over stock's.
+``result: users=<n> failures=<f> ratio=<r> campus_logins_per_s=<x> stock_logins_per_s=<y>
+campus_hub_cpu_ms=<a> stock_hub_cpu_ms=<b> hub_cpu_ratio=<c> memory_ratio=<m>`` with
+``failures`` both hubs' together, ``ratio`` campushub's wall time over stock's, the hub CPU per
+login the median over slices, and ``memory_ratio`` the hubs' resident memory after the storm.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +184,15 @@ class CpuSample:
             machine=machine_busy_seconds(),
         )
 
+    def plus(self, other: CpuSample) -> CpuSample:
+        return CpuSample(
+            hub=self.hub + other.hub,
+            proxy=self.proxy + other.proxy,
+            identity_provider=self.identity_provider + other.identity_provider,
+            client=self.client + other.client,
+            machine=self.machine + other.machine,
+        )
+
     def minus(self, earlier: CpuSample) -> CpuSample:
         return CpuSample(
             hub=self.hub - earlier.hub,
@@ -196,15 +211,36 @@ class CpuSample:
 # -- one storm -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Memory:
+    """A process's resident memory now and at its highest, in MB (``/proc/<pid>/status``)."""
+
+    rss_mb: float
+    peak_mb: float
+
+    @classmethod
+    def take(cls, pid: int) -> Memory:
+        fields: dict[str, float] = {}
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                fields[name] = int(value.split()[0]) / 1024  # kB
+        return cls(rss_mb=fields.get("VmRSS", 0.0), peak_mb=fields.get("VmHWM", 0.0))
+
+
 @dataclass
 class StormResult:
-    """What one hub did during its storm."""
+    """What one hub did during its storm, slice by slice."""
 
     label: str
-    latencies_s: list[float]
-    failure_messages: list[str]
-    wall_s: float
-    cpu: CpuSample
+    latencies_s: list[float] = field(default_factory=list)
+    failure_messages: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    cpu: CpuSample = field(default_factory=lambda: CpuSample(0.0, 0.0, 0.0, 0.0, 0.0))
+    # The hub's CPU per login in each slice, in ms: its median is steadier than the total.
+    slice_hub_ms: list[float] = field(default_factory=list)
+    memory_before: Memory | None = None
+    memory_after: Memory | None = None
 
     @property
     def logins(self) -> int:
@@ -227,6 +263,10 @@ class StormResult:
     def per_login_ms(self, seconds: float) -> float:
         return 1000 * seconds / self.logins
 
+    @property
+    def median_slice_hub_ms(self) -> float:
+        return statistics.median(self.slice_hub_ms)
+
 
 def login_once(hub_url: str, sub: str) -> tuple[float, str | None]:
     """Log ``sub`` in with a fresh session; the seconds it took and what went wrong, if any."""
@@ -243,23 +283,24 @@ def login_once(hub_url: str, sub: str) -> tuple[float, str | None]:
         return time.perf_counter() - started, problem
 
 
-def storm(
-    label: str, hub: launch.Process, idp: launch.Process, subs: Sequence[str], concurrency: int
-) -> StormResult:
-    """Log everyone in, ``concurrency`` at a time, and measure it."""
+def storm_slice(
+    result: StormResult,
+    hub: launch.Process,
+    idp: launch.Process,
+    subs: Sequence[str],
+    concurrency: int,
+) -> None:
+    """Log ``subs`` in, ``concurrency`` at a time, and add what it took to ``result``."""
     before = CpuSample.take(hub.popen.pid, idp.popen.pid)
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         outcomes = list(pool.map(lambda sub: login_once(hub.url, sub), subs))
-    wall_s = time.perf_counter() - started
+    result.wall_s += time.perf_counter() - started
     cpu = CpuSample.take(hub.popen.pid, idp.popen.pid).minus(before)
-    return StormResult(
-        label=label,
-        latencies_s=[seconds for seconds, _ in outcomes],
-        failure_messages=[problem for _, problem in outcomes if problem],
-        wall_s=wall_s,
-        cpu=cpu,
-    )
+    result.cpu = result.cpu.plus(cpu)
+    result.latencies_s += [seconds for seconds, _ in outcomes]
+    result.failure_messages += [problem for _, problem in outcomes if problem]
+    result.slice_hub_ms.append(1000 * cpu.hub / len(subs))
 
 
 # -- the two hubs --------------------------------------------------------------------------------
@@ -309,16 +350,14 @@ def start_hub(
     )
 
 
-def run_hub(
+def start_one(
     label: str,
     work_dir: Path,
     idp: launch.Process,
-    subs: Sequence[str],
-    concurrency: int,
     make_config: Callable[[launch.HubSettings], str | None],
     profile: Path | None,
-) -> StormResult:
-    """Start one hub on fresh ports and state, storm it, stop it."""
+) -> launch.Process:
+    """Start one hub on fresh ports and state."""
     public_port, hub_port, proxy_api_port = launch.free_ports(3)
     settings = launch.HubSettings(
         state_dir=work_dir / label / "state",
@@ -335,18 +374,52 @@ def run_hub(
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(config_text)
     print(f"{label}: starting the hub on {settings.public_url} ...", file=sys.stderr, flush=True)
-    hub = start_hub(settings, work_dir / label / "logs", config, profile)
-    try:
-        print(f"{label}: {len(subs)} logins, {concurrency} at a time", file=sys.stderr, flush=True)
-        result = storm(label, hub, idp, subs, concurrency)
-    except BaseException:
-        print(f"{label}: hub log {hub.log_path}:\n{hub.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        hub.stop()
-    if result.failures:
-        print(f"{label}: the end of the hub's log:\n{hub.log_tail(15)}", file=sys.stderr)
-    return result
+    return start_hub(settings, work_dir / label / "logs", config, profile)
+
+
+def slices_of(subs: Sequence[str], count: int) -> list[Sequence[str]]:
+    """``subs`` cut into ``count`` nearly equal slices, in order (none empty)."""
+    count = max(1, min(count, len(subs)))
+    size, extra = divmod(len(subs), count)
+    cuts, at = [], 0
+    for index in range(count):
+        step = size + (1 if index < extra else 0)
+        cuts.append(subs[at : at + step])
+        at += step
+    return cuts
+
+
+def run_storms(
+    hubs: dict[str, launch.Process],
+    idp: launch.Process,
+    subs: Sequence[str],
+    concurrency: int,
+    slice_count: int,
+) -> dict[str, StormResult]:
+    """Storm every hub slice by slice, taking turns (the first hub of a slice alternates), so a
+    change in the machine's load falls on both alike. Only one hub is stormed at a time."""
+    results = {label: StormResult(label) for label in hubs}
+    for label, hub in hubs.items():
+        results[label].memory_before = Memory.take(hub.popen.pid)
+    order = list(hubs)
+    cuts = slices_of(subs, slice_count)
+    for number, cut in enumerate(cuts, 1):
+        for label in order if number % 2 else reversed(order):
+            print(
+                f"{label}: slice {number}/{len(cuts)}, {len(cut)} logins, {concurrency} at a time",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                storm_slice(results[label], hubs[label], idp, cut, concurrency)
+            except BaseException:
+                print(f"{label}: hub log {hubs[label].log_path}:\n{hubs[label].log_tail()}")
+                raise
+    for label, hub in hubs.items():
+        results[label].memory_after = Memory.take(hub.popen.pid)
+        if results[label].failures:
+            print(f"{label}: the end of the hub's log:\n{hub.log_tail(15)}", file=sys.stderr)
+    return results
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -391,6 +464,38 @@ def print_table(campus: StormResult, stock: StormResult) -> None:
                 campus.per_login_ms(campus_s),
                 stock.per_login_ms(stock_s),
                 "{:.1f}",
+                True,
+            )
+        )
+    rows.insert(
+        -8,
+        (
+            "hub CPU per login, median slice (ms)",
+            campus.median_slice_hub_ms,
+            stock.median_slice_hub_ms,
+            "{:.1f}",
+            True,
+        ),
+    )
+    for what, memory in (("before", "memory_before"), ("after", "memory_after")):
+        campus_memory, stock_memory = getattr(campus, memory), getattr(stock, memory)
+        if campus_memory and stock_memory:
+            rows.append(
+                (
+                    f"hub memory {what} (MB RSS)",
+                    campus_memory.rss_mb,
+                    stock_memory.rss_mb,
+                    "{:.0f}",
+                    True,
+                )
+            )
+    if campus.memory_after and stock.memory_after:
+        rows.append(
+            (
+                "hub memory peak (MB)",
+                campus.memory_after.peak_mb,
+                stock.memory_after.peak_mb,
+                "{:.0f}",
                 True,
             )
         )
@@ -464,10 +569,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="keep logs, state and configurations in DIR (default: a removed temporary folder)",
     )
+    parser.add_argument(
+        "--slices",
+        type=int,
+        default=10,
+        help="storm the hubs in turns, this many slices of the people each (default 10)",
+    )
     options = parser.parse_args(argv)
     users = QUICK_USERS if options.quick else options.users
-    if users < 1 or options.concurrency < 1:
-        parser.error("--users and --concurrency must be at least 1")
+    if users < 1 or options.concurrency < 1 or options.slices < 1:
+        parser.error("--users, --concurrency and --slices must be at least 1")
     os.environ.update(launch.LOOPBACK_NO_PROXY)
 
     people = make_people(users, options.seed)
@@ -485,24 +596,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             discovery = requests.get(
                 f"{idp.url}/.well-known/openid-configuration", timeout=10
             ).json()
-            campus = run_hub(
-                "campushub",
-                work_dir,
-                idp,
-                subs,
-                options.concurrency,
-                lambda settings: None,  # the reference configuration as it is
-                profiles["campushub"],
-            )
-            stock = run_hub(
-                "stock",
-                work_dir,
-                idp,
-                subs,
-                options.concurrency,
-                lambda settings: stock_config(settings, discovery),
-                profiles["stock"],
-            )
+            hubs: dict[str, launch.Process] = {}
+            try:
+                hubs["campushub"] = start_one(
+                    "campushub",
+                    work_dir,
+                    idp,
+                    lambda settings: None,  # the reference configuration as it is
+                    profiles["campushub"],
+                )
+                hubs["stock"] = start_one(
+                    "stock",
+                    work_dir,
+                    idp,
+                    lambda settings: stock_config(settings, discovery),
+                    profiles["stock"],
+                )
+                results = run_storms(hubs, idp, subs, options.concurrency, options.slices)
+            finally:
+                for hub in hubs.values():
+                    hub.stop()
+            campus, stock = results["campushub"], results["stock"]
         finally:
             idp.stop()
 
@@ -546,10 +660,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"python    {sys.version.split()[0]} ({sys.executable}), {os.cpu_count()} CPUs")
     command = ["python", "benchmarks/login_storm.py", *(sys.argv[1:] if argv is None else argv)]
     print(f"reproduce PATH=$PWD/.venv/bin:$PATH {shlex.join(command)}  (from the repository root)")
+    cpu_median_ratio = ratio(campus.median_slice_hub_ms, stock.median_slice_hub_ms)
+    memory_ratio = ratio(
+        campus.memory_after.rss_mb if campus.memory_after else 0.0,
+        stock.memory_after.rss_mb if stock.memory_after else 0.0,
+    )
     print(
         f"result: users={users} failures={failures} ratio={wall_ratio:.2f}"
         f" campus_logins_per_s={campus.logins_per_s:.1f}"
         f" stock_logins_per_s={stock.logins_per_s:.1f}"
+        f" campus_hub_cpu_ms={campus.median_slice_hub_ms:.1f}"
+        f" stock_hub_cpu_ms={stock.median_slice_hub_ms:.1f}"
+        f" hub_cpu_ratio={cpu_median_ratio:.2f} memory_ratio={memory_ratio:.2f}"
     )
     return 1 if failures else 0
 
