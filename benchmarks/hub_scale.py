@@ -46,9 +46,13 @@ Run from the repository root (the virtualenv's ``bin`` first on PATH, for
 configurable-http-proxy); ``.venv-chart/bin/python`` measures zero-to-jupyterhub's versions::
 
     PATH=$PWD/.venv/bin:$PATH .venv/bin/python benchmarks/hub_scale.py [--rounds 2]
-        [--starts 3] [--people 11000] [--courses 2000] [--quick]
+        [--starts 3] [--people 11000] [--courses 2000] [--db sqlite|postgresql] [--quick]
 
-``--quick`` is 1,100 people in 200 courses. The last line is machine-readable:
+``--quick`` is 1,100 people in 200 courses. ``--db postgresql`` starts a throwaway PostgreSQL
+server (Debian's ``postgresql`` package, as the test command installs it; run as its
+``postgres`` account when root; ``fsync`` off, as a benchmark's scratch server) and puts each
+hub's database on it, and campushub's links and scaler services' too, as a production campus
+on PostgreSQL runs them; the default is SQLite files, zero-to-jupyterhub's default. The last line is machine-readable:
 ``result: users=<n> courses=<c> startup_ratio=<x> memory_ratio=<y> request_p95_ratio=<z>``,
 each campushub over stock: start-up by the median start, memory by the resident memory after
 the requests, requests by the largest ratio of p95 latencies over the request kinds.
@@ -208,7 +212,7 @@ def sample_people(campus: Campus, rng: random.Random, count: int) -> dict[str, l
 
 
 def build_database(
-    db_path: Path, campus: Campus, catalog_path: Path, kind: str, seed: int, samples: int
+    db_url: str, campus: Campus, catalog_path: Path, kind: str, seed: int, samples: int
 ) -> Tokens:
     """Write the database a term of sign-ins leaves (see the module's docstring)."""
     from jupyterhub import orm
@@ -218,8 +222,7 @@ def build_database(
     from campushub.memberships import course_groups, staff_roles, user_roles
     from campushub.reach import reach_scopes
 
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    db = orm.new_session_factory(f"sqlite:///{db_path}")()
+    db = orm.new_session_factory(db_url)()
     catalog = load_catalog(catalog_path)
     groups: dict[str, Any] = {}
     users: dict[str, Any] = {}
@@ -475,7 +478,7 @@ def wait_for(
 # -- the two hubs --------------------------------------------------------------------------------
 
 
-def stock_config(settings: launch.HubSettings, discovery: dict[str, Any]) -> str:
+def stock_config(settings: launch.HubSettings, discovery: dict[str, Any], db_url: str) -> str:
     """Stock JupyterHub for the same people: GenericOAuthenticator with the same provider and
     encrypted auth_state, named servers with JupyterHub's SimpleLocalProcessSpawner, no
     services; the same addresses and state folder as the reference configuration uses."""
@@ -493,7 +496,7 @@ def stock_config(settings: launch.HubSettings, discovery: dict[str, Any]) -> str
             "configurable-http-proxy", "--default-target=http://127.0.0.1:{settings.hub_port}"
         ]
         c.JupyterHub.pid_file = {str(state / "jupyterhub.pid")!r}
-        c.JupyterHub.db_url = {f"sqlite:///{state / 'jupyterhub.sqlite'}"!r}
+        c.JupyterHub.db_url = {db_url!r}
         c.JupyterHub.cookie_secret_file = {str(state / "jupyterhub_cookie_secret")!r}
         #GENERIC_OAUTH
         c.GenericOAuthenticator.username_claim = "sub"
@@ -566,10 +569,14 @@ def warm_up(
     try:
         launch.wait_for_log(hub, launch.HUB_RUNNING, 600)
         result.running = time.perf_counter() - began
-        saved = settings.state_dir / "scaler" / "enrollment.json"
         if label == "campushub":
+            from campushub.services.scaler.state import open_state
+
+            saved = open_state(
+                settings.state_dir / "scaler", settings.extra_env.get("CAMPUSHUB_SCALER_DB_URL", "")
+            )
             deadline = time.monotonic() + timeout
-            while not saved.exists():
+            while saved.read("enrollment") is None:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{label}: the scaler did not read enrollment in time")
                 time.sleep(0.5)  # polling interval
@@ -680,6 +687,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="record each hub's stacks during the requests with py-spy (collapsed, into DIR)",
     )
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the hubs' database: SQLite files (zero-to-jupyterhub's default) or a PostgreSQL"
+        " server started for the run (Debian's postgresql package)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.people, args.courses = QUICK["people"], QUICK["courses"]
@@ -694,23 +708,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     idp = launch.start_identity_provider(launch.free_port(), [], work_dir / "idp-logs")
     idp_session = session()
     results = {"campushub": HubResult(), "stock": HubResult()}
+    db_urls: dict[str, str] = {}
+    postgres = None
     try:
+        if args.db == "postgresql":
+            postgres = start_postgres()
         discovery = requests.get(f"{idp.url}/.well-known/openid-configuration").json()
         prepared: dict[str, tuple[launch.HubSettings, Path | None, Tokens]] = {}
         for label in ("stock", "campushub"):
             settings = hub_settings(work_dir, label, catalog, idp)
             print(f"{label}: writing the database ...", file=sys.stderr, flush=True)
-            db_path = settings.state_dir / "jupyterhub.sqlite"
-            tokens = build_database(db_path, campus, catalog, label, args.seed, args.samples)
+            db_url = f"sqlite:///{settings.state_dir / 'jupyterhub.sqlite'}"
+            settings.state_dir.mkdir(parents=True, exist_ok=True)
+            if postgres is not None:
+                # As production runs it: the hub, and campushub's links and scaler services,
+                # each on a database of the server.
+                db_url = postgres.new_database(f"hub_{label}")
+                settings.extra_env["CAMPUSHUB_DB_URL"] = db_url
+                for service in ("LINKS", "SCALER"):
+                    settings.extra_env[f"CAMPUSHUB_{service}_DB_URL"] = postgres.new_database(
+                        f"{service.lower()}_{label}"
+                    )
+            tokens = build_database(db_url, campus, catalog, label, args.seed, args.samples)
             for name in tokens.inherit:
                 claims = person_claims(campus, name)
                 idp_session.put(f"{idp.url}/users/{name}", json=claims).raise_for_status()
             config = None
             if label == "stock":
                 config = work_dir / label / "jupyterhub_config.py"
-                config.write_text(stock_config(settings, discovery))
+                config.write_text(stock_config(settings, discovery, db_url))
             prepared[label] = (settings, config, tokens)
-        reach = count_reach(prepared["campushub"][0].state_dir / "jupyterhub.sqlite")
+            db_urls[label] = db_url
+        reach = count_reach(db_urls["campushub"])
         warm = {
             label: warm_up(label, settings, config, timeout=1800)
             for label, (settings, config, _) in prepared.items()
@@ -722,6 +751,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           results[label], args.profile)  # fmt: skip
     finally:
         idp.stop()
+        if postgres is not None:
+            postgres.stop()
         if not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)
     print(
@@ -750,16 +781,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failures else 0
 
 
-def count_reach(db_path: Path) -> int:
+def start_postgres() -> Any:
+    """A throwaway PostgreSQL cluster on a free loopback port (the tests' own helper)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.postgres import start_postgres as start
+
+    return start()
+
+
+def count_reach(db_url: str) -> int:
     """How many server scopes campushub's staff roles hold (one per staff role and server)."""
     import json
-    import sqlite3
 
-    with sqlite3.connect(db_path) as connection:
-        rows = connection.execute("SELECT scopes FROM roles WHERE name LIKE 'course-%'")
-        return sum(
-            1 for (scopes,) in rows for scope in json.loads(scopes) if scope.startswith("access:")
-        )
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sqlalchemy.text("SELECT scopes FROM roles WHERE name LIKE 'course-%'")
+            )
+            return sum(
+                1
+                for (scopes,) in rows
+                for scope in (json.loads(scopes) if isinstance(scopes, str) else scopes)
+                if scope.startswith("access:")
+            )
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

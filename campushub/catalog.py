@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from fractions import Fraction
 from pathlib import Path as FilePath
 from types import MappingProxyType
 from typing import Any, Final, Generic, Self, TypeVar
@@ -133,6 +134,9 @@ class Pool(_ByIdentity):
     # How long a new node takes to be ready with the pool's images (boot + pull); with a
     # course's arrival history the scaler asks for room this long before its students come.
     warmup: timedelta = timedelta(minutes=5)
+    # Room kept beyond the plan while people are still coming (nodes, or user slots): the
+    # plan is exact, and students of other courses, or a few more than seen, take room too.
+    spare: Fraction = Fraction(1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +313,18 @@ SCHEMA: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     "image": (frozenset({"ref"}), frozenset({"default_url", "language", "apps"})),
     "pool": (
         frozenset({"node", "max"}),
-        frozenset({"node_selector", "tolerations", "placeholder", "min", "lead", "warmup", "unit"}),
+        frozenset(
+            {
+                "node_selector",
+                "tolerations",
+                "placeholder",
+                "min",
+                "lead",
+                "warmup",
+                "unit",
+                "spare",
+            }
+        ),
     ),
     "node": (frozenset({"cpu", "memory"}), frozenset()),
     "placeholder": (frozenset({"name"}), frozenset({"kind", "namespace"})),

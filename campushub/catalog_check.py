@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -91,6 +92,7 @@ BAD: Final = _Bad()
 
 DEFAULT_DISK: Final = 10 * 2**30  # a server's own disk unless the catalog says otherwise
 MIN_DISK: Final = 2**30
+MAX_SPARE: Final = 10  # a pool's spare: nodes, or user slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,8 +457,9 @@ class _Checker:
                 " students come",
             )
         unit = self.choice(section.get("unit", "node"), (*path, "unit"), PLACEHOLDER_UNITS)
+        spare = self.spare(section, (*path, "spare"), unit)
         parts = (bad_name, node_cpu, node_memory, selector, tolerations, placeholder, low, high)
-        if _any_bad(*parts, lead, warmup, unit):
+        if _any_bad(*parts, lead, warmup, unit, spare):
             return BAD
         return Pool(
             name,
@@ -470,7 +473,22 @@ class _Checker:
             lead,
             unit,
             warmup,
+            spare,
         )
+
+    def spare(self, section: Mapping[str, Any], path: Path, unit: str | _Bad) -> Fraction | _Bad:
+        """A pool's ``spare``: 0 to 10 nodes (halves and such allowed), or whole user slots;
+        by default half a node, no user slot."""
+        if "spare" not in section:
+            return Fraction(1, 2) if unit == "node" else Fraction(0)
+        value = section["spare"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            return self.problem(path, f"{show(value)} is not a number")
+        if not 0 <= value <= MAX_SPARE:
+            return self.problem(path, f"{show(value)} is not between 0 and {MAX_SPARE}")
+        if unit == "user" and value != int(value):
+            return self.problem(path, f"{show(value)} is not a whole number of user slots")
+        return Fraction(str(value)).limit_denominator(1000)
 
     def labels(self, value: Any, path: Path) -> Mapping[str, str] | _Bad:
         if value is None:
@@ -935,6 +953,9 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _all_dates(*values: Any) -> bool:
     return all(isinstance(value, date) for value in values)
+
+
+MAX_SPARE: Final = 10  # a pool's spare, nodes or user slots
 
 
 def _any_bad(*values: Any) -> bool:

@@ -191,6 +191,9 @@ class PlaceholderGuard:
         if replicas is None or ready is None:
             self._since = None
             return target
+        # People are coming when the plan holds room for some, the room of servers about to
+        # stop counted or not (that room may cover them, but only once those servers stop).
+        coming = target.need > 0 or (firm is not None and firm.need > 0)
         if firm is not None and min(replicas, firm.replicas) > target.replicas:
             kept = min(replicas, firm.replicas)
             target = dataclasses.replace(
@@ -200,7 +203,7 @@ class PlaceholderGuard:
                 " stop is free only once it has, so it may stand in for placeholders asked"
                 " now, not for those already there",
             )
-        if cold and target.need > 0:
+        if cold and coming:
             wanted = replicas + cold if maximum is None else min(replicas + cold, maximum)
             if wanted > target.replicas:
                 self._since = None
@@ -211,7 +214,7 @@ class PlaceholderGuard:
                     f" are, for {cold} ready node(s) still pulling the pool's images, so that a"
                     " placeholder takes each before a student lands there to wait for the pull",
                 )
-        if target.replicas >= replicas or ready >= replicas or target.need == 0:
+        if target.replicas >= replicas or ready >= replicas or not coming:
             self._since = None  # (nobody coming: a cold node is left for the autoscaler)
             return target
         if self._since is None or self._since > at:
@@ -359,7 +362,9 @@ def _plan_pool(
     free: Sequence[FreeRoom] = (),
 ) -> PoolTarget:
     lead = format_duration(pool.lead)
-    arrivals = _fit_in_free_room(catalog, _still_to_come(counted, expected, present or {}), free)
+    arrivals, left = _fit_in_free_room(
+        catalog, _still_to_come(counted, expected, present or {}), free
+    )
     if pool.unit == "user":
         reasons = tuple(
             Reason(
@@ -383,6 +388,11 @@ def _plan_pool(
         events = f"no events running or starting within {lead}"
     need = from_events
     parts = [events]
+    if any(coming for _, _, _, coming, _ in arrivals):
+        extra, said = _spare(catalog, pool, arrivals, from_events, left)
+        if extra:
+            need += extra
+            parts.append(said)
     if requested is not None:
         if requested > from_events:
             parts.append(f"a calendar event asks for at least {requested}")
@@ -418,8 +428,9 @@ def _still_to_come(
 
 def _fit_in_free_room(
     catalog: Catalog, arrivals: list[tuple[Occurrence, int, int, int]], free: Sequence[FreeRoom]
-) -> list[tuple[Occurrence, int, int, int, int]]:
-    """Each arrival with how many of its people fit in the free room (earliest first)."""
+) -> tuple[list[tuple[Occurrence, int, int, int, int]], tuple[Fraction, int]]:
+    """Each arrival with how many of its people fit in the free room (earliest first), and
+    the free room left after them (CPU cores, memory bytes)."""
     rooms = [[Fraction(str(max(room.cpu, 0.0))), max(room.memory, 0)] for room in free if room.warm]
     fitted = []
     for occurrence, total, on, coming in arrivals:
@@ -437,7 +448,57 @@ def _fit_in_free_room(
                 room[1] -= here * memory
                 fits += here
         fitted.append((occurrence, total, on, coming, fits))
-    return fitted
+    return fitted, (sum((room[0] for room in rooms), Fraction(0)), sum(room[1] for room in rooms))
+
+
+def _spare(
+    catalog: Catalog,
+    pool: Pool,
+    arrivals: list[tuple[Occurrence, int, int, int, int]],
+    placeholders: int,
+    left: tuple[Fraction, int],
+) -> tuple[int, str]:
+    """Placeholders to add so that, while people are coming, the pool's ``spare`` room is
+    there beyond the plan: in the free room the arrivals leave, and in what the placeholders
+    hold beyond them (a node's rounding). The plan is exact; students of other courses, or a
+    few more than seen, take room too, and room asked late is warm a warm-up later."""
+    if pool.spare <= 0:
+        return 0, ""
+    left_cpu, left_memory = left
+    if pool.unit == "user":
+        # Slots for the largest person coming, from the free room left.
+        sizes = [_per_person(catalog, o) for o, _, _, coming, _ in arrivals if coming]
+        cpu = Fraction(str(max(size[0] for size in sizes)))
+        memory = max(size[1] for size in sizes)
+        slots = min(
+            int(left_cpu // cpu) if cpu > 0 else int(pool.spare),
+            left_memory // memory if memory > 0 else int(pool.spare),
+        )
+        short = pool.spare - slots
+        what = f"{pool.spare} user slot(s)"
+    else:
+        node_cpu = Fraction(str(pool.node_cpu))
+        node_memory = Fraction(pool.node_memory)
+        used_cpu = Fraction(0)
+        used_memory = Fraction(0)
+        for occurrence, _, _, coming, fits in arrivals:
+            cpu, memory = _per_person(catalog, occurrence)
+            used_cpu += (coming - fits) * Fraction(str(cpu))
+            used_memory += (coming - fits) * memory
+        slack = min(
+            (left_cpu + placeholders * node_cpu - used_cpu) / node_cpu,
+            (left_memory + placeholders * node_memory - used_memory) / node_memory,
+        )
+        short = pool.spare - slack
+        what = f"{_nodes(pool.spare)} node(s)"
+    if short <= 0:
+        return 0, ""
+    extra = _ceil(short)
+    return extra, f"{extra} more to keep the pool's spare ({what}) while people are coming"
+
+
+def _nodes(value: Fraction) -> str:
+    return str(int(value)) if value.denominator == 1 else f"{float(value):g}"
 
 
 def _people(reason: Reason) -> str:

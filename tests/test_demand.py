@@ -6,6 +6,7 @@ CPU and memory (limits during exams), one slot per person for ``user`` pools, ca
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,6 +32,7 @@ pools:
     min: 1
     max: 50
     lead: 20m
+    spare: 0  # the plan alone; the spare is tested on its own below
   slots:
     node: {cpu: 4, memory: 16Gi}
     min: 2
@@ -364,6 +366,62 @@ def test_free_room_on_warm_nodes_takes_people_first(catalog: Catalog) -> None:
     )
 
 
+def test_the_spare_is_kept_beyond_the_plan_while_people_come() -> None:
+    # The pool's default spare, half a node, beyond the exact plan while anyone is to come.
+    catalog = parse_catalog(CATALOG_YAML.replace("    spare: 0  # the plan alone", "    #"))
+    assert catalog.pools["standard"].spare == Fraction(1, 2)
+    lecture = only(catalog, "data8 weekly mon/wed/fri 10:00", MONDAY.replace(hour=10))
+    at = lecture[0].starts
+    # 768 x 1Gi is exactly 12 nodes: none to spare, so one more.
+    exact = plan_pools(catalog, lecture, at, present={"data8": 32})["standard"]
+    assert (exact.replicas, exact.need) == (13, 13)
+    assert "1 more to keep the pool's spare (0.5 node(s)) while people are coming" in exact.why
+    # 800 x 1Gi is 12.5 nodes: the 13th holds the half node to spare already.
+    assert plan_pools(catalog, lecture, at)["standard"].replicas == 13
+
+    # Free room counts: 100 people to come in 140Gi of free room leave 40Gi, over half a node.
+    def need(present: int, free_gib: int) -> int:
+        free = {"standard": [FreeRoom("a", 20.0, free_gib * 2**30)]}
+        return plan_pools(catalog, lecture, at, present={"data8": present}, free=free)[
+            "standard"
+        ].need
+
+    assert need(700, 140) == 0
+    assert need(700, 110) == 1  # 10Gi left: under half a node
+    assert need(700, 100) == 1  # none left
+    # 120 to come in 100Gi: a placeholder for the other 20 holds 44Gi more, enough to spare.
+    assert need(680, 100) == 1
+    # 150 to come: 50 beyond the free room; their node spares 14Gi, under half: one more.
+    assert need(650, 100) == 2
+    # Nobody to come: no spare; the pool's min only.
+    assert plan_pools(catalog, lecture, at, present={"data8": 800})["standard"].replicas == 1
+    # A spare of 2 nodes, and of 0.
+    two = parse_catalog(CATALOG_YAML.replace("    spare: 0  # the plan alone", "    spare: 2 #"))
+    lecture = only(two, "data8 weekly mon/wed/fri 10:00", MONDAY.replace(hour=10))
+    assert plan_pools(two, lecture, at, present={"data8": 32})["standard"].replicas == 14
+    none = parse_catalog(CATALOG_YAML)
+    lecture = only(none, "data8 weekly mon/wed/fri 10:00", MONDAY.replace(hour=10))
+    assert plan_pools(none, lecture, at, present={"data8": 32})["standard"].replicas == 12
+
+
+def test_a_user_pool_spares_whole_slots() -> None:
+    catalog = parse_catalog(
+        CATALOG_YAML.replace("    unit: user\n", "    unit: user\n    spare: 3\n")
+    )
+    labs = [
+        o
+        for o in occurrences(catalog, MONDAY, MONDAY + timedelta(days=1))
+        if o.course == "lab" and o.starts.astimezone(LA).hour == 13
+    ]
+    at = MONDAY.replace(hour=13, minute=30)
+    # 24 to come, one slot each, and 3 more to spare.
+    assert plan_pools(catalog, labs, at, present={"lab": 30})["slots"].replicas == 27
+    # Free room for the 24 (512Mi each) and 2 more: one slot more (raised to the pool's min).
+    free = {"slots": [FreeRoom("a", 4.0, 26 * 2**29)]}
+    spared = plan_pools(catalog, labs, at, present={"lab": 30}, free=free)["slots"]
+    assert (spared.need, spared.replicas) == (1, 2)
+
+
 def _target(replicas: int, need: int | None = None) -> PoolTarget:
     need = replicas if need is None else need
     return PoolTarget("standard", replicas, need, (), False, f"target {replicas}")
@@ -383,6 +441,14 @@ def test_the_guard_lets_a_target_fall_only_once_its_placeholders_are_ready() -> 
     assert guard(_target(4), at + timedelta(minutes=14), 6, 4).replicas == 4
     # Readiness not known (dry-run, an API error): the plan as it is.
     assert guard(_target(4), at, None, None).replicas == 4
+    # The plan needs nothing only because it counts the room of servers the culler is about
+    # to stop; without it, it needs 6: people are still coming, so the fall waits as well
+    # (deleting a pending placeholder leaves its booting node empty for a student to wait on).
+    fresh = PlaceholderGuard(timedelta(minutes=14))
+    held = fresh(_target(0, need=0), at, 7, 3, firm=_target(6))
+    assert held.replicas == 7 and "while 4 placeholder(s) are not ready" in held.why
+    # Nobody coming either way: it falls (to the placeholders leaving room cannot replace).
+    assert fresh(_target(0, need=0), at, 7, 3, firm=_target(0, need=0)).replicas == 0
 
 
 def test_the_guard_sends_a_placeholder_to_each_cold_node_while_people_come() -> None:
