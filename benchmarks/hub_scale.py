@@ -52,7 +52,8 @@ configurable-http-proxy); ``.venv-chart/bin/python`` measures zero-to-jupyterhub
 server (Debian's ``postgresql`` package, as the test command installs it; run as its
 ``postgres`` account when root; ``fsync`` off, as a benchmark's scratch server) and puts each
 hub's database on it, and campushub's links and scaler services' too, as a production campus
-on PostgreSQL runs them; the default is SQLite files, zero-to-jupyterhub's default. The last line is machine-readable:
+on PostgreSQL runs them; the default is SQLite files, zero-to-jupyterhub's default. The last
+line is machine-readable:
 ``result: users=<n> courses=<c> startup_ratio=<x> memory_ratio=<y> request_p95_ratio=<z>``,
 each campushub over stock: start-up by the median start, memory by the resident memory after
 the requests, requests by the largest ratio of p95 latencies over the request kinds.

@@ -630,6 +630,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for result in (campus, stock):
         print(f"cpu       {where_the_time_goes(result)}")
+    for result in (campus, stock):
+        # As the database fills up, slice by slice: does a hub's cost grow with its people?
+        series = " ".join(f"{value:.1f}" for value in result.slice_hub_ms)
+        print(f"slices    {result.label:9} hub CPU per login (ms), in order: {series}")
         for message in result.failure_messages[:SHOWN_FAILURES]:
             print(f"failure   {result.label}: {message}")
     wall_ratio = ratio(campus.wall_s, stock.wall_s)

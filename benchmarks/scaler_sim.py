@@ -99,6 +99,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -1185,9 +1186,24 @@ BERKELEY_LOOP_S = 60.0  # it reads the calendar and applies the counts every min
 def nodes_for(catalog: Catalog, occurrence: Occurrence, people: int) -> int:
     """The nodes an operator enters for ``people`` at ``occurrence``: their guarantees (limits
     in an exam) over one node's CPU and memory, whichever needs more (campushub's arithmetic,
-    used as the operator's calculator)."""
+    used as the operator's calculator; without campushub's spare room, which is its own)."""
     one = dataclasses.replace(occurrence, expect=people, lead=None)
-    return plan_pools(catalog, [one], one.starts)[POOL].need
+    return plan_pools(_without_spare(catalog), [one], one.starts)[POOL].need
+
+
+_SPARELESS: dict[int, tuple[Catalog, Catalog]] = {}
+
+
+def _without_spare(catalog: Catalog) -> Catalog:
+    """``catalog`` with no pool keeping spare room (made once per catalog)."""
+    kept = _SPARELESS.get(id(catalog))
+    if kept is None or kept[0] is not catalog:
+        pools = {
+            name: dataclasses.replace(pool, spare=Fraction(0))
+            for name, pool in catalog.pools.items()
+        }
+        kept = _SPARELESS[id(catalog)] = (catalog, dataclasses.replace(catalog, pools=pools))
+    return kept[1]
 
 
 def berkeley_events(

@@ -35,6 +35,12 @@ HOW = {
 
 
 @cache
+def _which(program: str) -> str | None:
+    """Where ``program`` is on PATH (read once: the home page asks for every R course)."""
+    return shutil.which(program)
+
+
+@cache
 def _kernelspecs() -> frozenset[str]:
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -50,6 +56,6 @@ def local_runtime(language: str) -> LocalRuntime:
     if kernel is None:
         return LocalRuntime(None, "")
     program, needs = HOW[language]
-    if kernel in _kernelspecs() and shutil.which(program):
+    if kernel in _kernelspecs() and _which(program):
         return LocalRuntime(kernel, "")
     return LocalRuntime(None, f"no {program} on this machine (needs {needs}): runs Python here")

@@ -443,6 +443,13 @@ def test_the_operators_events_are_sized_for_enrolled_times_attendance_from_their
     assert ends == (first.ends - sim.WEEK_START).total_seconds()
     people = first.expect or math.ceil(groups[first.course] * sim.PLANNED_ATTENDANCE)
     assert count == sim.nodes_for(catalog, first, people) >= 1
+    # The operator's arithmetic is the nodes the people need, without campushub's spare room
+    # (its own): people filling whole nodes exactly need that many nodes, not one more.
+    pool, course = catalog.pools[sim.POOL], catalog.course(first.course)
+    assert pool.spare > 0 and not first.exam
+    per_node = pool.node_memory // course.memory.guarantee  # memory decides for these courses
+    assert per_node * course.cpu.guarantee <= pool.node_cpu
+    assert sim.nodes_for(catalog, first, 3 * per_node) == 3
 
 
 def test_campushub_learns_only_from_weeks_before_the_one_measured() -> None:
