@@ -87,6 +87,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import dataclasses
+import functools
 import math
 import multiprocessing
 import os
@@ -1191,19 +1192,13 @@ def nodes_for(catalog: Catalog, occurrence: Occurrence, people: int) -> int:
     return plan_pools(_without_spare(catalog), [one], one.starts)[POOL].need
 
 
-_SPARELESS: dict[int, tuple[Catalog, Catalog]] = {}
-
-
+@functools.lru_cache(maxsize=16)
 def _without_spare(catalog: Catalog) -> Catalog:
-    """``catalog`` with no pool keeping spare room (made once per catalog)."""
-    kept = _SPARELESS.get(id(catalog))
-    if kept is None or kept[0] is not catalog:
-        pools = {
-            name: dataclasses.replace(pool, spare=Fraction(0))
-            for name, pool in catalog.pools.items()
-        }
-        kept = _SPARELESS[id(catalog)] = (catalog, dataclasses.replace(catalog, pools=pools))
-    return kept[1]
+    """``catalog`` with no pool keeping spare room (catalogs hash by identity)."""
+    pools = {
+        name: dataclasses.replace(pool, spare=Fraction(0)) for name, pool in catalog.pools.items()
+    }
+    return dataclasses.replace(catalog, pools=pools)
 
 
 def berkeley_events(

@@ -955,9 +955,6 @@ def _all_dates(*values: Any) -> bool:
     return all(isinstance(value, date) for value in values)
 
 
-MAX_SPARE: Final = 10  # a pool's spare, nodes or user slots
-
-
 def _any_bad(*values: Any) -> bool:
     return any(isinstance(value, _Bad) for value in values)
 

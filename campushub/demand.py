@@ -389,7 +389,7 @@ def _plan_pool(
     need = from_events
     parts = [events]
     if any(coming for _, _, _, coming, _ in arrivals):
-        extra, said = _spare(catalog, pool, arrivals, from_events, left)
+        extra, said = _spare(pool, reasons, from_events, left)
         if extra:
             need += extra
             parts.append(said)
@@ -452,11 +452,7 @@ def _fit_in_free_room(
 
 
 def _spare(
-    catalog: Catalog,
-    pool: Pool,
-    arrivals: list[tuple[Occurrence, int, int, int, int]],
-    placeholders: int,
-    left: tuple[Fraction, int],
+    pool: Pool, reasons: Sequence[Reason], placeholders: int, left: tuple[Fraction, int]
 ) -> tuple[int, str]:
     """Placeholders to add so that, while people are coming, the pool's ``spare`` room is
     there beyond the plan: in the free room the arrivals leave, and in what the placeholders
@@ -467,9 +463,9 @@ def _spare(
     left_cpu, left_memory = left
     if pool.unit == "user":
         # Slots for the largest person coming, from the free room left.
-        sizes = [_per_person(catalog, o) for o, _, _, coming, _ in arrivals if coming]
-        cpu = Fraction(str(max(size[0] for size in sizes)))
-        memory = max(size[1] for size in sizes)
+        coming = [r for r in reasons if r.people + r.free]
+        cpu = Fraction(str(max(r.cpu for r in coming)))
+        memory = max(r.memory for r in coming)
         slots = min(
             int(left_cpu // cpu) if cpu > 0 else int(pool.spare),
             left_memory // memory if memory > 0 else int(pool.spare),
@@ -479,12 +475,8 @@ def _spare(
     else:
         node_cpu = Fraction(str(pool.node_cpu))
         node_memory = Fraction(pool.node_memory)
-        used_cpu = Fraction(0)
-        used_memory = Fraction(0)
-        for occurrence, _, _, coming, fits in arrivals:
-            cpu, memory = _per_person(catalog, occurrence)
-            used_cpu += (coming - fits) * Fraction(str(cpu))
-            used_memory += (coming - fits) * memory
+        used_cpu = sum((r.people * Fraction(str(r.cpu)) for r in reasons), Fraction(0))
+        used_memory = sum(r.people * r.memory for r in reasons)
         slack = min(
             (left_cpu + placeholders * node_cpu - used_cpu) / node_cpu,
             (left_memory + placeholders * node_memory - used_memory) / node_memory,
