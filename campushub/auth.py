@@ -26,6 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import date, datetime
+from collections.abc import Iterable
 from typing import Any
 
 from jupyterhub.handlers import BaseHandler
@@ -809,6 +810,7 @@ class CampusAuthenticator(GenericOAuthenticator):
         # manage_roles replaces every role a login does not name, `user` and `admin` included.
         roles = user_roles(memberships) + (["admin"] if auth_model["admin"] else [])
         auth_model["roles"] = [self._login_role(name) for name in roles]
+        self._forget_member_lists(account, course_groups(memberships), roles)
         shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(memberships.items()))
         self.log.info(
             "%s -> %s%s",
@@ -975,6 +977,7 @@ class CampusAuthenticator(GenericOAuthenticator):
         state[AUTH_STATE_KEY] = ours
         self._sync_reach(account, memberships)
         roles = user_roles(memberships)
+        self._forget_member_lists(account, course_groups(memberships), roles)
         shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(launched.items()))
         self.log.info("%s -> %s [LTI launch from %s]", username, shown, launch.platform.issuer)
         return {
@@ -1052,6 +1055,11 @@ class CampusAuthenticator(GenericOAuthenticator):
 
         blocked = user.name in self.blocked_users
         sync_owner_reach(db, user.orm_user, {} if blocked else memberships)
+
+    def _forget_member_lists(self, user: Any, groups: Iterable[str], roles: Iterable[str]) -> None:
+        db = getattr(self.parent, "db", None)
+        if db is not None:
+            forget_member_lists(db, None if user is None else user.orm_user, groups, roles)
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """Refresh memberships (upstream flow). If the identity provider or Canvas is down,
@@ -1303,3 +1311,33 @@ def next_link(header: str, base: urllib.parse.SplitResult) -> str | None:
             return match.group(1)
         return None
     return None
+
+
+def forget_member_lists(db: Any, user: Any, groups: Iterable[str], roles: Iterable[str]) -> None:
+    """Let the hub's database session forget the member lists of the groups and roles a
+    sign-in is about to change (``user``: the person's ``orm.User``, None for a first sign-in;
+    ``groups``, ``roles``: the names the sign-in gives them), so that changing them costs the
+    same in a course of 30 as in a course of 3,000.
+
+    JupyterHub keeps loaded what its session has read (it does not expire on commit), and its
+    ``/groups`` API loads every member list (the scaler reads enrollment there each round). A
+    loaded list is kept up to date by each sign-in's ``sync_groups`` and ``sync_roles`` and
+    gone through whole at each flush (SQLAlchemy's collection history): a cost that grows with
+    the people signed in. Unloaded, a membership is one row written, and the list is read again
+    only by whoever next asks for it. A list with changes not yet written is left alone."""
+    from jupyterhub import orm
+    from sqlalchemy import inspect
+
+    group_names, role_names = set(groups), set(roles)
+    held: list[Any] = []
+    if user is not None:
+        held += [g for g in user.groups if g.name not in group_names]
+        held += [r for r in user.roles if r.name not in role_names]
+    if group_names:
+        held += db.query(orm.Group).filter(orm.Group.name.in_(group_names)).all()
+    if role_names:
+        held += db.query(orm.Role).filter(orm.Role.name.in_(role_names)).all()
+    for item in held:
+        state = inspect(item)
+        if "users" in state.dict and "users" not in state.committed_state:
+            db.expire(item, ["users"])
