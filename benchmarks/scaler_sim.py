@@ -108,7 +108,9 @@ from campushub.catalog import Catalog, parse_catalog
 from campushub.demand import (
     FreeRoom,
     PlaceholderGuard,
+    PlaceholderPod,
     PoolTarget,
+    nodes_on_their_way,
     plan_pools,
     plan_span,
 )
@@ -597,6 +599,7 @@ class Placeholders(Protocol):
         present: Present,
         read_free: ReadFreeRoom,
         scale: tuple[int, int] | None = None,
+        pods: Sequence[PlaceholderPod] = (),
     ) -> int: ...
 
 
@@ -615,6 +618,7 @@ class Steps:
         present: Present,
         read_free: ReadFreeRoom,
         scale: tuple[int, int] | None = None,
+        pods: Sequence[PlaceholderPod] = (),
     ) -> int:
         index = bisect.bisect_right(self.steps, now, key=lambda step: step[0])
         return self.steps[index - 1][1] if index else 0
@@ -724,6 +728,7 @@ class ScalerRounds:
         present: Present,
         read_free: ReadFreeRoom,
         scale: tuple[int, int] | None = None,
+        pods: Sequence[PlaceholderPod] = (),
     ) -> int:
         free = read_free(self.images)
         target = self.target(now, present, free)
@@ -731,6 +736,7 @@ class ScalerRounds:
             cold = sum(not room.warm for room in free)
             pool = self.catalog.pools[POOL]
             at = WEEK_START_UTC + timedelta(seconds=now)
+            coming = nodes_on_their_way(pods, at, pool.warmup)
             firm = plan_pools(
                 self.catalog,
                 self._planned,
@@ -739,7 +745,7 @@ class ScalerRounds:
                 present=present,
                 free={POOL: [room.firm() for room in free]},
             )[POOL]
-            target = self._guard(target, at, *scale, cold, pool.max, firm)
+            target = self._guard(target, at, *scale, cold, pool.max, firm, coming)
         return target.replicas
 
 
@@ -853,6 +859,12 @@ def simulate(
     present: Counter[str] = Counter()  # per course, servers not leaving
     pending_placeholders = 0
     running_placeholders = 0
+    # When each pending placeholder was made (oldest first: the scheduler binds it first), and
+    # the placeholders bound lately, as the API shows them (made, bound, its node made; nodes
+    # are made as they become ready): what the scaler service reads of its pods.
+    pending_made: deque[float] = deque()
+    bound: deque[tuple[float, float, float]] = deque()
+    window = 3 * 3600.0  # kept that long (longer than any pool's warm-up)
     now = 0.0
 
     def read_free(images: Collection[str]) -> list[FreeRoom]:
@@ -960,6 +972,7 @@ def simulate(
                 land_placeholder(node, node.ready_at)
                 pending_placeholders -= 1
                 running_placeholders += 1
+                bound.append((pending_made.popleft(), node.ready_at, node.ready_at))
             ready.append(node)
         # Students arrive and ask for a server; from now on the hub counts them as on.
         while next_server < len(servers) and servers[next_server].starts <= now:
@@ -978,16 +991,25 @@ def simulate(
                     for image in (*warm_images, *cluster.prepull)
                 )
             )
-            target = placeholders(now, present, read_free, (target, target - unready))
+            while bound and bound[0][0] + window <= now:
+                bound.popleft()
+            pods = [
+                PlaceholderPod(*(WEEK_START_UTC + timedelta(seconds=t) for t in times))
+                for times in bound
+            ]
+            target = placeholders(now, present, read_free, (target, target - unready), pods)
             next_round = now + placeholders.round_s
             if target != targets[-1][1]:
                 targets.append((now, target))
         excess = running_placeholders + pending_placeholders - target
         if excess < 0:
             pending_placeholders += -excess  # the Deployment creates the missing pods
+            pending_made.extend([now] * -excess)
         elif excess > 0:
             dropped = min(excess, pending_placeholders)  # unscheduled pods go first
             pending_placeholders -= dropped
+            for _ in range(dropped):
+                pending_made.pop()  # the newest
             excess -= dropped
             for node in reversed(ready):
                 if excess == 0:
@@ -1019,6 +1041,7 @@ def simulate(
                         running_placeholders -= 1
                         if cluster.recreate:
                             pending_placeholders += 1
+                            pending_made.append(now)
                         else:  # kind Pods: gone, until the scaler's next round asks again
                             target -= 1
                         preemptions += 1
@@ -1052,6 +1075,7 @@ def simulate(
                     land_placeholder(node, max(before, node.ready_at))
                     pending_placeholders -= 1
                     running_placeholders += 1
+                    bound.append((pending_made.popleft(), now, node.ready_at))
         # The cluster autoscaler adds what the booting nodes cannot hold.
         if pending or pending_placeholders:
             cpu = sum(servers[index].cpu for index in pending)

@@ -25,8 +25,8 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import date, datetime
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 from jupyterhub.handlers import BaseHandler

@@ -44,9 +44,11 @@ __all__ = [
     "DEFAULT_ATTENDANCE",
     "FreeRoom",
     "PlaceholderGuard",
+    "PlaceholderPod",
     "PoolTarget",
     "Reason",
     "Request",
+    "nodes_on_their_way",
     "plan_pools",
     "plan_span",
 ]
@@ -96,6 +98,42 @@ class FreeRoom:
             max(self.memory - self.leaving_memory, 0),
             self.warm,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceholderPod:
+    """One of a pool's placeholder pods as the Kubernetes API shows it: when it was made,
+    when it was bound to a node (its ``PodScheduled`` condition; None while pending) and when
+    that node was made."""
+
+    created: datetime
+    scheduled: datetime | None = None
+    node_created: datetime | None = None
+
+
+# The cluster autoscaler looks for pods it cannot schedule about every 10 s (its
+# --scan-interval): a placeholder pending that long has asked it for a node.
+AUTOSCALER_SCAN = timedelta(seconds=10)
+
+
+def nodes_on_their_way(pods: Iterable[PlaceholderPod], at: datetime, warmup: timedelta) -> int:
+    """Nodes the cluster autoscaler is booting that no placeholder will be waiting for.
+
+    A placeholder that stayed pending for a scan of the autoscaler asked it for a node. If it
+    was then bound to a node that was already there (room a stopped server left, say), the
+    node booted for it comes anyway, to nobody: ready and empty, still pulling the pool's
+    images, the next student is put there to wait for the pull. Such a node is counted from
+    the placeholder's making until ``warmup`` (boot + pull) after it, by when it has come;
+    :class:`PlaceholderGuard` asks for a placeholder more for each, pending, which the node
+    takes the moment it is ready. All from the API's timestamps, so it holds over restarts."""
+    count = 0
+    for pod in pods:
+        if pod.scheduled is None or pod.node_created is None or at >= pod.created + warmup:
+            continue
+        asked = pod.created + AUTOSCALER_SCAN
+        if pod.scheduled >= asked and pod.node_created < asked:
+            count += 1
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +210,9 @@ class PlaceholderGuard:
       deletes ready ones, whose nodes are warm.
     - **Take cold nodes.** While people are coming (the plan holds room for some), a ready,
       empty node still pulling the images gets a placeholder more than the Deployment has, so
-      a placeholder takes it before a student does.
+      a placeholder takes it before a student does; so does each node on its way that no
+      placeholder waits for (``coming_nodes``, :func:`nodes_on_their_way`), the placeholder
+      pending so that it takes the node the moment it is ready.
     """
 
     limit: timedelta
@@ -187,6 +227,7 @@ class PlaceholderGuard:
         cold: int = 0,
         maximum: int | None = None,
         firm: PoolTarget | None = None,
+        coming_nodes: int = 0,
     ) -> PoolTarget:
         if replicas is None or ready is None:
             self._since = None
@@ -203,16 +244,27 @@ class PlaceholderGuard:
                 " stop is free only once it has, so it may stand in for placeholders asked"
                 " now, not for those already there",
             )
-        if cold and coming:
-            wanted = replicas + cold if maximum is None else min(replicas + cold, maximum)
+        if (cold or coming_nodes) and coming:
+            more = cold + coming_nodes
+            wanted = replicas + more if maximum is None else min(replicas + more, maximum)
             if wanted > target.replicas:
                 self._since = None
+                nodes = " and ".join(
+                    what
+                    for what in (
+                        f"{cold} ready node(s) still pulling the pool's images" if cold else "",
+                        f"{coming_nodes} node(s) on their way that no placeholder waits for"
+                        if coming_nodes
+                        else "",
+                    )
+                    if what
+                )
                 return dataclasses.replace(
                     target,
                     replicas=wanted,
-                    why=f"{target.why}; {wanted} instead: {cold} more than the {replicas} there"
-                    f" are, for {cold} ready node(s) still pulling the pool's images, so that a"
-                    " placeholder takes each before a student lands there to wait for the pull",
+                    why=f"{target.why}; {wanted} instead: {more} more than the {replicas} there"
+                    f" are, for {nodes}, so that a placeholder takes each before a student"
+                    " lands there to wait for the pull",
                 )
         if target.replicas >= replicas or ready >= replicas or not coming:
             self._since = None  # (nobody coming: a cold node is left for the autoscaler)

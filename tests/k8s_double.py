@@ -7,7 +7,7 @@ node (to find room already free):
     GET   /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}
     GET   /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
     PATCH /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}/scale
-    GET   /api/v1/nodes?labelSelector=k=v,...
+    GET   /api/v1/nodes?labelSelector=k=v,...   (or fieldSelector=metadata.name=N)
     GET   /api/v1/namespaces/{ns}/pods?fieldSelector=spec.nodeName=N,status.phase!=Succeeded,...
 
 and, for placeholders of kind ``Pods``, reads their PodTemplate and makes and deletes pods:
@@ -74,6 +74,7 @@ class Node:
     images: list[str] = field(default_factory=list)
     ready: bool = True
     unschedulable: bool = False
+    created: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Pod:
     ready: bool = True  # with phase Running: its Ready condition
     created: float = field(default_factory=time.time)
     spec: dict[str, Any] | None = None  # as made through the API; None: one container
+    scheduled: float | None = None  # when bound to its node (None with a node: when made)
 
 
 @dataclass
@@ -411,7 +413,11 @@ class TemplateHandler(ScaleHandler):
 
 def _node_object(node: Node) -> dict[str, Any]:
     return {
-        "metadata": {"name": node.name, "labels": node.labels},
+        "metadata": {
+            "name": node.name,
+            "labels": node.labels,
+            "creationTimestamp": _timestamp(node.created),
+        },
         "spec": {"unschedulable": node.unschedulable} if node.unschedulable else {},
         "status": {
             "allocatable": {"cpu": node.cpu, "memory": node.memory, "pods": "110"},
@@ -430,8 +436,13 @@ def _pod_object(pod: Pod) -> dict[str, Any]:
     )
     if pod.node:
         spec["nodeName"] = pod.node
-    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(pod.created))
+    created = _timestamp(pod.created)
     ready = "True" if pod.ready and pod.phase == "Running" else "False"
+    if pod.node:
+        bound = pod.created if pod.scheduled is None else pod.scheduled
+        scheduled = {"status": "True", "lastTransitionTime": _timestamp(bound)}
+    else:
+        scheduled = {"status": "False", "reason": "Unschedulable"}
     return {
         "metadata": {
             "name": pod.name,
@@ -450,8 +461,18 @@ def _pod_object(pod: Pod) -> dict[str, Any]:
             ),
         },
         "spec": spec,
-        "status": {"phase": pod.phase, "conditions": [{"type": "Ready", "status": ready}]},
+        "status": {
+            "phase": pod.phase,
+            "conditions": [
+                {"type": "PodScheduled", **scheduled},
+                {"type": "Ready", "status": ready},
+            ],
+        },
     }
+
+
+def _timestamp(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 class KubeDouble:
@@ -558,11 +579,13 @@ class KubeDouble:
             ]
 
     def bind(self, namespace: str, name: str, node: str, ready: bool = True) -> None:
-        """As the scheduler and kubelet would: the pod runs on ``node`` (ready, or pulling)."""
+        """As the scheduler and kubelet would: the pod runs on ``node`` (ready, or pulling),
+        bound now."""
         with self.cluster.lock:
             for pod in self.cluster.pods:
                 if (pod.namespace, pod.name) == (namespace, name):
                     pod.node, pod.phase, pod.ready = node, "Running", ready
+                    pod.scheduled = time.time()
 
     def remove_pod(self, namespace: str, name: str) -> None:
         """As a preemption would: the pod is gone."""

@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campushub.catalog import Catalog, parse_catalog
-from campushub.demand import FreeRoom, PlaceholderGuard, PoolTarget, Request, plan_pools, plan_span
+from campushub.demand import (
+    FreeRoom,
+    PlaceholderGuard,
+    PlaceholderPod,
+    PoolTarget,
+    Request,
+    nodes_on_their_way,
+    plan_pools,
+    plan_span,
+)
 from campushub.schedule import Occurrence, occurrences
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -460,6 +469,45 @@ def test_the_guard_sends_a_placeholder_to_each_cold_node_while_people_come() -> 
     assert guard(_target(3), at, 4, 4, cold=2, maximum=5).replicas == 5  # never above max
     # Nobody coming: a cold node is left for the autoscaler to remove.
     assert guard(_target(0, need=0), at, 4, 4, cold=2).replicas == 0
+
+
+def test_a_node_booted_for_a_placeholder_that_landed_elsewhere_is_on_its_way() -> None:
+    at = datetime(2026, 11, 30, 18, tzinfo=UTC)
+    warmup = timedelta(minutes=15)
+
+    def pod(made: int, bound: int | None, node: int | None) -> PlaceholderPod:
+        def minutes(value: int | None) -> datetime | None:
+            return None if value is None else at + timedelta(minutes=value)
+
+        return PlaceholderPod(minutes(made), minutes(bound), minutes(node))  # type: ignore[arg-type]
+
+    pods = [
+        pod(0, 3, -60),  # pending 3 min, then bound to a node an hour old: its node comes
+        pod(0, 0, -60),  # bound at once: the autoscaler never saw it
+        pod(0, 11, 11),  # bound to the node booted for it
+        pod(0, None, None),  # still pending: it will take its node
+        pod(-30, -27, -90),  # long ago: its node came by now
+    ]
+    assert nodes_on_their_way(pods, at + timedelta(minutes=5), warmup) == 1
+    assert nodes_on_their_way(pods, at + timedelta(minutes=14), warmup) == 1
+    assert nodes_on_their_way(pods, at + timedelta(minutes=15), warmup) == 0
+    # Seconds: bound after 9 s (before the autoscaler's scan) is not counted; after 10 s is.
+    quick = PlaceholderPod(at, at + timedelta(seconds=9), at - timedelta(hours=1))
+    slow = PlaceholderPod(at, at + timedelta(seconds=10), at - timedelta(hours=1))
+    assert nodes_on_their_way([quick, slow], at + timedelta(minutes=1), warmup) == 1
+
+
+def test_the_guard_sends_a_pending_placeholder_for_each_node_on_its_way() -> None:
+    guard = PlaceholderGuard(timedelta(minutes=30))
+    at = datetime(2026, 11, 30, 18, tzinfo=UTC)
+    taken = guard(_target(3), at, 4, 4, cold=1, maximum=20, coming_nodes=2)
+    assert taken.replicas == 7
+    assert "for 1 ready node(s) still pulling" in taken.why
+    assert "2 node(s) on their way that no placeholder waits for" in taken.why
+    alone = guard(_target(3), at, 4, 4, maximum=20, coming_nodes=1)
+    assert alone.replicas == 5 and "still pulling" not in alone.why
+    # Nobody coming: the node is left for the autoscaler to remove once it is up.
+    assert guard(_target(0, need=0), at, 4, 4, coming_nodes=2).replicas == 0
 
 
 def test_the_guard_keeps_placeholders_that_leaving_room_cannot_replace_yet() -> None:

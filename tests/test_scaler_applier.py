@@ -13,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from campushub.catalog import Placeholder, Pool
+from campushub.demand import nodes_on_their_way
 from campushub.demo.launch import free_port
 from campushub.manifests import PLACEHOLDER_LABEL
 from campushub.services.scaler.kube import KubeError, PlaceholderScaler, connect, normal_image
@@ -590,6 +592,56 @@ async def test_surplus_pods_go_unscheduled_first_then_pulling_then_from_the_full
     finally:
         for pod in double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: name}):
             double.remove_pod(NAMESPACE, pod.name)
+
+
+@pytest.mark.cluster
+@needs_double
+@pytest.mark.parametrize("kind", ["Pods", "Deployment"])
+async def test_nodes_on_their_way_are_read_from_the_placeholders_pods(
+    double: KubeDouble, scaler: tuple[PlaceholderScaler, list[float]], name: str, kind: str
+) -> None:
+    applier, _ = scaler
+    now = time.time()
+    old, new = f"{name}-old", f"{name}-new"
+    double.add_node(Node(old, {"pool": name}, created=now - 3600))
+    double.add_node(Node(new, {"pool": name}, created=now - 30))
+    if kind == "Deployment":
+        double.create(kind, name, NAMESPACE, 5)
+    labels = {PLACEHOLDER_LABEL: name} if kind == "Pods" else {"app": name}
+
+    def pod(suffix: str, node: str, made: float, bound: float | None) -> Pod:
+        phase = "Running" if node else "Pending"
+        return Pod(
+            NAMESPACE, f"{name}-{suffix}", node, phase=phase, labels=labels, created=made,
+            scheduled=bound,
+        )  # fmt: skip
+
+    for each in (
+        pod("waited", old, now - 120, now - 10),  # pending 110 s, then on a node already there
+        pod("came", new, now - 120, now - 30),  # pending until the node booted for it came
+        pod("quick", old, now - 120, now - 118),  # bound before the autoscaler looked
+        pod("pending", "", now - 120, None),
+        pod("long-ago", old, now - 3 * 3600, now - 3 * 3600 + 300),
+    ):
+        double.add_pod(each)
+    try:
+        at = datetime.fromtimestamp(now, UTC)
+        warmup = timedelta(minutes=15)
+        pods = await applier.placeholder_pods(Placeholder(kind, name, None), at - warmup)
+        assert len(pods) == 4  # the one made before `since` is not read
+        assert nodes_on_their_way(pods, at, warmup) == 1
+        assert nodes_on_their_way(pods, at + warmup, warmup) == 0
+        # Unreadable: an error, not a guess.
+        double.inject(*[Fault("*", 500)] * 4)
+        with pytest.raises(KubeError, match="gave up after 4 attempts"):
+            await applier.placeholder_pods(Placeholder(kind, name, None), at - warmup)
+    finally:
+        for each in double.pods_labelled(NAMESPACE, **labels):
+            double.remove_pod(NAMESPACE, each.name)
+        with double.cluster.lock:
+            double.cluster.nodes.pop(old), double.cluster.nodes.pop(new)
+        if kind == "Deployment":
+            double.delete(kind, name, NAMESPACE)
 
 
 async def _left(double: KubeDouble, name: str) -> list[str]:

@@ -257,3 +257,20 @@ async def test_placeholders_stay_while_the_room_that_would_replace_them_is_not_f
     scaler.free = {"standard": [FreeRoom("n1", 8.0, 64 * 2**30)]}
     scaler.plan_now(sources.now)
     assert scaler.pools["standard"].target.replicas == 9
+
+
+async def test_a_node_on_its_way_to_nobody_gets_a_placeholder_waiting_for_it(
+    scaler: Scaler, sources: Sources
+) -> None:
+    sources.feed = feed("+1200")  # 10 nodes' worth of people coming
+    await scaler.read_feeds(force=True)
+    scaler.readiness["standard"] = (10, 10)
+    scaler.plan_now(sources.now)
+    assert scaler.pools["standard"].target.replicas == 10
+    # A placeholder waited for a node, then took room a stopped server left: the node booted
+    # for it comes to nobody, and a placeholder more waits for it.
+    scaler.coming_nodes["standard"] = 1
+    scaler.plan_now(sources.now)
+    target = scaler.pools["standard"].target
+    assert target.replicas == 11
+    assert "1 node(s) on their way that no placeholder waits for" in target.why

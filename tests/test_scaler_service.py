@@ -268,6 +268,7 @@ def test_metrics_need_a_token_and_report_the_pools(hub, double) -> None:
     ready = re.search(r'campushub_scaler_ready_replicas\{pool="standard"\} (\d+)', text)
     assert ready and int(ready[1]) <= target  # the double reports all ready unless told
     assert re.search(r'campushub_scaler_cold_nodes\{pool="standard"\} \d+', text)
+    assert re.search(r'campushub_scaler_nodes_on_their_way\{pool="standard"\} \d+', text)
     assert "campushub_scaler_meetings_learned 1.0" in text  # the data8 lecture of the history
 
 
@@ -415,6 +416,42 @@ def test_room_free_on_warm_nodes_is_read_from_the_cluster(hub, double, admin) ->
         assert re.search(r"\d+ of \d+ placeholder\(s\) ready", page.text)
     finally:
         double.clear_nodes()
+
+
+def test_a_node_booted_for_a_placeholder_that_landed_elsewhere_gets_one_waiting(
+    hub, double, admin
+) -> None:
+    before = poll(
+        lambda: (
+            (n := plan(admin, hub)["pools"]["standard"]["target"]["replicas"])
+            == placeholder_pods(double)
+            and n
+        ),
+        60,
+        "the placeholders made",
+    )
+    # A placeholder waited a minute for a node (the cluster autoscaler started booting one),
+    # then took room on a node that was already there: the new node comes to nobody.
+    double.add_node(Node("pool-node-old", {"hub.jupyter.org/pool-name": "standard"}))
+    double.cluster.nodes["pool-node-old"].created = time.time() - 3600
+    [pod, *_] = double.pods_labelled(NAMESPACE, **{PLACEHOLDER_LABEL: PLACEHOLDER})
+    pod.created = time.time() - 60
+    double.bind(NAMESPACE, pod.name, "pool-node-old")
+    try:
+        target = poll(
+            lambda: (
+                (t := plan(admin, hub)["pools"]["standard"]["target"])["replicas"] == before + 1
+                and t
+            ),
+            60,
+            "a placeholder more, for the node on its way",
+        )
+        assert "1 node(s) on their way that no placeholder waits for" in target["why"]
+        poll(lambda: placeholder_pods(double) == before + 1, 30, "the placeholder made")
+    finally:
+        double.remove_pod(NAMESPACE, pod.name)
+        with double.cluster.lock:
+            double.cluster.nodes.pop("pool-node-old", None)
 
 
 def test_the_status_page_draws_the_chart_in_a_browser(hub, browser) -> None:

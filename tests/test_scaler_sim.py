@@ -18,6 +18,7 @@ import importlib.util
 import math
 import random
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -82,6 +83,7 @@ class FreeRoomRecorder:
         present: sim.Present,
         read_free: sim.ReadFreeRoom,
         scale: tuple[int, int] | None = None,
+        pods: Sequence[object] = (),
     ) -> int:
         self.seen[now] = read_free(self.images)
         self.on[now] = {course: n for course, n in present.items() if n}
@@ -105,8 +107,9 @@ class WithoutFreeRoom:
         present: sim.Present,
         read_free: sim.ReadFreeRoom,
         scale: tuple[int, int] | None = None,
+        pods: Sequence[object] = (),
     ) -> int:
-        return self.rounds(now, present, no_free_room, scale)
+        return self.rounds(now, present, no_free_room, scale, pods)  # type: ignore[arg-type]
 
 
 def rooms(seen: list[FreeRoom]) -> list[tuple[float, int]]:

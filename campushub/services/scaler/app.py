@@ -345,6 +345,11 @@ class ScalerCollector:
             "Ready nodes still pulling the pool's images that run nothing",
             labels=["pool"],
         )
+        coming = GaugeMetricFamily(
+            "campushub_scaler_nodes_on_their_way",
+            "Nodes the cluster autoscaler is booting that no placeholder waits for, as last read",
+            labels=["pool"],
+        )
         for name, state in scaler.pools.items():
             target.add_metric([name], state.target.replicas)
             need.add_metric([name], state.target.need)
@@ -355,7 +360,9 @@ class ScalerCollector:
             if name in scaler.readiness:
                 ready.add_metric([name], scaler.readiness[name][1])
             cold.add_metric([name], sum(not room.warm for room in scaler.free.get(name, ())))
-        yield from (target, need, current, patches, errors, ready, cold)
+            if name in scaler.coming_nodes:
+                coming.add_metric([name], scaler.coming_nodes[name])
+        yield from (target, need, current, patches, errors, ready, cold, coming)
         yield GaugeMetricFamily(
             "campushub_scaler_meetings_learned",
             "Meetings with observations in the scaler's history",

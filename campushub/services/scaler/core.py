@@ -40,6 +40,7 @@ from ...demand import (
     PlaceholderGuard,
     PoolTarget,
     Request,
+    nodes_on_their_way,
     plan_pools,
     plan_span,
 )
@@ -170,6 +171,8 @@ class Scaler:
     guards: dict[str, PlaceholderGuard] = field(init=False, default_factory=dict)
     # Each placeholder's (replicas, ready) as last read; a pool missing: not known.
     readiness: dict[str, tuple[int, int]] = field(init=False, default_factory=dict)
+    # Each pool's nodes on their way that no placeholder waits for, as last read.
+    coming_nodes: dict[str, int] = field(init=False, default_factory=dict)
     free: dict[str, list[FreeRoom]] = field(init=False, default_factory=dict)
     free_error: str | None = field(init=False, default=None)
     pools: dict[str, PoolState] = field(init=False, default_factory=dict)
@@ -410,25 +413,40 @@ class Scaler:
             return
         applier = self.applier
         readiness: dict[str, tuple[int, int]] = {}
+        coming: dict[str, int] = {}
+        now = self.clock()
 
-        async def one(name: str, placeholder: Placeholder) -> None:
+        async def one(name: str, pool: Pool, placeholder: Placeholder) -> None:
             try:
                 readiness[name] = await asyncio.wait_for(
                     applier.readiness(placeholder), self.free_room_deadline
                 )
             except TimeoutError:
                 self.problem(f"readiness of pool {name}'s placeholders unknown: the API was slow")
+                return
             except Exception as error:  # KubeError, or anything unexpected
                 self.problem(f"readiness of pool {name}'s placeholders unknown: {error}")
+                return
+            try:
+                pods = await asyncio.wait_for(
+                    applier.placeholder_pods(placeholder, now - pool.warmup),
+                    self.free_room_deadline,
+                )
+                coming[name] = nodes_on_their_way(pods, now, pool.warmup)
+            except TimeoutError:
+                self.problem(f"nodes on their way to pool {name} unknown: the API was slow")
+            except Exception as error:  # KubeError, or anything unexpected
+                self.problem(f"nodes on their way to pool {name} unknown: {error}")
 
         await asyncio.gather(
             *(
-                one(name, pool.placeholder)
+                one(name, pool, pool.placeholder)
                 for name, pool in self.catalog.pools.items()
                 if pool.placeholder
             )
         )
         self.readiness = readiness
+        self.coming_nodes = coming
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -524,6 +542,7 @@ class Scaler:
                 cold,
                 pool.max,
                 firm.get(name) if name in firm_free else None,
+                self.coming_nodes.get(name, 0),
             )
             state = self.pools.get(name)
             if state is None:

@@ -30,6 +30,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import aiohttp
@@ -37,7 +38,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from ...catalog import Placeholder, Pool
-from ...demand import FreeRoom
+from ...demand import AUTOSCALER_SCAN, FreeRoom, PlaceholderPod
 from ...manifests import PLACEHOLDER_LABEL
 from ...units import parse_cpu, parse_memory
 
@@ -327,6 +328,72 @@ class PlaceholderScaler:
             raise KubeError(f"{where}: {type(error).__name__}: {error}"[:300]) from None
         return replicas, min(ready, replicas)
 
+    async def placeholder_pods(
+        self, placeholder: Placeholder, since: datetime
+    ) -> list[PlaceholderPod]:
+        """The placeholder's pods made since ``since``: when each was made, when it was bound
+        to a node and when that node was made (for :func:`campushub.demand.nodes_on_their_way`).
+        A Deployment's or StatefulSet's pods are found by its selector. Nodes are read only for
+        pods that waited for one (bound a scan of the cluster autoscaler or more after they
+        were made). Raises :class:`KubeError` when the API will not say."""
+        namespace = placeholder.namespace or self.namespace
+        where = f"placeholder pods of {placeholder.kind} {namespace}/{placeholder.name}"
+        try:
+            if placeholder.kind == "Pods":
+                alive, _ = await self._placeholder_pods(placeholder)
+            else:
+                read = (
+                    self.apps.read_namespaced_deployment
+                    if placeholder.kind == "Deployment"
+                    else self.apps.read_namespaced_stateful_set
+                )
+                found = await self._retrying(
+                    where,
+                    lambda: read(placeholder.name, namespace, _request_timeout=self.timeout),
+                )
+                selector = getattr(getattr(found.spec, "selector", None), "match_labels", None)
+                if not selector:
+                    return []
+                labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+                listed = await self._retrying(
+                    where,
+                    lambda: self.core.list_namespaced_pod(
+                        namespace, label_selector=labels, _request_timeout=self.timeout
+                    ),
+                )
+                alive = [
+                    pod
+                    for pod in listed.items or []
+                    if pod.metadata is not None and pod.metadata.deletion_timestamp is None
+                ]
+            pods: list[tuple[datetime, datetime | None, str | None]] = []
+            for pod in alive:
+                created = pod.metadata.creation_timestamp
+                if created is None or created < since:
+                    continue
+                bound = _scheduled_at(pod)
+                node = pod.spec.node_name if pod.spec else None
+                waited = bound is not None and node and bound - created >= AUTOSCALER_SCAN
+                pods.append((created, bound, node if waited else None))
+            made: dict[str, datetime | None] = {}
+            for name in sorted({node for _, _, node in pods if node}):
+                nodes = await self._retrying(
+                    f"node {name}",
+                    lambda name=name: self.core.list_node(  # type: ignore[misc]
+                        field_selector=f"metadata.name={name}", _request_timeout=self.timeout
+                    ),
+                )
+                items = nodes.items or []
+                made[name] = items[0].metadata.creation_timestamp if items else None
+        except _Failed as failed:
+            raise KubeError(str(failed)) from None
+        except Exception as error:  # an answer that is not what the API documents
+            raise KubeError(f"{where}: {type(error).__name__}: {error}"[:300]) from None
+        return [
+            PlaceholderPod(created, bound, made.get(node) if node else None)
+            for created, bound, node in pods
+        ]
+
     async def free_room(
         self, pool: Pool, images: list[str], leaving: Collection[tuple[str, str]] = ()
     ) -> list[FreeRoom]:
@@ -448,6 +515,16 @@ def _pod_ready(pod: Any) -> bool:
     if status is None or status.phase != "Running":
         return False
     return any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
+
+
+def _scheduled_at(pod: Any) -> datetime | None:
+    """When the pod was bound to a node: its ``PodScheduled`` condition's last change, if
+    true."""
+    conditions = (pod.status.conditions if pod.status else None) or []
+    for condition in conditions:
+        if condition.type == "PodScheduled" and condition.status == "True":
+            return condition.last_transition_time
+    return None
 
 
 def _surplus(alive: list[Any], count: int) -> list[Any]:
