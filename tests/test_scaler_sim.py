@@ -26,7 +26,7 @@ from types import ModuleType
 import pytest
 
 from campushub.catalog import parse_catalog
-from campushub.demand import FreeRoom, plan_pools, plan_span
+from campushub.demand import FreeRoom, nodes_on_their_way, plan_pools, plan_span
 from campushub.schedule import occurrences
 
 MINUTE = 60.0
@@ -274,6 +274,49 @@ def test_a_warm_placeholder_means_no_wait_and_is_replaced_after_preemption() -> 
     assert (gone.waits, gone.preemptions, gone.nodes_started) == ([0.0], 1, 1)
     again = sim.simulate([arrival], rounds, CLUSTER, ("python", "r", "julia"))
     assert again.nodes_started == 2  # recreated at once, its node boots before the round
+
+
+@dataclasses.dataclass
+class PodsRecorder:
+    """Placeholder counts that follow ``steps`` (every step), recording what the scaler would
+    read of its placeholder pods."""
+
+    steps: sim.Steps
+    round_s: float = 0.0
+    lead: float = 0.0
+    seen: dict[float, list] = dataclasses.field(default_factory=dict)
+
+    def __call__(self, now, present, read_free, scale=None, pods=()) -> int:  # noqa: ANN001
+        self.seen[now] = list(pods)
+        return self.steps(now, present, read_free)
+
+
+def test_a_placeholder_that_lands_on_an_emptied_node_leaves_its_node_on_its_way() -> None:
+    # A student's server runs on the only node until the culler stops it at 10800. A
+    # placeholder asked for a minute before finds no empty node: the autoscaler boots one
+    # (ready at 11040). At 10800 the placeholder takes the emptied node instead, and the
+    # booted node comes to nobody. The scaler reads it off the pod: made 10740, bound 10800
+    # to a node made long before.
+    watched = PodsRecorder(sim.Steps([(0.0, 0), (10740.0, 1)]))
+    outcome = sim.simulate([data8(3600.0, 7200.0)], watched, MONDAY, ALL_IMAGES)
+    assert outcome.nodes_started == 2
+    (pod,) = watched.seen[10810.0]
+    at = sim.WEEK_START_UTC
+
+    def seconds(moment: object) -> float:
+        return (moment - at).total_seconds()  # type: ignore[operator]
+
+    assert (seconds(pod.created), seconds(pod.scheduled)) == (10740.0, 10800.0)
+    assert seconds(pod.node_created) < 10740.0
+    warmup = timedelta(seconds=MONDAY.boot + MONDAY.pull)
+    assert nodes_on_their_way([pod], at + timedelta(seconds=10810), warmup) == 1
+    assert nodes_on_their_way([pod], at + timedelta(seconds=10740) + warmup, warmup) == 0
+    # A placeholder that waits for the node booted for it is bound to it as it comes.
+    watched = PodsRecorder(sim.Steps([(0.0, 0), (3000.0, 1)]))
+    sim.simulate([data8(3600.0, 7200.0)], watched, MONDAY, ALL_IMAGES)
+    (pod,) = watched.seen[3310.0]
+    assert seconds(pod.scheduled) == seconds(pod.node_created) == 3300.0
+    assert nodes_on_their_way([pod], at + timedelta(seconds=3310), warmup) == 0
 
 
 def test_the_scaler_reads_free_room_only_on_ready_nodes_with_every_image_pulled() -> None:
