@@ -286,7 +286,7 @@ class PodsRecorder:
     lead: float = 0.0
     seen: dict[float, list] = dataclasses.field(default_factory=dict)
 
-    def __call__(self, now, present, read_free, scale=None, pods=()) -> int:  # noqa: ANN001
+    def __call__(self, now, present, read_free, scale=None, pods=()) -> int:
         self.seen[now] = list(pods)
         return self.steps(now, present, read_free)
 
