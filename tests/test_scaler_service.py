@@ -447,6 +447,8 @@ def test_a_node_booted_for_a_placeholder_that_landed_elsewhere_gets_one_waiting(
             "a placeholder more, for the node on its way",
         )
         assert "1 node(s) on their way that no placeholder waits for" in target["why"]
+        page = admin.get(f"{hub.url}/services/scaler/").text
+        assert '<span class="muted coming">1 node(s) on their way that no' in page
         poll(lambda: placeholder_pods(double) == before + 1, 30, "the placeholder made")
     finally:
         double.remove_pod(NAMESPACE, pod.name)
