@@ -767,6 +767,9 @@ class Node:
     leaving_cpu: int = 0  # requests of its leaving servers
     leaving_memory: int = 0
     placeholder: bool = False
+    # The placeholder pod on it, as the API shows it: (made, bound), seconds; None for the
+    # week's first placeholders, there from the start.
+    pod: tuple[float, float] | None = None
     images: dict[str, float] = field(default_factory=dict)
     empty_since: float | None = None  # ready and holding nothing since
     served: bool = False  # has held a student's server
@@ -859,12 +862,10 @@ def simulate(
     present: Counter[str] = Counter()  # per course, servers not leaving
     pending_placeholders = 0
     running_placeholders = 0
-    # When each pending placeholder was made (oldest first: the scheduler binds it first), and
-    # the placeholders bound lately, as the API shows them (made, bound, its node made; nodes
-    # are made as they become ready): what the scaler service reads of its pods.
+    # When each pending placeholder was made (oldest first: the scheduler binds it first);
+    # with the running ones' (made, bound) on their nodes (nodes are made as they become
+    # ready), what the scaler service reads of its pods: those that exist, no others.
     pending_made: deque[float] = deque()
-    bound: deque[tuple[float, float, float]] = deque()
-    window = 3 * 3600.0  # kept that long (longer than any pool's warm-up)
     now = 0.0
 
     def read_free(images: Collection[str]) -> list[FreeRoom]:
@@ -898,8 +899,9 @@ def simulate(
             )
         return rooms
 
-    def land_placeholder(node: Node, at: float) -> None:
+    def land_placeholder(node: Node, at: float, pod: tuple[float, float] | None = None) -> None:
         node.placeholder = True
+        node.pod = pod
         node.empty_since = None
         for image in warm_images:
             node.images[image] = min(node.images.get(image, math.inf), at + cluster.pull)
@@ -969,10 +971,9 @@ def simulate(
             if pending_placeholders:
                 # A placeholder pending since it asked for the node is bound the moment the
                 # node is ready: a student's pod coming in the same step finds it taken.
-                land_placeholder(node, node.ready_at)
+                land_placeholder(node, node.ready_at, (pending_made.popleft(), node.ready_at))
                 pending_placeholders -= 1
                 running_placeholders += 1
-                bound.append((pending_made.popleft(), node.ready_at, node.ready_at))
             ready.append(node)
         # Students arrive and ask for a server; from now on the hub counts them as on.
         while next_server < len(servers) and servers[next_server].starts <= now:
@@ -991,12 +992,15 @@ def simulate(
                     for image in (*warm_images, *cluster.prepull)
                 )
             )
-            while bound and bound[0][0] + window <= now:
-                bound.popleft()
             pods = [
-                PlaceholderPod(*(WEEK_START_UTC + timedelta(seconds=t) for t in times))
-                for times in bound
-            ]
+                PlaceholderPod(
+                    WEEK_START_UTC + timedelta(seconds=node.pod[0]),
+                    WEEK_START_UTC + timedelta(seconds=node.pod[1]),
+                    WEEK_START_UTC + timedelta(seconds=node.ready_at),
+                )
+                for node in ready
+                if node.placeholder and node.pod is not None
+            ] + [PlaceholderPod(WEEK_START_UTC + timedelta(seconds=made)) for made in pending_made]
             target = placeholders(now, present, read_free, (target, target - unready), pods)
             next_round = now + placeholders.round_s
             if target != targets[-1][1]:
@@ -1015,7 +1019,7 @@ def simulate(
                 if excess == 0:
                     break
                 if node.placeholder:
-                    node.placeholder = False
+                    node.placeholder, node.pod = False, None
                     running_placeholders -= 1
                     excess -= 1
                     if node.servers == 0:
@@ -1037,7 +1041,10 @@ def simulate(
                 if node is None and size not in no_room:
                     node = _placeholder_node(ready, server.image)
                     if node is not None:
-                        node.placeholder = False  # preempted; its Deployment makes another
+                        node.placeholder, node.pod = (
+                            False,
+                            None,
+                        )  # preempted; its Deployment makes another
                         running_placeholders -= 1
                         if cluster.recreate:
                             pending_placeholders += 1
@@ -1072,10 +1079,11 @@ def simulate(
                 if pending_placeholders == 0:
                     break
                 if not node.placeholder and node.servers == 0:
-                    land_placeholder(node, max(before, node.ready_at))
+                    land_placeholder(
+                        node, max(before, node.ready_at), (pending_made.popleft(), now)
+                    )
                     pending_placeholders -= 1
                     running_placeholders += 1
-                    bound.append((pending_made.popleft(), now, node.ready_at))
         # The cluster autoscaler adds what the booting nodes cannot hold.
         if pending or pending_placeholders:
             cpu = sum(servers[index].cpu for index in pending)

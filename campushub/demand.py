@@ -117,23 +117,31 @@ AUTOSCALER_SCAN = timedelta(seconds=10)
 
 
 def nodes_on_their_way(pods: Iterable[PlaceholderPod], at: datetime, warmup: timedelta) -> int:
-    """Nodes the cluster autoscaler is booting that no placeholder will be waiting for.
+    """Nodes the cluster autoscaler is booting that no placeholder is waiting for.
 
     A placeholder that stayed pending for a scan of the autoscaler asked it for a node. If it
     was then bound to a node that was already there (room a stopped server left, say), the
     node booted for it comes anyway, to nobody: ready and empty, still pulling the pool's
     images, the next student is put there to wait for the pull. Such a node is counted from
-    the placeholder's making until ``warmup`` (boot + pull) after it, by when it has come;
-    :class:`PlaceholderGuard` asks for a placeholder more for each, pending, which the node
-    takes the moment it is ready. All from the API's timestamps, so it holds over restarts."""
-    count = 0
+    the placeholder's making until ``warmup`` (boot + pull) after it, by when it has come,
+    less the placeholders pending since it was left to nobody: the autoscaler counts a node
+    on its way for a pod pending, so each of those will take one as it comes.
+    :class:`PlaceholderGuard` asks for a placeholder more for each node left, which takes the
+    node the moment it is ready. All from the API's timestamps, so it holds over restarts."""
+    pods = list(pods)
+    left: list[datetime] = []  # when each such node was left to nobody
     for pod in pods:
         if pod.scheduled is None or pod.node_created is None or at >= pod.created + warmup:
             continue
         asked = pod.created + AUTOSCALER_SCAN
         if pod.scheduled >= asked and pod.node_created < asked:
-            count += 1
-    return count
+            left.append(pod.scheduled)
+    if not left:
+        return 0
+    # Made after (the API's times are whole seconds: one made the same second is not
+    # counted, so a node is asked for once too often rather than once too few).
+    waiting = sum(1 for pod in pods if pod.scheduled is None and pod.created > min(left))
+    return max(len(left) - waiting, 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -497,6 +497,39 @@ def test_a_node_booted_for_a_placeholder_that_landed_elsewhere_is_on_its_way() -
     assert nodes_on_their_way([quick, slow], at + timedelta(minutes=1), warmup) == 1
 
 
+def test_a_placeholder_pending_since_then_is_waiting_for_the_node_on_its_way() -> None:
+    at = datetime(2026, 11, 30, 18, tzinfo=UTC)
+    warmup = timedelta(minutes=15)
+    minute = timedelta(minutes=1)
+    old = at - timedelta(hours=1)
+    orphan = PlaceholderPod(at, at + 3 * minute, old)
+    earlier = PlaceholderPod(at - minute)  # pending before: its own node is on its way
+    later = PlaceholderPod(at + 4 * minute)  # pending since: it takes the node that comes
+    assert nodes_on_their_way([orphan, earlier], at + 5 * minute, warmup) == 1
+    assert nodes_on_their_way([orphan, earlier, later], at + 5 * minute, warmup) == 0
+    two = PlaceholderPod(at + minute, at + 4 * minute, old)
+    assert nodes_on_their_way([orphan, two, later], at + 5 * minute, warmup) == 1
+    same_second = PlaceholderPod(at + 3 * minute)  # as the orphan was bound: not counted
+    assert nodes_on_their_way([orphan, same_second], at + 5 * minute, warmup) == 1
+
+
+def test_the_guard_asks_once_for_a_node_on_its_way_round_after_round() -> None:
+    guard = PlaceholderGuard(timedelta(minutes=30))
+    at = datetime(2026, 11, 30, 18, tzinfo=UTC)
+    warmup = timedelta(minutes=15)
+    orphan = PlaceholderPod(at - timedelta(minutes=3), at, at - timedelta(hours=1))
+    pods, replicas = [orphan], 4
+    targets = []
+    for round_ in range(1, 11):  # the plan wants 4, all there and ready but the ones made
+        now = at + timedelta(minutes=round_)
+        coming = nodes_on_their_way(pods, now, warmup)
+        target = guard(_target(4), now, replicas, 4, maximum=20, coming_nodes=coming)
+        targets.append(target.replicas)
+        pods += [PlaceholderPod(now)] * (target.replicas - replicas)  # made, pending
+        replicas = target.replicas
+    assert targets == [5] * 10  # one placeholder more, asked once and kept while it waits
+
+
 def test_the_guard_sends_a_pending_placeholder_for_each_node_on_its_way() -> None:
     guard = PlaceholderGuard(timedelta(minutes=30))
     at = datetime(2026, 11, 30, 18, tzinfo=UTC)

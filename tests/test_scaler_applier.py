@@ -616,6 +616,7 @@ async def test_nodes_on_their_way_are_read_from_the_placeholders_pods(
             scheduled=bound,
         )  # fmt: skip
 
+    double.clear_log()
     for each in (
         pod("waited", old, now - 120, now - 10),  # pending 110 s, then on a node already there
         pod("came", new, now - 120, now - 30),  # pending until the node booted for it came
@@ -624,17 +625,27 @@ async def test_nodes_on_their_way_are_read_from_the_placeholders_pods(
         pod("long-ago", old, now - 3 * 3600, now - 3 * 3600 + 300),
     ):
         double.add_pod(each)
+    with_placeholder = dataclasses.replace(
+        pool({"pool": name}), placeholder=Placeholder(kind, name, None)
+    )
     try:
         at = datetime.fromtimestamp(now, UTC)
         warmup = timedelta(minutes=15)
-        pods = await applier.placeholder_pods(Placeholder(kind, name, None), at - warmup)
+        pods = await applier.placeholder_pods(with_placeholder, at - warmup)
         assert len(pods) == 4  # the one made before `since` is not read
+        # The pending one was made with the others, before the node was left to nobody.
         assert nodes_on_their_way(pods, at, warmup) == 1
+        node_reads = [r for r in double.requests() if r.path == "/api/v1/nodes"]
+        assert len(node_reads) == 1  # the pool's nodes, once
+        # A placeholder made since then, pending: it takes the node that comes.
+        double.add_pod(pod("since", "", now - 5, None))
+        pods = await applier.placeholder_pods(with_placeholder, at - warmup)
+        assert nodes_on_their_way(pods, at, warmup) == 0
         assert nodes_on_their_way(pods, at + warmup, warmup) == 0
         # Unreadable: an error, not a guess.
         double.inject(*[Fault("*", 500)] * 4)
         with pytest.raises(KubeError, match="gave up after 4 attempts"):
-            await applier.placeholder_pods(Placeholder(kind, name, None), at - warmup)
+            await applier.placeholder_pods(with_placeholder, at - warmup)
     finally:
         for each in double.pods_labelled(NAMESPACE, **labels):
             double.remove_pod(NAMESPACE, each.name)

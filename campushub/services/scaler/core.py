@@ -429,7 +429,7 @@ class Scaler:
                 return
             try:
                 pods = await asyncio.wait_for(
-                    applier.placeholder_pods(placeholder, now - pool.warmup),
+                    applier.placeholder_pods(pool, now - pool.warmup),
                     self.free_room_deadline,
                 )
                 coming[name] = nodes_on_their_way(pods, now, pool.warmup)

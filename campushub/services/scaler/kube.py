@@ -328,14 +328,16 @@ class PlaceholderScaler:
             raise KubeError(f"{where}: {type(error).__name__}: {error}"[:300]) from None
         return replicas, min(ready, replicas)
 
-    async def placeholder_pods(
-        self, placeholder: Placeholder, since: datetime
-    ) -> list[PlaceholderPod]:
-        """The placeholder's pods made since ``since``: when each was made, when it was bound
-        to a node and when that node was made (for :func:`campushub.demand.nodes_on_their_way`).
-        A Deployment's or StatefulSet's pods are found by its selector. Nodes are read only for
-        pods that waited for one (bound a scan of the cluster autoscaler or more after they
-        were made). Raises :class:`KubeError` when the API will not say."""
+    async def placeholder_pods(self, pool: Pool, since: datetime) -> list[PlaceholderPod]:
+        """The pool's placeholder pods made since ``since``: when each was made, when it was
+        bound to a node and when that node was made (for
+        :func:`campushub.demand.nodes_on_their_way`). A Deployment's or StatefulSet's pods are
+        found by its selector. The pool's nodes are listed (once) only if a pod waited for a
+        node (bound a scan of the cluster autoscaler or more after it was made). Raises
+        :class:`KubeError` when the API will not say."""
+        placeholder = pool.placeholder
+        if placeholder is None:
+            return []
         namespace = placeholder.namespace or self.namespace
         where = f"placeholder pods of {placeholder.kind} {namespace}/{placeholder.name}"
         try:
@@ -353,7 +355,7 @@ class PlaceholderScaler:
                 )
                 selector = getattr(getattr(found.spec, "selector", None), "match_labels", None)
                 if not selector:
-                    return []
+                    raise _Failed(f"{where}: its selector has no matchLabels to find its pods by")
                 labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
                 listed = await self._retrying(
                     where,
@@ -364,7 +366,9 @@ class PlaceholderScaler:
                 alive = [
                     pod
                     for pod in listed.items or []
-                    if pod.metadata is not None and pod.metadata.deletion_timestamp is None
+                    if pod.metadata is not None
+                    and pod.metadata.deletion_timestamp is None
+                    and (pod.status.phase if pod.status else None) not in ("Succeeded", "Failed")
                 ]
             pods: list[tuple[datetime, datetime | None, str | None]] = []
             for pod in alive:
@@ -376,15 +380,19 @@ class PlaceholderScaler:
                 waited = bound is not None and node and bound - created >= AUTOSCALER_SCAN
                 pods.append((created, bound, node if waited else None))
             made: dict[str, datetime | None] = {}
-            for name in sorted({node for _, _, node in pods if node}):
+            if any(node for _, _, node in pods):
+                labels = ",".join(f"{k}={v}" for k, v in sorted(pool.node_selector.items()))
                 nodes = await self._retrying(
-                    f"node {name}",
-                    lambda name=name: self.core.list_node(  # type: ignore[misc]
-                        field_selector=f"metadata.name={name}", _request_timeout=self.timeout
+                    f"nodes of pool {pool.name}",
+                    lambda: self.core.list_node(
+                        label_selector=labels or None, _request_timeout=self.timeout
                     ),
                 )
-                items = nodes.items or []
-                made[name] = items[0].metadata.creation_timestamp if items else None
+                made = {
+                    node.metadata.name: node.metadata.creation_timestamp
+                    for node in nodes.items or []
+                    if node.metadata is not None
+                }
         except _Failed as failed:
             raise KubeError(str(failed)) from None
         except Exception as error:  # an answer that is not what the API documents
