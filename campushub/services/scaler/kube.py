@@ -28,7 +28,7 @@ import contextlib
 import dataclasses
 import logging
 import random
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -180,13 +180,7 @@ class PlaceholderScaler:
                 namespace, label_selector=selector, _request_timeout=self.timeout
             ),
         )
-        alive, ended = [], []
-        for pod in listed.items or []:
-            if pod.metadata is None or pod.metadata.deletion_timestamp is not None:
-                continue
-            phase = pod.status.phase if pod.status else None
-            (ended if phase in ("Succeeded", "Failed") else alive).append(pod)
-        return alive, ended
+        return _alive_and_ended(listed.items)
 
     async def _scale_pods(self, placeholder: Placeholder, target: int) -> Applied:
         namespace = placeholder.namespace or self.namespace
@@ -356,20 +350,15 @@ class PlaceholderScaler:
                 selector = getattr(getattr(found.spec, "selector", None), "match_labels", None)
                 if not selector:
                     raise _Failed(f"{where}: its selector has no matchLabels to find its pods by")
-                labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
                 listed = await self._retrying(
                     where,
                     lambda: self.core.list_namespaced_pod(
-                        namespace, label_selector=labels, _request_timeout=self.timeout
+                        namespace,
+                        label_selector=_label_selector(selector),
+                        _request_timeout=self.timeout,
                     ),
                 )
-                alive = [
-                    pod
-                    for pod in listed.items or []
-                    if pod.metadata is not None
-                    and pod.metadata.deletion_timestamp is None
-                    and (pod.status.phase if pod.status else None) not in ("Succeeded", "Failed")
-                ]
+                alive, _ = _alive_and_ended(listed.items)
             pods: list[tuple[datetime, datetime | None, str | None]] = []
             for pod in alive:
                 created = pod.metadata.creation_timestamp
@@ -381,11 +370,11 @@ class PlaceholderScaler:
                 pods.append((created, bound, node if waited else None))
             made: dict[str, datetime | None] = {}
             if any(node for _, _, node in pods):
-                labels = ",".join(f"{k}={v}" for k, v in sorted(pool.node_selector.items()))
                 nodes = await self._retrying(
                     f"nodes of pool {pool.name}",
                     lambda: self.core.list_node(
-                        label_selector=labels or None, _request_timeout=self.timeout
+                        label_selector=_label_selector(pool.node_selector) or None,
+                        _request_timeout=self.timeout,
                     ),
                 )
                 made = {
@@ -416,7 +405,7 @@ class PlaceholderScaler:
         :class:`KubeError` when the API will not say."""
         if not pool.node_selector:
             return []
-        selector = ",".join(f"{key}={value}" for key, value in sorted(pool.node_selector.items()))
+        selector = _label_selector(pool.node_selector)
         wanted = {normal_image(ref) for ref in images}
         try:
             nodes = await self._retrying(
@@ -523,6 +512,22 @@ def _pod_ready(pod: Any) -> bool:
     if status is None or status.phase != "Running":
         return False
     return any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
+
+
+def _label_selector(labels: Mapping[str, str]) -> str:
+    """A label selector that matches every one of ``labels``."""
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def _alive_and_ended(pods: list[Any] | None) -> tuple[list[Any], list[Any]]:
+    """Listed pods as ``(alive, ended)``; pods being deleted are in neither."""
+    alive, ended = [], []
+    for pod in pods or []:
+        if pod.metadata is None or pod.metadata.deletion_timestamp is not None:
+            continue
+        phase = pod.status.phase if pod.status else None
+        (ended if phase in ("Succeeded", "Failed") else alive).append(pod)
+    return alive, ended
 
 
 def _scheduled_at(pod: Any) -> datetime | None:
