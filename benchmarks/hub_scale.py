@@ -17,8 +17,11 @@ Builds a hub database as a term of sign-ins leaves it for 11,000 people in 2,000
 Then, for ``--rounds`` rounds, starts each hub in turn on its database (``--starts`` times:
 the time until its API answers through configurable-http-proxy, which like
 zero-to-jupyterhub's sends what has no route yet to the hub; the time until the hub says it
-runs, its services started; and its resident memory), and makes the requests of a lecture as
-sampled people:
+runs, its services started; and its resident memory), leaves the last start of each running,
+and makes the requests of a lecture as sampled people to both hubs **side by side**: each
+request to one hub, then the same to the other (which goes first alternates), so that what
+else the machine does in a moment (this machine's latency tails moved the p95 ratios by a
+quarter between runs made one hub after the other) falls on both alike:
 
 - ``login``: a sign-in through the identity provider (oidc-provider-mock), wall time and the
   hub's CPU;
@@ -33,14 +36,14 @@ sampled people:
 - ``spawn``: start a student's course server through the API, wait until it is ready, stop it.
 
 Latency is measured at the client (through the proxy); hub CPU per request from the hub
-process's own user and system time around each batch, so other load on the machine does not
-count. The hubs use the same spawner base (JupyterHub's ``SimpleLocalProcessSpawner``), the
-same identity provider and encrypted auth_state; both run the idle culler
-(zero-to-jupyterhub's default), and campushub also its links and scaler services, as in
-production. Refreshing sign-ins is off in
-both (``auth_refresh_age = 0``); the sampled people sign in once per round through the real
-identity provider (``login``: the whole OpenID Connect flow, which for campushub includes
-the reach of their course servers), and their sessions load the home page.
+process's own user and system time around each batch (the other hub's work is its own), so
+other load on the machine does not count. The hubs use the same spawner base (JupyterHub's
+``SimpleLocalProcessSpawner``), the same identity provider and encrypted auth_state; both
+run the idle culler (zero-to-jupyterhub's default), and campushub also its links and scaler
+services, as in production. Refreshing sign-ins is off in both (``auth_refresh_age = 0``);
+the sampled people sign in once per round through the real identity provider (``login``:
+the whole OpenID Connect flow, which for campushub includes the reach of their course
+servers), and their sessions load the home page.
 
 Run from the repository root (the virtualenv's ``bin`` first on PATH, for
 configurable-http-proxy); ``.venv-chart/bin/python`` measures zero-to-jupyterhub's versions::
@@ -73,7 +76,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -351,21 +354,23 @@ def session() -> requests.Session:
     return s
 
 
-def timed_batch(hub_pid: int, calls: Iterable[Callable[[], str | None]], repeats: int) -> Batch:
-    batch = Batch()
-    before = own_cpu_seconds(hub_pid)
-    for _ in range(repeats):
-        for call in calls:
-            start = time.perf_counter()
-            problem = call()
-            batch.latencies.append(time.perf_counter() - start)
-            if problem:
-                batch.failures.append(problem)
-    batch.cpu = own_cpu_seconds(hub_pid) - before
-    return batch
+# A request of the lecture: it returns its latency (seconds) and what went wrong, if anything.
+Call = Callable[[], tuple[float, str | None]]
 
 
-def lecture_requests(url: str, hub_pid: int, tokens: Tokens, repeats: int) -> dict[str, Batch]:
+def timed(run: Callable[[], str | None]) -> Call:
+    def call() -> tuple[float, str | None]:
+        start = time.perf_counter()
+        problem = run()
+        return time.perf_counter() - start, problem
+
+    return call
+
+
+def lecture_calls(url: str, tokens: Tokens, repeats: int) -> dict[str, list[Call]]:
+    """The requests of a lecture to the hub at ``url``, by kind, in the order they are made
+    (each person's sign-in once, then ``repeats`` rounds of home pages, models and access
+    checks, then the spawns)."""
     http = session()
 
     def get(path: str, token: str, check: Callable[[requests.Response], str | None]):
@@ -412,37 +417,48 @@ def lecture_requests(url: str, hub_pid: int, tokens: Tokens, repeats: int) -> di
 
         return call
 
-    batches = {
-        "login": timed_batch(hub_pid, [sign_in(n) for n, _ in inherit], 1),
+    return {
+        "login": [timed(sign_in(n)) for n, _ in inherit],
+        "home": [timed(home(n)) for n, _ in inherit] * repeats,
+        "model": [timed(get(f"/hub/api/users/{n}", t, model_of(n))) for n, t in inherit] * repeats,
+        "access": [timed(get("/hub/api/user", t, access_check(s))) for _, s, t in tokens.access]
+        * repeats,
+        "spawn": [spawn_call(http, url, *spawn) for spawn in tokens.spawns],
     }
-    batches.update(
-        {
-            "home": timed_batch(hub_pid, [home(n) for n, _ in inherit], repeats),
-            "model": timed_batch(
-                hub_pid,
-                [get(f"/hub/api/users/{n}", t, model_of(n)) for n, t in inherit],
-                repeats,
-            ),
-            "access": timed_batch(
-                hub_pid,
-                [get("/hub/api/user", t, access_check(s)) for _, s, t in tokens.access],
-                repeats,
-            ),
-        }
-    )
-    batches["spawn"] = spawn_batch(http, url, hub_pid, tokens.spawns)
-    return batches
 
 
-def spawn_batch(
-    http: requests.Session, url: str, hub_pid: int, spawns: Sequence[tuple[str, str, str]]
-) -> Batch:
-    """Start each server through the API, wait until ready, stop it, wait until stopped."""
-    batch = Batch()
-    for name, course, token in spawns:
+def side_by_side(hubs: dict[str, tuple[int, dict[str, list[Call]]]]) -> dict[str, dict[str, Batch]]:
+    """Each kind of request made to every hub in turn, one request at a time (the first hub
+    first, then the other first, alternately), so that whatever else the machine does in a
+    moment falls on both; each hub's CPU is its own over the whole batch. ``hubs``: label ->
+    (the hub's pid, its calls by kind)."""
+    found: dict[str, dict[str, Batch]] = {label: {} for label in hubs}
+    labels = list(hubs)
+    for kind in KINDS:
+        batches = {label: Batch() for label in labels}
+        before = {label: own_cpu_seconds(pid) for label, (pid, _) in hubs.items()}
+        count = max(len(calls[kind]) for _, calls in hubs.values())
+        for index in range(count):
+            for label in labels if index % 2 == 0 else labels[::-1]:
+                calls = hubs[label][1][kind]
+                if index < len(calls):
+                    latency, problem = calls[index]()
+                    batches[label].latencies.append(latency)
+                    if problem:
+                        batches[label].failures.append(problem)
+        for label, (pid, _) in hubs.items():
+            batches[label].cpu = own_cpu_seconds(pid) - before[label]
+            found[label][kind] = batches[label]
+    return found
+
+
+def spawn_call(http: requests.Session, url: str, name: str, course: str, token: str) -> Call:
+    """Start the server through the API and wait until it is ready (the latency), then stop
+    it and wait until it is stopped (in the hub's CPU, not in the latency)."""
+
+    def call() -> tuple[float, str | None]:
         headers = {"Authorization": f"token {token}"}
         api = f"{url}/hub/api/users/{name}/servers/{course}"
-        before = own_cpu_seconds(hub_pid)
         start = time.perf_counter()
         response = http.post(api, headers=headers, json={})
         problem = None
@@ -450,15 +466,14 @@ def spawn_batch(
             problem = f"spawn {name}/{course}: HTTP {response.status_code} {response.text[:200]}"
         else:
             problem = wait_for(http, url, name, course, headers, ready=True)
-        batch.latencies.append(time.perf_counter() - start)
+        latency = time.perf_counter() - start
         stop = http.delete(api, headers=headers)
         if stop.status_code not in (202, 204):
             problem = problem or f"stop {name}/{course}: HTTP {stop.status_code}"
         problem = problem or wait_for(http, url, name, course, headers, ready=False)
-        batch.cpu += own_cpu_seconds(hub_pid) - before
-        if problem:
-            batch.failures.append(problem)
-    return batch
+        return latency, problem
+
+    return call
 
 
 def wait_for(
@@ -588,50 +603,77 @@ def warm_up(
     return result
 
 
+def start_measured(
+    label: str, settings: launch.HubSettings, config: Path | None, result: HubResult, index: int
+) -> launch.Process:
+    """Start the hub and record how long it took and its memory once started."""
+    print(f"{label}: start {index + 1} ...", file=sys.stderr, flush=True)
+    log_dir = settings.state_dir.parent / "logs"
+    began = time.perf_counter()
+    hub = launch.start_hub(settings, log_dir, config=config, timeout=600, services=False)
+    result.starts.append(time.perf_counter() - began)
+    try:
+        launch.wait_for_log(hub, launch.HUB_RUNNING, 600)
+        result.running.append(time.perf_counter() - began)
+        time.sleep(2)  # the start's own work settles (services, first proxy check)
+        result.memory_started.append(resident_mb(hub.popen.pid))
+    except BaseException:
+        print(f"{label}: hub log {hub.log_path}:\n{hub.log_tail()}", file=sys.stderr)
+        hub.stop()
+        raise
+    return hub
+
+
 def run_round(
-    label: str,
-    settings: launch.HubSettings,
-    config: Path | None,
-    tokens: Tokens,
+    prepared: dict[str, tuple[launch.HubSettings, Path | None, Tokens]],
     starts: int,
     repeats: int,
-    result: HubResult,
+    results: dict[str, HubResult],
     profile: Path | None = None,
 ) -> None:
-    log_dir = settings.state_dir.parent / "logs"
-    for index in range(starts):
-        print(f"{label}: start {index + 1} of {starts} ...", file=sys.stderr, flush=True)
-        began = time.perf_counter()
-        hub = launch.start_hub(settings, log_dir, config=config, timeout=600, services=False)
-        result.starts.append(time.perf_counter() - began)
-        try:
-            launch.wait_for_log(hub, launch.HUB_RUNNING, 600)
-            result.running.append(time.perf_counter() - began)
-            pid = hub.popen.pid
-            time.sleep(2)  # the start's own work settles (services, first proxy check)
-            result.memory_started.append(resident_mb(pid))
-            if index == starts - 1:
-                print(f"{label}: the lecture's requests ...", file=sys.stderr, flush=True)
-                spy = None
-                if profile is not None:
-                    profile.mkdir(parents=True, exist_ok=True)
-                    target = profile / f"{label}-{len(list(profile.iterdir()))}.txt"
-                    spy = subprocess.Popen(
-                        ["py-spy", "record", "--pid", str(pid), "--format", "raw",
-                         "--rate", "200", "--output", str(target)],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    )  # fmt: skip
-                    time.sleep(1)
-                for kind, batch in lecture_requests(hub.url, pid, tokens, repeats).items():
-                    result.batches[kind].add(batch)
-                if spy is not None:
-                    spy.send_signal(signal.SIGINT)
-                    spy.wait(30)
-                result.memory_after.append(resident_mb(pid))
-        except BaseException:
+    """Each hub started ``starts`` times in turn (alone on the machine but for the other's
+    last start, left running idle); then, with both running, the lecture's requests to both
+    side by side (:func:`side_by_side`)."""
+    running: dict[str, launch.Process] = {}
+    spies: list[subprocess.Popen] = []
+    try:
+        for label, (settings, config, _) in prepared.items():
+            for index in range(starts):
+                hub = start_measured(label, settings, config, results[label], index)
+                if index == starts - 1:
+                    running[label] = hub
+                else:
+                    hub.stop()
+        print("the lecture's requests, both hubs side by side ...", file=sys.stderr, flush=True)
+        for label, hub in running.items():
+            if profile is not None:
+                profile.mkdir(parents=True, exist_ok=True)
+                target = profile / f"{label}-{len(list(profile.iterdir()))}.txt"
+                spies.append(subprocess.Popen(
+                    ["py-spy", "record", "--pid", str(hub.popen.pid), "--format", "raw",
+                     "--rate", "200", "--output", str(target)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                ))  # fmt: skip
+        if spies:
+            time.sleep(1)
+        hubs = {
+            label: (hub.popen.pid, lecture_calls(hub.url, prepared[label][2], repeats))
+            for label, hub in running.items()
+        }
+        for label, batches in side_by_side(hubs).items():
+            for kind, batch in batches.items():
+                results[label].batches[kind].add(batch)
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
+        for label, hub in running.items():
+            results[label].memory_after.append(resident_mb(hub.popen.pid))
+    except BaseException:
+        for label, hub in running.items():
             print(f"{label}: hub log {hub.log_path}:\n{hub.log_tail()}", file=sys.stderr)
-            raise
-        finally:
+        raise
+    finally:
+        for hub in running.values():
             hub.stop()
 
 
@@ -745,11 +787,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             label: warm_up(label, settings, config, timeout=1800)
             for label, (settings, config, _) in prepared.items()
         }
-        for _round in range(args.rounds):
-            for label in ("stock", "campushub"):
-                settings, config, tokens = prepared[label]
-                run_round(label, settings, config, tokens, args.starts, args.repeats,
-                          results[label], args.profile)  # fmt: skip
+        for number in range(args.rounds):
+            # ABAB: which hub starts first (and so idles through the other's last start)
+            # alternates between rounds.
+            order = ("stock", "campushub") if number % 2 == 0 else ("campushub", "stock")
+            run_round({label: prepared[label] for label in order}, args.starts, args.repeats,
+                      results, args.profile)  # fmt: skip
     finally:
         idp.stop()
         if postgres is not None:
