@@ -402,7 +402,9 @@ def staff_roles(
     holds ``reach[name]``: the scopes of the course servers its holders may open, one server
     each (``access:servers!server=<owner>/<course>``; see :mod:`campushub.reach`), so staff
     reach that one server of each member and nothing else of theirs (a grant filtered by
-    user or group would open every server of those people).
+    user or group would open every server of those people). Each server's scope is in one
+    role: the students' in the TA role, the TAs' in the instructor role; instructors hold
+    the TA role as well (:func:`user_roles`).
     """
     roles = []
     for slug in catalog.courses:
@@ -413,11 +415,12 @@ def staff_roles(
         grading = grader_scopes(slug) if catalog.courses[slug].grading else []
         for role, groups in rosters.items():
             name = staff_role_name(slug, role)
+            opens = "its students' servers" if role == TA else "its TAs' servers"
             roles.append(
                 {
                     "name": name,
                     "description": f"{ROLE_GROUP_SUFFIX[role]} of {slug}: read its roster"
-                    f" ({', '.join(groups)}) and open its members' {slug} servers",
+                    f" ({', '.join(groups)}) and open {opens} ({slug} only)",
                     "scopes": [f"read:groups!group={group}" for group in groups]
                     + grading
                     + list((reach or {}).get(name, ())),
@@ -427,11 +430,14 @@ def staff_roles(
 
 
 def user_roles(memberships: Mapping[str, str]) -> list[str]:
-    """The roles a person holds: ``user`` always, plus the staff roles of their courses."""
+    """The roles a person holds: ``user`` always, plus the staff roles of their courses (an
+    instructor's course both: its TA role holds the students' servers)."""
     roles = ["user"]
     for slug, role in sorted(memberships.items()):
-        if role in (TA, INSTRUCTOR):
-            roles.append(staff_role_name(slug, role))
+        if role == TA:
+            roles.append(staff_role_name(slug, TA))
+        elif role == INSTRUCTOR:
+            roles += [staff_role_name(slug, INSTRUCTOR), staff_role_name(slug, TA)]
     return roles
 
 

@@ -8,8 +8,11 @@ every server of those people, because every server's default ``oauth_access_scop
 ``access:servers!user=<owner>``. So each course's staff roles (``course-<slug>-ta`` and
 ``course-<slug>-instructor``, see :func:`campushub.memberships.staff_roles`) hold, beside the
 course's roster, one such scope for each course server their holders may open
-(:func:`campushub.memberships.staff_reach`): TAs and instructors the students' servers,
-instructors the TAs' servers too; an instructor's server is reached by administrators only.
+(:func:`campushub.memberships.staff_reach`): the TA role the students' servers, the
+instructor role the TAs' servers, and instructors hold both roles, so each server's scope is
+stored once (two copies cost the hub memory at every start and a second role rewritten at
+every spawn: ``benchmarks/hub_scale.py``); an instructor's server is reached by
+administrators only.
 
 The scopes are kept exact:
 
@@ -49,6 +52,7 @@ from .memberships import (
     grader_account,
     memberships_from_groups,
     staff_reach,
+    staff_role_course,
     staff_role_name,
     staff_roles,
 )
@@ -64,13 +68,18 @@ def reach_scope(owner: str, server: str) -> str:
 
 
 def reach_roles(slug: str, member_role: str | None) -> set[str]:
-    """The staff roles whose holders may open the ``slug`` server of someone who is
-    ``member_role`` in that course (none if they are not in it)."""
-    roles = set()
-    for group in staff_reach(slug, member_role or ""):
-        suffix = group.rpartition(":")[2]
-        roles.add(staff_role_name(slug, _ROLE_OF_GROUP_SUFFIX[suffix]))
-    return roles
+    """The staff role holding the scope of the ``slug`` server of someone who is
+    ``member_role`` in that course (none if they are not in it): of those who may open it
+    (:func:`campushub.memberships.staff_reach`), the TA role for a student's server, which
+    instructors hold too, and the instructor role for a TA's. One role each, so each
+    server's scope is stored once."""
+    kinds = {
+        _ROLE_OF_GROUP_SUFFIX[group.rpartition(":")[2]]
+        for group in staff_reach(slug, member_role or "")
+    }
+    if not kinds:
+        return set()
+    return {staff_role_name(slug, TA if TA in kinds else INSTRUCTOR)}
 
 
 def set_server_reach(
@@ -203,11 +212,63 @@ def sync_staff_roles(db: Any, catalog: Any, blocked: Iterable[str] = ()) -> tupl
         db.add(orm.Role(**wanted[name], managed_by_auth=True))
         created += 1
     db.commit()
-    if created or changed or deleted:
+    given = _give_instructors_the_ta_role(db, set(blocked))
+    if created or changed or deleted or given:
         log.info(
-            "Course staff roles: %d created, %d changed, %d deleted", created, changed, deleted
+            "Course staff roles: %d created, %d changed, %d deleted; %d instructor(s) given"
+            " their course's TA role",
+            created,
+            changed,
+            deleted,
+            given,
         )
     return created, changed, deleted
+
+
+def _give_instructors_the_ta_role(db: Any, blocked: set[str]) -> int:
+    """Instructors hold their course's TA role too (it holds the students' servers); one
+    whose assignment was made before (by a sign-in of an earlier campushub) is given it here
+    rather than at their next sign-in. One read of the staff assignments; nothing written
+    when all hold it. Returns how many assignments were made."""
+    rows = (
+        db.query(orm.User.id, orm.User.name, orm.Role.name)
+        .join(orm.User.roles)
+        .filter(orm.Role.name.like(f"{STAFF_ROLE_PREFIX}%"), orm.Role.managed_by_auth == True)  # noqa: E712
+    )
+    holding: dict[int, set[str]] = {}
+    for user_id, user_name, role_name in rows:
+        if user_name not in blocked:
+            holding.setdefault(user_id, set()).add(role_name)
+    wanted = {
+        (user_id, staff_role_name(slug, TA))
+        for user_id, names in holding.items()
+        for name in names
+        if (slug := staff_role_course(name))
+        and name == staff_role_name(slug, INSTRUCTOR)
+        and staff_role_name(slug, TA) not in names
+    }
+    if not wanted:
+        return 0
+    role_ids = dict(
+        db.query(orm.Role.name, orm.Role.id).filter(
+            orm.Role.name.in_({name for _, name in wanted}),
+            orm.Role.managed_by_auth == True,  # noqa: E712
+        )
+    )
+    rows_to_add = [
+        {"user_id": user_id, "role_id": role_ids[name]}
+        for user_id, name in sorted(wanted)
+        if name in role_ids
+    ]
+    if rows_to_add:
+        db.execute(orm.Base.metadata.tables["user_role_map"].insert(), rows_to_add)
+        db.commit()
+        for item in list(db.identity_map.values()):  # what the session holds is now stale
+            if isinstance(item, orm.User):
+                db.expire(item, ["roles"])
+            elif isinstance(item, orm.Role):
+                db.expire(item, ["users"])
+    return len(rows_to_add)
 
 
 def sync_grader_accounts(db: Any, catalog: Any) -> int:

@@ -40,7 +40,7 @@ EXPECTED = {
     "tom": (["course:data8", "course:data8:tas"], ["course-data8-ta", "user"], False),
     "ines": (
         ["course:data8", "course:data8:instructors"],
-        ["course-data8-instructor", "user"],
+        ["course-data8-instructor", "course-data8-ta", "user"],
         False,
     ),
     "dana": ([], ["admin", "user"], True),

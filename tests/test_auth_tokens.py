@@ -492,7 +492,7 @@ async def test_a_callback_whose_state_has_no_state_id_is_refused(
         (
             "teacher",
             ["course:data8", "course:data8:instructors"],
-            ["course-data8-instructor", "user"],
+            ["course-data8-instructor", "course-data8-ta", "user"],
         ),
     ],
 )

@@ -509,9 +509,11 @@ def test_course_groups_name_the_course_and_the_role() -> None:
 def test_user_roles_always_include_user_and_add_staff_roles_only() -> None:
     assert user_roles({}) == ["user"]
     assert user_roles({"data8": "student"}) == ["user"]
+    # An instructor holds the course's TA role too: the students' servers are in it.
     assert user_roles({"data8": "ta", "cs61a": "instructor", "stat20": "student"}) == [
         "user",
         "course-cs61a-instructor",
+        "course-cs61a-ta",
         "course-data8-ta",
     ]
 

@@ -62,11 +62,10 @@ def holders(db, owner: str, server: str) -> set[str]:
 
 
 def test_a_students_server_is_reached_by_the_courses_tas_and_instructors_only(db) -> None:
-    assert set_server_reach(db, "ada", "data8", "student") == {
-        "course-data8-ta",
-        "course-data8-instructor",
-    }
-    assert holders(db, "ada", "data8") == {"course-data8-ta", "course-data8-instructor"}
+    # In the TA role, which the course's instructors hold too (memberships.user_roles): one
+    # copy of each server's scope.
+    assert set_server_reach(db, "ada", "data8", "student") == {"course-data8-ta"}
+    assert holders(db, "ada", "data8") == {"course-data8-ta"}
     set_server_reach(db, "tom", "data8", "ta")
     assert holders(db, "tom", "data8") == {"course-data8-instructor"}
     set_server_reach(db, "ines", "data8", "instructor")
@@ -89,8 +88,8 @@ def test_the_roster_scopes_stay_when_reach_changes(db) -> None:
 def test_an_owner_who_changes_or_leaves_courses_is_reached_as_they_are_now(db) -> None:
     ada = orm.User.find(db, "ada")
     sync_owner_reach(db, ada, PEOPLE["ada"])
-    assert holders(db, "ada", "data8") == {"course-data8-ta", "course-data8-instructor"}
-    assert holders(db, "ada", "stat20") == {"course-stat20-ta", "course-stat20-instructor"}
+    assert holders(db, "ada", "data8") == {"course-data8-ta"}
+    assert holders(db, "ada", "stat20") == {"course-stat20-ta"}
     assert holders(db, "ada", "") == set()
     sync_owner_reach(db, ada, {"data8": "ta"})  # became a data8 TA, left stat20
     assert holders(db, "ada", "data8") == {"course-data8-instructor"}
@@ -104,15 +103,11 @@ def test_the_start_works_every_roles_reach_out_from_the_database(db) -> None:
     scopes = reach_scopes(db, catalog.courses)
     assert scopes == {
         "course-data8-ta": [reach_scope("ada", "data8")],
-        "course-data8-instructor": [reach_scope("ada", "data8"), reach_scope("tom", "data8")],
+        "course-data8-instructor": [reach_scope("tom", "data8")],
         "course-stat20-ta": [reach_scope("ada", "stat20"), reach_scope("grace", "stat20")],
-        "course-stat20-instructor": [
-            reach_scope("ada", "stat20"),
-            reach_scope("grace", "stat20"),
-        ],
     }
     blocked = reach_scopes(db, catalog.courses, blocked=["ada"])
-    assert reach_scope("ada", "data8") not in blocked.get("course-data8-instructor", [])
+    assert reach_scope("ada", "data8") not in blocked.get("course-data8-ta", [])
     roles = {role["name"]: role for role in staff_roles(catalog, scopes)}
     assert reach_scope("tom", "data8") in roles["course-data8-instructor"]["scopes"]
     assert "read:groups!group=course:data8:tas" in roles["course-data8-instructor"]["scopes"]
@@ -139,7 +134,7 @@ def test_the_previous_releases_shares_of_course_servers_are_removed(db) -> None:
 
 
 def test_reach_roles_follow_staff_reach() -> None:
-    assert reach_roles("data8", "student") == {"course-data8-ta", "course-data8-instructor"}
+    assert reach_roles("data8", "student") == {"course-data8-ta"}  # instructors hold it too
     assert reach_roles("data8", "ta") == {"course-data8-instructor"}
     assert reach_roles("data8", "instructor") == set()
     assert reach_roles("data8", None) == set()
@@ -210,11 +205,38 @@ def test_the_start_brings_staff_roles_to_the_catalog_and_database_in_one_pass(db
     assert {n: stored[n].scopes for n in expected} == expected
     assert all(stored[n].managed_by_auth for n in expected)
     assert [role.name for role in orm.User.find(db, "tom").roles] == ["course-data8-ta"]
-    assert holders(db, "ada", "data8") == {"course-data8-ta", "course-data8-instructor"}
+    assert holders(db, "ada", "data8") == {"course-data8-ta"}
     assert sync_staff_roles(db, catalog) == (0, 0, 0)  # a start with nothing changed writes nothing
 
     blocked = sync_staff_roles(db, catalog, blocked=["ada"])
     assert blocked[1] > 0 and holders(db, "ada", "data8") == set()
+
+
+def test_the_start_gives_instructors_of_an_earlier_release_the_ta_role(db) -> None:
+    """An earlier campushub gave instructors their course's instructor role alone, which
+    held the students' servers too; those are in the TA role now, which the start gives
+    every instructor who holds the instructor role (not a blocked one, and not twice)."""
+    catalog = load_catalog(launch.DEMO_CATALOG)
+    set_server_reach(db, "ada", "data8", "student")
+    ines = orm.User.find(db, "ines")
+    ines.roles.append(orm.Role.find(db, "course-data8-instructor"))
+    tom = orm.User.find(db, "tom")
+    tom.roles.append(orm.Role.find(db, "course-data8-ta"))
+    grace = orm.User.find(db, "grace")
+    grace.roles.append(orm.Role.find(db, "course-stat20-instructor"))  # blocked below
+    db.commit()
+    assert sorted(role.name for role in ines.roles) == ["course-data8-instructor"]  # loaded
+
+    sync_staff_roles(db, catalog, blocked=["grace"])
+    assert sorted(role.name for role in ines.roles) == [
+        "course-data8-instructor",
+        "course-data8-ta",
+    ]
+    assert reach_scope("ada", "data8") in orm.Role.find(db, "course-data8-ta").scopes
+    assert [role.name for role in tom.roles] == ["course-data8-ta"]
+    assert [role.name for role in grace.roles] == ["course-stat20-instructor"]
+    sync_staff_roles(db, catalog, blocked=["grace"])  # given once
+    assert [role.name for role in ines.roles].count("course-data8-ta") == 1
 
 
 def test_the_authenticator_keeps_the_roles_itself_at_the_hubs_start(db) -> None:
