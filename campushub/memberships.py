@@ -221,7 +221,9 @@ def _enrolled(courses: Iterable[Any], catalog: Catalog) -> Iterator[tuple[Course
                 yield course, enrollment
 
 
-def _stronger(current: str | None, candidate: str) -> str:
+def stronger_role(current: str | None, candidate: str) -> str:
+    """Of a person's two roles in one course, the one that gives more (instructor, TA,
+    student)."""
     if current is None or _STRENGTH[candidate] > _STRENGTH[current]:
         return candidate
     return current
@@ -244,7 +246,7 @@ def memberships_from_claims(
     for course, raw in _claimed(values, rules, catalog):
         role = rules.member_role(raw)
         if role is not None:
-            memberships[course.slug] = _stronger(memberships.get(course.slug), role)
+            memberships[course.slug] = stronger_role(memberships.get(course.slug), role)
     return memberships
 
 
@@ -265,7 +267,7 @@ def memberships_from_canvas(
             raw = enrollment.get(field)
             role = rules.member_role(raw) if isinstance(raw, str) else None
             if role is not None:
-                memberships[course.slug] = _stronger(memberships.get(course.slug), role)
+                memberships[course.slug] = stronger_role(memberships.get(course.slug), role)
                 break
     return memberships
 
@@ -313,7 +315,7 @@ def lti_member_role(roles: Iterable[Any]) -> str | None:
         return TA
     best: str | None = None
     for role in found:
-        best = _stronger(best, role)
+        best = stronger_role(best, role)
     return best
 
 
@@ -393,7 +395,9 @@ def staff_reach(slug: str, member_role: str) -> tuple[str, ...]:
 
 
 def staff_roles(
-    catalog: Catalog, reach: Mapping[str, list[str]] | None = None
+    catalog: Catalog,
+    reach: Mapping[str, list[str]] | None = None,
+    courses: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One role per course and staff kind (kept by :func:`campushub.reach.sync_staff_roles`).
 
@@ -404,10 +408,10 @@ def staff_roles(
     reach that one server of each member and nothing else of theirs (a grant filtered by
     user or group would open every server of those people). Each server's scope is in one
     role: the students' in the TA role, the TAs' in the instructor role; instructors hold
-    the TA role as well (:func:`user_roles`).
+    the TA role as well (:func:`user_roles`). ``courses``: only these catalog courses' roles.
     """
     roles = []
-    for slug in catalog.courses:
+    for slug in catalog.courses if courses is None else courses:
         course, students, tas = (
             f"{GROUP_PREFIX}{slug}{part}" for part in ("", ":students", ":tas")
         )
@@ -455,5 +459,5 @@ def memberships_from_groups(group_names: Iterable[str]) -> dict[str, str]:
         role = by_suffix.get(suffix)
         if prefix or not slug or role is None:
             continue
-        memberships[slug] = _stronger(memberships.get(slug), role)
+        memberships[slug] = stronger_role(memberships.get(slug), role)
     return memberships

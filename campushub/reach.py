@@ -37,11 +37,13 @@ Adapter code: it uses JupyterHub's ORM, inside the hub process.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Final
 
 from jupyterhub import orm
+from sqlalchemy import Text, literal_column, select
 
 from .memberships import (
     GROUP_PREFIX,
@@ -55,6 +57,7 @@ from .memberships import (
     staff_role_course,
     staff_role_name,
     staff_roles,
+    stronger_role,
 )
 
 log = logging.getLogger("campushub.reach")
@@ -178,41 +181,68 @@ def remove_course_shares(db: Any, courses: Iterable[str]) -> int:
     return int(removed or 0)
 
 
+# Courses worked through at a time when the hub starts: what one pass holds (the courses'
+# servers, memberships and scopes) stays small, so the start's high-water mark, which the
+# hub's process keeps as resident memory afterwards, is not raised by this pass.
+SYNC_COURSES_AT_ONCE: Final = 100
+
+
 def sync_staff_roles(db: Any, catalog: Any, blocked: Iterable[str] = ()) -> tuple[int, int, int]:
     """Make every catalog course's staff roles exist with exactly the scopes they should hold
     (their roster and the reach :func:`reach_scopes` reads from the database), and delete the
-    staff roles of courses no longer in the catalog (with their assignments). One read of
-    the roles and one commit of what differs: the hub's own start (JupyterHub's
-    ``init_role_creation`` and ``init_role_assignment``) would make several queries per
-    role, which at 2,000 courses cost it 14 s at every start. Returns (created, changed,
-    deleted)."""
-    wanted = {
-        role["name"]: role
-        for role in staff_roles(catalog, reach_scopes(db, catalog.courses, blocked))
-    }
+    staff roles of courses no longer in the catalog (with their assignments). Returns
+    (created, changed, deleted).
+
+    The hub's own start (JupyterHub's ``init_role_creation`` and ``init_role_assignment``)
+    would make several queries per role: at 2,000 courses that cost 14 s of every start. Here
+    who is what in each course and whose server each is are read once (by id), and the
+    courses are worked through :data:`SYNC_COURSES_AT_ONCE` at a time: their roles' scopes
+    made, and compared with the stored roles' scopes as the database holds them (JSON text,
+    the roles not made into objects); only a role that differs is loaded and written, so a
+    start with nothing changed writes nothing. Making every role's scopes at once and
+    reading every role as an object raised the start's memory high-water mark by about
+    30 MB at 11,000 people (``benchmarks/hub_scale.py``), which the hub's process keeps as
+    resident memory afterwards."""
+    blocked = set(blocked)
+    slugs = list(catalog.courses)
     created = changed = deleted = 0
-    stored = db.query(orm.Role).filter(
+    wanted_names = {staff_role_name(slug, kind) for slug in slugs for kind in (TA, INSTRUCTOR)}
+    managed_names = db.query(orm.Role.name).filter(
         orm.Role.name.like(f"{STAFF_ROLE_PREFIX}%"),
         orm.Role.managed_by_auth == True,  # noqa: E712
     )
-    seen = set()
-    for role in stored:
-        spec = wanted.get(role.name)
-        if spec is None:
+    gone = sorted({name for (name,) in managed_names} - wanted_names)
+    for start in range(0, len(gone), SYNC_COURSES_AT_ONCE):
+        for role in db.query(orm.Role).filter(
+            orm.Role.name.in_(gone[start : start + SYNC_COURSES_AT_ONCE])
+        ):
             db.delete(role)  # a course gone from the catalog: nobody holds its roles now
             deleted += 1
-            continue
-        seen.add(role.name)
-        if list(role.scopes or []) != spec["scopes"] or role.description != spec["description"]:
+    # The scopes as stored (JSON text), read without JupyterHub's JSON type.
+    raw_scopes = literal_column(f"{orm.Role.__tablename__}.scopes", Text)
+    for reach, chunk in _reach_by_course(db, slugs, blocked):
+        wanted = {role["name"]: role for role in staff_roles(catalog, reach, chunk)}
+        stored = db.query(
+            orm.Role.id, orm.Role.name, orm.Role.description, orm.Role.managed_by_auth, raw_scopes
+        ).filter(orm.Role.name.in_(sorted(wanted)))
+        seen = set()
+        for role_id, name, description, managed, scopes_json in stored:
+            seen.add(name)
+            if not managed:
+                continue  # an operator's own role of that name: left alone
+            spec = wanted[name]
+            if description == spec["description"] and _same_scopes(scopes_json, spec["scopes"]):
+                continue
+            role = db.get(orm.Role, role_id)
             role.scopes, role.description = spec["scopes"], spec["description"]
             changed += 1
-    for name in wanted.keys() - seen:
-        if orm.Role.find(db, name) is not None:
-            continue  # an operator's own role of that name (not managed): left alone
-        db.add(orm.Role(**wanted[name], managed_by_auth=True))
-        created += 1
+        for name in wanted.keys() - seen:
+            db.add(orm.Role(**wanted[name], managed_by_auth=True))
+            created += 1
+        if db.new or db.dirty or db.deleted:
+            db.commit()
     db.commit()
-    given = _give_instructors_the_ta_role(db, set(blocked))
+    given = _give_instructors_the_ta_role(db, blocked)
     if created or changed or deleted or given:
         log.info(
             "Course staff roles: %d created, %d changed, %d deleted; %d instructor(s) given"
@@ -223,6 +253,64 @@ def sync_staff_roles(db: Any, catalog: Any, blocked: Iterable[str] = ()) -> tupl
             given,
         )
     return created, changed, deleted
+
+
+def _reach_by_course(
+    db: Any, slugs: list[str], blocked: set[str]
+) -> Iterator[tuple[dict[str, list[str]], list[str]]]:
+    """What :func:`reach_scopes` says for ``slugs``, :data:`SYNC_COURSES_AT_ONCE` courses at a
+    time: (their roles' server scopes, those courses). Four queries in all, read into what
+    the scopes are made from (who is what in each course, whose server each is, by their
+    ids), so that only one pass's scopes are held at a time."""
+    course = {slug: slug for slug in slugs}  # one string per course, however many rows name it
+    kind_of_group: dict[int, tuple[str, str]] = {}
+    for group_id, name in db.query(orm.Group.id, orm.Group.name).filter(
+        orm.Group.name.like(f"{GROUP_PREFIX}%")
+    ):
+        for slug, role in memberships_from_groups([name]).items():
+            if slug in course:
+                kind_of_group[group_id] = (course[slug], role)
+    members: dict[str, dict[int, str]] = {}
+    user_groups = orm.Base.metadata.tables["user_group_map"]
+    for user_id, group_id in db.execute(select(user_groups.c.user_id, user_groups.c.group_id)):
+        if (found := kind_of_group.get(group_id)) is not None:
+            of_course = members.setdefault(found[0], {})
+            of_course[user_id] = stronger_role(of_course.get(user_id), found[1])
+    owners: dict[str, list[int]] = {}
+    for user_id, name in db.query(orm.Spawner.user_id, orm.Spawner.name).filter(
+        orm.Spawner.name != ""
+    ):
+        if (slug := course.get(name)) is not None:
+            owners.setdefault(slug, []).append(user_id)
+    names = dict(db.query(orm.User.id, orm.User.name))
+    for start in range(0, len(slugs), SYNC_COURSES_AT_ONCE):
+        chunk = slugs[start : start + SYNC_COURSES_AT_ONCE]
+        reach: dict[str, list[str]] = {}
+        for slug in chunk:
+            of_course = members.get(slug, {})
+            for owner_id in sorted(owners.get(slug, ()), key=names.__getitem__):
+                owner = names[owner_id]
+                if owner in blocked:
+                    continue
+                for role in reach_roles(slug, of_course.get(owner_id)):
+                    reach.setdefault(role, []).append(reach_scope(owner, slug))
+        yield reach, chunk
+
+
+def _same_scopes(stored: str | None, wanted: list[str]) -> bool:
+    """Whether a role's scopes as the database holds them (JupyterHub's JSON text) are
+    ``wanted``, in any order: the text compared first (JupyterHub writes ``json.dumps`` of the
+    list), the parsed list only when the texts differ (a scope a spawn added at the end, or
+    another writer's spacing)."""
+    if stored is None:
+        return not wanted
+    if stored == json.dumps(wanted):
+        return True
+    try:
+        scopes = json.loads(stored)
+    except ValueError:
+        return False
+    return isinstance(scopes, list) and sorted(map(str, scopes)) == sorted(wanted)
 
 
 def _give_instructors_the_ta_role(db: Any, blocked: set[str]) -> int:

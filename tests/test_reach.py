@@ -179,6 +179,44 @@ def test_reach_of_one_course_is_that_courses_part_of_everyones(db) -> None:
     assert reach_scopes(db, catalog.courses, only="not-a-course") == {}
 
 
+def test_the_start_works_the_reach_out_a_few_courses_at_a_time(db, monkeypatch) -> None:
+    """The hub's start makes the staff roles' scopes SYNC_COURSES_AT_ONCE courses at a time
+    (here one, so each course is a pass of its own): together the passes say exactly what
+    reach_scopes says of everyone, blocked people's servers left out, each pass naming only
+    its own courses' roles."""
+    import campushub.reach as reach
+
+    catalog = load_catalog(launch.DEMO_CATALOG)
+    monkeypatch.setattr(reach, "SYNC_COURSES_AT_ONCE", 1)
+    seen = {}
+    for blocked in (set(), {"ada"}):
+        together: dict[str, list[str]] = {}
+        for part, chunk in reach._reach_by_course(db, list(catalog.courses), blocked):
+            assert len(chunk) == 1
+            assert {reach.staff_role_course(name) for name in part} <= set(chunk)
+            together.update(part)
+        assert together == reach_scopes(db, catalog.courses, blocked)
+        seen[frozenset(blocked)] = together
+    assert reach_scope("ada", "data8") in seen[frozenset()]["course-data8-ta"]
+    assert reach_scope("ada", "data8") not in seen[frozenset({"ada"})].get("course-data8-ta", [])
+
+
+def test_a_start_rewrites_no_role_whose_scopes_differ_only_in_order(db) -> None:
+    """A server started while the hub ran adds its scope at the end of its role; the next
+    start, which makes the scopes in order of their owners, finds the same scopes and writes
+    nothing."""
+    catalog = load_catalog(launch.DEMO_CATALOG)
+    sync_staff_roles(db, catalog)
+    role = orm.Role.find(db, "course-data8-ta")
+    assert len(role.scopes) > 2
+    role.scopes = list(reversed(role.scopes))
+    db.commit()
+    assert sync_staff_roles(db, catalog) == (0, 0, 0)
+    role.scopes = role.scopes[:-1]  # one missing: worked out again
+    db.commit()
+    assert sync_staff_roles(db, catalog) == (0, 1, 0)
+
+
 def test_the_start_brings_staff_roles_to_the_catalog_and_database_in_one_pass(db) -> None:
     """What load_managed_roles does at each start of the hub, in place of JupyterHub's
     per-role work: roles made, reach worked out again, roles of courses gone deleted with
