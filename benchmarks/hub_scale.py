@@ -14,11 +14,14 @@ Builds a hub database as a term of sign-ins leaves it for 11,000 people in 2,000
   course's roster and one ``access:servers!server=`` scope per course server its holders reach
   (``reach_scopes``): the TA role of the largest course holds about 1,500.
 
-Then, for ``--rounds`` rounds, starts each hub in turn on its database (``--starts`` times:
-the time until its API answers through configurable-http-proxy, which like
+Then, for ``--rounds`` rounds, starts each hub on its database ``--starts`` times, the two
+taking turns (A B B A ...; which goes first alternates between rounds), each start alone on
+the machine: the time until its API answers through configurable-http-proxy, which like
 zero-to-jupyterhub's sends what has no route yet to the hub; the time until the hub says it
-runs, its services started; and its resident memory), leaves the last start of each running,
-and makes the requests of a lecture as sampled people to both hubs **side by side**: each
+runs, its services started; and its resident memory. (A hub left running beside the other's
+start was not idle: campushub's services read every person from the hub as they start.)
+Then it starts both once more, and makes the requests of a lecture as sampled people to
+both hubs **side by side**: each
 request to one hub, then the same to the other (which goes first alternates), so that what
 else the machine does in a moment (this machine's latency tails moved the p95 ratios by a
 quarter between runs made one hub after the other) falls on both alike:
@@ -631,19 +634,23 @@ def run_round(
     results: dict[str, HubResult],
     profile: Path | None = None,
 ) -> None:
-    """Each hub started ``starts`` times in turn (alone on the machine but for the other's
-    last start, left running idle); then, with both running, the lecture's requests to both
-    side by side (:func:`side_by_side`)."""
+    """Each hub started ``starts`` times, the two taking turns (A B B A A B ...), each start
+    alone on the machine (stopped before the next); then both started once more, and with
+    both running, the lecture's requests to both side by side (:func:`side_by_side`)."""
     running: dict[str, launch.Process] = {}
     spies: list[subprocess.Popen] = []
+    labels = list(prepared)
     try:
+        for index in range(starts):
+            for label in labels if index % 2 == 0 else labels[::-1]:
+                settings, config, _ = prepared[label]
+                start_measured(label, settings, config, results[label], index).stop()
         for label, (settings, config, _) in prepared.items():
-            for index in range(starts):
-                hub = start_measured(label, settings, config, results[label], index)
-                if index == starts - 1:
-                    running[label] = hub
-                else:
-                    hub.stop()
+            print(f"{label}: started for the lecture ...", file=sys.stderr, flush=True)
+            hub = launch.start_hub(
+                settings, settings.state_dir.parent / "logs", config=config, timeout=600
+            )
+            running[label] = hub
         print("the lecture's requests, both hubs side by side ...", file=sys.stderr, flush=True)
         for label, hub in running.items():
             if profile is not None:
@@ -718,7 +725,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=11000)
     parser.add_argument("--courses", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of both hubs (ABAB)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of both hubs")
     parser.add_argument("--starts", type=int, default=3, help="starts of each hub per round")
     parser.add_argument("--samples", type=int, default=12, help="people of each persona")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of each request")
@@ -788,8 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for label, (settings, config, _) in prepared.items()
         }
         for number in range(args.rounds):
-            # ABAB: which hub starts first (and so idles through the other's last start)
-            # alternates between rounds.
+            # Which hub starts first alternates between rounds (and within one, per start).
             order = ("stock", "campushub") if number % 2 == 0 else ("campushub", "stock")
             run_round({label: prepared[label] for label in order}, args.starts, args.repeats,
                       results, args.profile)  # fmt: skip
