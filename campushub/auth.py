@@ -42,12 +42,14 @@ from traitlets import Bool, Dict, Float, Instance, Integer, List, Set, Unicode, 
 from .catalog import Catalog, CatalogError, load_catalog
 from .idtoken import IdTokenError, IdTokenVerifier, nonce_for, unverified_claims
 from .lti import (
+    SIGN_IN_ACCOUNT,
     LaunchRefused,
     LaunchVerifier,
     LtiDeepLinkHandler,
     LtiJwksHandler,
     LtiLaunchHandler,
     LtiLoginHandler,
+    SignInAccount,
     ToolKey,
     VerifiedLaunch,
     read_platforms,
@@ -152,7 +154,7 @@ class CampusLoginHandler(OAuthLoginHandler):
         super().authorize_redirect(*args, **kwargs)
 
 
-class CampusCallbackHandler(OAuthCallbackHandler):
+class CampusCallbackHandler(SignInAccount, OAuthCallbackHandler):
     """The upstream callback, but a refused sign-in goes to ``/hub/refused``: one page, at an
     address a reload keeps (the callback's own cannot be loaded twice), that says why."""
 
@@ -818,6 +820,8 @@ class CampusAuthenticator(GenericOAuthenticator):
             shown or "no course",
             " [administrator]" if auth_model["admin"] else "",
         )
+        if account is not None:
+            auth_model[SIGN_IN_ACCOUNT] = account  # taken out again by authenticate()
         return auth_model
 
     # -- LTI launches ----------------------------------------------------------------------------
@@ -825,8 +829,15 @@ class CampusAuthenticator(GenericOAuthenticator):
         """A verified LTI launch (from :class:`campushub.lti.LtiLaunchHandler`), else the
         campus sign-in's OAuth flow (upstream)."""
         if isinstance(data, dict) and isinstance(data.get(LAUNCH_KEY), VerifiedLaunch):
-            return await self.lti_auth_model(data[LAUNCH_KEY])
-        return await super().authenticate(handler, data)
+            model = await self.lti_auth_model(data[LAUNCH_KEY])
+        else:
+            model = await super().authenticate(handler, data)
+        if isinstance(model, dict):
+            # The account loaded here is the one JupyterHub looks up next (SignInAccount).
+            account = model.pop(SIGN_IN_ACCOUNT, None)
+            if account is not None and handler is not None:
+                handler.__dict__[SIGN_IN_ACCOUNT] = account
+        return model
 
     def _lti_username(self, launch: VerifiedLaunch) -> str:
         raw = launch.claim(self.lti_username_claim)
@@ -980,13 +991,16 @@ class CampusAuthenticator(GenericOAuthenticator):
         self._forget_member_lists(account, course_groups(memberships), roles)
         shown = ", ".join(f"{slug} ({role})" for slug, role in sorted(launched.items()))
         self.log.info("%s -> %s [LTI launch from %s]", username, shown, launch.platform.issuer)
-        return {
+        model = {
             "name": username,
             "admin": False,
             "auth_state": state,
             "groups": sorted(course_groups(memberships)),
             "roles": [self._login_role(name) for name in roles],
         }
+        if account is not None:
+            model[SIGN_IN_ACCOUNT] = account  # taken out again by authenticate()
+        return model
 
     def lti_landing(self, user: Any, launch: VerifiedLaunch, base_url: str) -> str:
         """Where a launch goes once signed in (``base_url``: JupyterHub's): the link it names
@@ -1085,6 +1099,7 @@ class CampusAuthenticator(GenericOAuthenticator):
         try:
             refreshed = await super().refresh_user(user, handler, **kwargs)
             if isinstance(refreshed, dict):
+                refreshed.pop(SIGN_IN_ACCOUNT, None)  # a refresh has the account already
                 return await self._revoke_what_was_left(user, refreshed, handler)
             return refreshed
         except HTTPError as error:

@@ -31,7 +31,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import url_path_join
@@ -414,6 +414,25 @@ def _state_cookie(state: str) -> str:
     return STATE_COOKIE + state
 
 
+# Where a sign-in's authenticator leaves the account it loaded, for the handler's lookup.
+SIGN_IN_ACCOUNT: Final = "_campushub_sign_in_account"
+
+
+class SignInAccount:
+    """A sign-in handler whose lookup of the person just authenticated reuses the account
+    the authenticator loaded (it needs it to check the subject and keep the reach): each
+    load of a person reads their groups, roles (a course's TA role with a scope per
+    student) and shares again, a second load per sign-in that cost the hub 2-4 ms of CPU
+    (``benchmarks/hub_scale.py``). Anyone else, or an account no longer in the session
+    (deleted meanwhile), is looked up as JupyterHub does."""
+
+    def find_user(self, name: str) -> Any:
+        account = self.__dict__.pop(SIGN_IN_ACCOUNT, None)
+        if account is not None and account.name == name and account.orm_user in self.db:
+            return account
+        return super().find_user(name)  # type: ignore[misc]
+
+
 class LtiHandler(BaseHandler):
     """What the steps share: the verifier, the page that says why a launch failed, and a
     Content-Security-Policy that lets the registered platforms' pages frame these (and only
@@ -550,7 +569,7 @@ class LtiLoginHandler(LtiHandler):
         self.redirect(platform.login_url + separator + urllib.parse.urlencode(query))
 
 
-class LtiLaunchHandler(LtiHandler):
+class LtiLaunchHandler(SignInAccount, LtiHandler):
     """``/hub/lti/launch``: the platform posts the signed launch; the person is signed in as
     their campus account and sent on to the course (and the link the launch names)."""
 

@@ -72,3 +72,39 @@ def test_a_member_list_with_changes_not_yet_written_is_kept(db) -> None:  # noqa
     db.commit()
     db.expire_all()
     assert "newcomer" in {u.name for u in orm.Group.find(db, "course:data8").users}
+
+
+def test_the_handler_looks_up_the_account_the_sign_in_loaded_once(db) -> None:  # noqa: F811
+    """JupyterHub's sign-in handler looks the person up after the authenticator has (each
+    load reads their groups, roles and shares again); campushub's handlers take the account
+    the authenticator left them, once, for that person only, and only while it is still in
+    the hub's session; anyone else is looked up as JupyterHub does."""
+    from types import SimpleNamespace
+
+    from campushub.lti import SIGN_IN_ACCOUNT, SignInAccount
+
+    class JupyterHubs:
+        def __init__(self) -> None:
+            self.db, self.looked_up = db, []
+
+        def find_user(self, name: str) -> object:
+            self.looked_up.append(name)
+            return orm.User.find(self.db, name)
+
+    class Handler(SignInAccount, JupyterHubs):
+        pass
+
+    ada = SimpleNamespace(name="ada", orm_user=orm.User.find(db, "ada"))
+    handler = Handler()
+    handler.__dict__[SIGN_IN_ACCOUNT] = ada
+    assert handler.find_user("ada") is ada and handler.looked_up == []
+    assert handler.find_user("ada").name == "ada" and handler.looked_up == ["ada"]  # once only
+
+    handler.__dict__[SIGN_IN_ACCOUNT] = ada
+    assert handler.find_user("tom").name == "tom" and handler.looked_up[-1] == "tom"
+    assert SIGN_IN_ACCOUNT not in handler.__dict__  # not kept for a later lookup
+
+    handler.__dict__[SIGN_IN_ACCOUNT] = ada
+    db.delete(ada.orm_user)
+    db.commit()
+    assert handler.find_user("ada") is None and handler.looked_up[-1] == "ada"  # gone: asked
