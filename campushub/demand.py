@@ -316,10 +316,15 @@ def plan_pools(
     instant = at.astimezone(UTC)
     expected = Expected(enrollment or {}, attendance)
     counted: dict[str, list[Occurrence]] = {name: [] for name in catalog.pools}
+    lingering: dict[str, list[Occurrence]] = {name: [] for name in catalog.pools}
     for occurrence in occurrences:
         pool = catalog.pools.get(occurrence.pool)
-        if pool is not None and occurrence.running_or_starting(instant, pool.lead):
+        if pool is None:
+            continue
+        if occurrence.running_or_starting(instant, pool.lead):
             counted[pool.name].append(occurrence)
+        elif occurrence.lingers(instant):
+            lingering[pool.name].append(occurrence)
     asked: dict[str, int] = {}
     for request in requests:
         pool = catalog.pools.get(request.pool)
@@ -334,6 +339,7 @@ def plan_pools(
             expected,
             present,
             (free or {}).get(name, ()),
+            lingering[name],
         )
         for name, pool in catalog.pools.items()
     }
@@ -370,15 +376,17 @@ def plan_span(
         pending = sorted(items[name], key=lambda item: item.starts - _lead(item, pool))
         moments = {start}
         for item in pending:
-            for moment in (item.starts - _lead(item, pool), item.ends):
+            ends = getattr(item, "meets_until", None) or item.ends
+            for moment in (item.starts - _lead(item, pool), item.ends, ends):
                 if start < moment < end:
                     moments.add(moment)
         # Occurrences are few at a time; feed requests may be many and long, so the largest
         # running count comes from a heap (lazily cleared of ended requests).
         active: list[Occurrence] = []
+        lingering: list[Occurrence] = []  # arrivals over, as learned; the meeting runs on
         largest: list[tuple[int, datetime]] = []  # (-count, ends)
         cursor = 0
-        previous: tuple[tuple[int, ...], int | None] | None = None
+        previous: tuple[tuple[int, ...], tuple[int, ...], int | None] | None = None
         pool_steps: list[tuple[datetime, PoolTarget]] = []
         for moment in sorted(moments):
             while cursor < len(pending):
@@ -391,15 +399,18 @@ def plan_span(
                     active.append(item)
                 cursor += 1
             if any(item.ends <= moment for item in active):
+                lingering += [item for item in active if item.lingers(moment)]
                 active = [item for item in active if item.ends > moment]
+            if lingering:
+                lingering = [item for item in lingering if item.lingers(moment)]
             while largest and largest[0][1] <= moment:
                 heapq.heappop(largest)
             requested = -largest[0][0] if largest else None
-            key = (tuple(map(id, active)), requested)
+            key = (tuple(map(id, active)), tuple(map(id, lingering)), requested)
             if key == previous:
                 continue  # nothing that sizes the pool changed
             previous = key
-            target = _plan_pool(catalog, pool, active, requested, expected)
+            target = _plan_pool(catalog, pool, active, requested, expected, lingering=lingering)
             if not pool_steps or pool_steps[-1][1].replicas != target.replicas:
                 pool_steps.append((moment, target))
         steps[name] = pool_steps
@@ -420,6 +431,7 @@ def _plan_pool(
     expected: Expected = _NO_ENROLLMENT,
     present: Mapping[str, int] | None = None,
     free: Sequence[FreeRoom] = (),
+    lingering: Sequence[Occurrence] = (),
 ) -> PoolTarget:
     lead = format_duration(pool.lead)
     arrivals, left = _fit_in_free_room(
@@ -450,6 +462,11 @@ def _plan_pool(
     parts = [events]
     if any(coming for _, _, _, coming, _ in arrivals):
         extra, said = _spare(pool, reasons, from_events, left)
+        if extra:
+            need += extra
+            parts.append(said)
+    elif lingering:
+        extra, said = _late_room(catalog, pool, lingering, from_events, left)
         if extra:
             need += extra
             parts.append(said)
@@ -547,6 +564,28 @@ def _spare(
         return 0, ""
     extra = _ceil(short)
     return extra, f"{extra} more to keep the pool's spare ({what}) while people are coming"
+
+
+def _late_room(
+    catalog: Catalog,
+    pool: Pool,
+    lingering: Sequence[Occurrence],
+    placeholders: int,
+    left: tuple[Fraction, int],
+) -> tuple[int, str]:
+    """A placeholder more, if the room left has none for one person of the meetings still
+    running past the end of their arrivals (as learned): with n arrivals seen, the next is
+    later than all of them with chance about 1/(n+1), so a meeting of a hundred people
+    brings a straggler now and then, who would otherwise wait for a new node."""
+    cpu, memory = max(_per_person(catalog, occurrence) for occurrence in lingering)
+    left_cpu, left_memory = left
+    if pool.unit == "node":  # room the placeholders hold beyond the people coming
+        left_cpu += placeholders * Fraction(str(pool.node_cpu))
+        left_memory += placeholders * pool.node_memory
+    if left_cpu >= Fraction(str(cpu)) and left_memory >= memory:
+        return 0, ""
+    names = ", ".join(sorted({occurrence.source for occurrence in lingering}))
+    return 1, f"1 more for a late arrival while meetings run on past their arrivals ({names})"
 
 
 def _nodes(value: Fraction) -> str:

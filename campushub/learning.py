@@ -18,7 +18,9 @@ JSON in the scaler's state folder.
   seen at each quantile, so the room grows with the arrivals instead of all at once;
 - **end**: the room still held for people who have not come is let go when arrivals end (the
   latest arrival of recent meetings, plus one round), not at the meeting's end: those who
-  came hold their own room, and the rest are no-shows;
+  came hold their own room, and the rest are no-shows; until the meeting's own end, room
+  for one late student more is kept (:func:`campushub.demand.plan_pools`: with n arrivals
+  seen, the next is later than all of them with chance about 1/(n+1));
 - **expect** (for entries without ``expect``): enrolled x the highest attendance of recent
   meetings, plus :data:`ATTENDANCE_MARGIN`.
 
@@ -405,6 +407,7 @@ def learned_occurrences(
             changes["lead"] = max(learned.lead, pool.lead) if occurrence.exam else learned.lead
         if learned.until is not None and occurrence.starts + learned.until < occurrence.ends:
             changes["ends"] = occurrence.starts + learned.until
+            changes["meets_until"] = occurrence.ends
         enrolled = enrollment.get(occurrence.course, 0)
         total = occurrence.expect
         if total is None and enrolled:

@@ -37,6 +37,9 @@ class Occurrence:
     # How long before it room is asked for, when the scaler has learned it for this meeting
     # (see campushub.learning); None: the pool's lead.
     lead: timedelta | None = None
+    # The meeting's own end, when the scaler stops counting it earlier (``ends``: the end of
+    # arrivals its history knows, see campushub.learning); None: ``ends`` is the meeting's.
+    meets_until: datetime | None = None
 
     @property
     def duration(self) -> timedelta:
@@ -46,6 +49,10 @@ class Occurrence:
         """True if it is running at ``at`` or starts within its lead (``lead`` unless it has
         its own) after it."""
         return self.starts - (lead if self.lead is None else self.lead) <= at < self.ends
+
+    def lingers(self, at: datetime) -> bool:
+        """True if at ``at`` its arrivals are over, as learned, but the meeting still runs."""
+        return self.meets_until is not None and self.ends <= at < self.meets_until
 
 
 def occurrences(catalog: Catalog, start: datetime, end: datetime) -> list[Occurrence]:

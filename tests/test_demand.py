@@ -5,6 +5,7 @@ CPU and memory (limits during exams), one slot per person for ``user`` pools, ca
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -287,10 +288,20 @@ def test_entries_without_expect_count_enrollment_times_attendance() -> None:
     assert plan_pools(unknown, lecture, at)["standard"].replicas == 1
 
 
-def test_plan_span_matches_planning_every_minute(catalog: Catalog) -> None:
+@pytest.mark.parametrize("learned", [False, True], ids=["catalog", "arrivals-learned"])
+def test_plan_span_matches_planning_every_minute(catalog: Catalog, learned: bool) -> None:
+    """The sweep gives what planning each moment gives; also when the scaler has learned
+    that arrivals end 20 minutes in (the meetings run on, with room for one late student)."""
     start = MONDAY.astimezone(UTC)
     end = start + timedelta(days=3)
     found = occurrences(catalog, start - timedelta(days=1), end + timedelta(days=1))
+    if learned:
+        found = [
+            dataclasses.replace(o, ends=o.starts + timedelta(minutes=20), meets_until=o.ends)
+            for o in found
+            if o.duration > timedelta(minutes=20)
+        ]
+        assert found
     requests = [
         Request("idle", 4, start + timedelta(hours=5), start + timedelta(hours=6), "feed a"),
         Request("standard", 30, start + timedelta(hours=34), start + timedelta(hours=35), "b"),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from campushub.catalog import CatalogError, load_catalog, parse_catalog
-from campushub.demand import plan_pools, plan_span
+from campushub.demand import FreeRoom, plan_pools, plan_span
 from campushub.demo import launch
 from campushub.learning import (
     ATTENDANCE_MARGIN,
@@ -125,7 +125,20 @@ def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> No
     full = plan_pools(bare, [planned], LECTURE, enrollment={"data8": 1000})[pool.name].need
     assert ramp[-1] == full  # everyone who comes has come by +8 minutes
     assert need(LECTURE + timedelta(minutes=8)) == full  # nobody on yet in this plan
-    assert need(LECTURE + timedelta(minutes=9)) == 0  # arrivals have ended: no-shows let go
+    # Arrivals have ended: the no-shows' room is let go; until the meeting's own end, room for
+    # one late student is kept, unless the free room has it already.
+    late = LECTURE + timedelta(minutes=9)
+    assert need(late) == 1
+    assert planned.meets_until == unplanned.ends > late
+    moment = learned_occurrences(bare, [unplanned], history, {"data8": 1000}, late)
+
+    def need_with(room: FreeRoom) -> int:
+        free = {pool.name: [room]}
+        return plan_pools(bare, moment, late, enrollment={"data8": 1000}, free=free)[pool.name].need
+
+    assert need_with(FreeRoom("node-1", cpu=2.0, memory=8 * 2**30)) == 0
+    assert need_with(FreeRoom("node-1", cpu=0.01, memory=2**20)) == 1
+    assert need(unplanned.ends) == 0
     # A plan of a span (the chart) shows the most it may ask for, from the learned lead.
     steps = plan_span(
         bare,
@@ -137,8 +150,9 @@ def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> No
     )[pool.name]
     assert [(moment - LECTURE, target.need) for moment, target in steps[1:]] == [
         (-learned.lead, full),
-        (timedelta(minutes=9), 0),
+        (timedelta(minutes=9), 1),  # and the pool's min from its end: no step
     ]
+    assert pool.min == 1
 
 
 def test_few_arrivals_borrow_the_courses_timing_and_none_keep_the_defaults(catalog) -> None:
