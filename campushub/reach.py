@@ -136,32 +136,14 @@ def reach_scopes(
     db: Any, courses: Iterable[str], blocked: Iterable[str] = (), only: str | None = None
 ) -> dict[str, list[str]]:
     """Every staff role's server scopes, from the database: for each course server (a named
-    server called after a catalog course), the roles its owner's membership says. Two
-    queries, whatever the number of people; ``only`` limits both to one course."""
-    slugs = set(courses) if only is None else set(courses) & {only}
-    blocked_names = set(blocked)
-    groups: dict[str, list[str]] = {}
-    rows = db.query(orm.User.name, orm.Group.name).join(orm.User.groups)
-    if only is None:
-        rows = rows.filter(orm.Group.name.like(f"{GROUP_PREFIX}%"))
-    else:
-        of_course = [f"{GROUP_PREFIX}{only}:{kind}" for kind in ROLE_GROUP_SUFFIX.values()]
-        rows = rows.filter(orm.Group.name.in_(of_course))
-    for user, group in rows:
-        groups.setdefault(user, []).append(group)
-    memberships = {user: memberships_from_groups(names) for user, names in groups.items()}
+    server called after a catalog course), the roles its owner's membership says, each
+    role's in order of the servers' owners. Four queries, whatever the number of people;
+    ``only`` limits them to one course."""
+    slugs = sorted(set(courses) if only is None else set(courses) & {only})
     scopes: dict[str, list[str]] = {}
-    servers = (
-        db.query(orm.User.name, orm.Spawner.name)
-        .join(orm.Spawner, orm.Spawner.user_id == orm.User.id)
-        .filter(orm.Spawner.name != "" if only is None else orm.Spawner.name == only)
-        .order_by(orm.User.name, orm.Spawner.name)
-    )
-    for owner, slug in servers:
-        if slug not in slugs or owner in blocked_names:
-            continue
-        for role in reach_roles(slug, memberships.get(owner, {}).get(slug)):
-            scopes.setdefault(role, []).append(reach_scope(owner, slug))
+    if slugs:
+        for reach, _ in _reach_by_course(db, slugs, set(blocked), narrow=only is not None):
+            scopes.update(reach)
     return scopes
 
 
@@ -256,33 +238,51 @@ def sync_staff_roles(db: Any, catalog: Any, blocked: Iterable[str] = ()) -> tupl
 
 
 def _reach_by_course(
-    db: Any, slugs: list[str], blocked: set[str]
+    db: Any, slugs: list[str], blocked: set[str], narrow: bool = False
 ) -> Iterator[tuple[dict[str, list[str]], list[str]]]:
-    """What :func:`reach_scopes` says for ``slugs``, :data:`SYNC_COURSES_AT_ONCE` courses at a
-    time: (their roles' server scopes, those courses). Four queries in all, read into what
-    the scopes are made from (who is what in each course, whose server each is, by their
-    ids), so that only one pass's scopes are held at a time."""
+    """The staff roles' server scopes of the courses ``slugs``, :data:`SYNC_COURSES_AT_ONCE`
+    courses at a time: (their roles' scopes, those courses). Four queries in all, read into
+    what the scopes are made from (who is what in each course, whose server each is, by
+    their ids), so that only one pass's scopes are held at a time. ``narrow``: the queries
+    ask for these courses' rows only (a few courses); else they read every course's."""
     course = {slug: slug for slug in slugs}  # one string per course, however many rows name it
+    groups = db.query(orm.Group.id, orm.Group.name)
+    if narrow:
+        groups = groups.filter(
+            orm.Group.name.in_(
+                [
+                    f"{GROUP_PREFIX}{slug}:{kind}"
+                    for slug in slugs
+                    for kind in ROLE_GROUP_SUFFIX.values()
+                ]
+            )
+        )
+    else:
+        groups = groups.filter(orm.Group.name.like(f"{GROUP_PREFIX}%"))
     kind_of_group: dict[int, tuple[str, str]] = {}
-    for group_id, name in db.query(orm.Group.id, orm.Group.name).filter(
-        orm.Group.name.like(f"{GROUP_PREFIX}%")
-    ):
+    for group_id, name in groups:
         for slug, role in memberships_from_groups([name]).items():
             if slug in course:
                 kind_of_group[group_id] = (course[slug], role)
     members: dict[str, dict[int, str]] = {}
     user_groups = orm.Base.metadata.tables["user_group_map"]
-    for user_id, group_id in db.execute(select(user_groups.c.user_id, user_groups.c.group_id)):
+    pairs = select(user_groups.c.user_id, user_groups.c.group_id)
+    if narrow:
+        pairs = pairs.where(user_groups.c.group_id.in_(sorted(kind_of_group)))
+    for user_id, group_id in db.execute(pairs):
         if (found := kind_of_group.get(group_id)) is not None:
             of_course = members.setdefault(found[0], {})
             of_course[user_id] = stronger_role(of_course.get(user_id), found[1])
+    servers = db.query(orm.Spawner.user_id, orm.Spawner.name)
+    servers = servers.filter(orm.Spawner.name.in_(slugs) if narrow else orm.Spawner.name != "")
     owners: dict[str, list[int]] = {}
-    for user_id, name in db.query(orm.Spawner.user_id, orm.Spawner.name).filter(
-        orm.Spawner.name != ""
-    ):
+    for user_id, name in servers:
         if (slug := course.get(name)) is not None:
             owners.setdefault(slug, []).append(user_id)
-    names = dict(db.query(orm.User.id, orm.User.name))
+    people = db.query(orm.User.id, orm.User.name)
+    if narrow:
+        people = people.filter(orm.User.id.in_(sorted({i for ids in owners.values() for i in ids})))
+    names = dict(people)
     for start in range(0, len(slugs), SYNC_COURSES_AT_ONCE):
         chunk = slugs[start : start + SYNC_COURSES_AT_ONCE]
         reach: dict[str, list[str]] = {}
