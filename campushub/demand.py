@@ -505,9 +505,10 @@ def _still_to_come(
 
 def _fit_in_free_room(
     catalog: Catalog, arrivals: list[tuple[Occurrence, int, int, int]], free: Sequence[FreeRoom]
-) -> tuple[list[tuple[Occurrence, int, int, int, int]], tuple[Fraction, int]]:
+) -> tuple[list[tuple[Occurrence, int, int, int, int]], list[tuple[Fraction, int]]]:
     """Each arrival with how many of its people fit in the free room (earliest first), and
-    the free room left after them (CPU cores, memory bytes)."""
+    the free room left on each node after them (CPU cores, memory bytes): kept node by node,
+    as a person needs both on one node (CPU free on one and memory on another hold nobody)."""
     rooms = [[Fraction(str(max(room.cpu, 0.0))), max(room.memory, 0)] for room in free if room.warm]
     fitted = []
     for occurrence, total, on, coming in arrivals:
@@ -525,27 +526,33 @@ def _fit_in_free_room(
                 room[1] -= here * memory
                 fits += here
         fitted.append((occurrence, total, on, coming, fits))
-    return fitted, (sum((room[0] for room in rooms), Fraction(0)), sum(room[1] for room in rooms))
+    return fitted, [(cpu, memory) for cpu, memory in rooms]
 
 
 def _spare(
-    pool: Pool, reasons: Sequence[Reason], placeholders: int, left: tuple[Fraction, int]
+    pool: Pool, reasons: Sequence[Reason], placeholders: int, left: Sequence[tuple[Fraction, int]]
 ) -> tuple[int, str]:
     """Placeholders to add so that, while people are coming, the pool's ``spare`` room is
     there beyond the plan: in the free room the arrivals leave, and in what the placeholders
     hold beyond them (a node's rounding). The plan is exact; students of other courses, or a
-    few more than seen, take room too, and room asked late is warm a warm-up later."""
+    few more than seen, take room too, and room asked late is warm a warm-up later.
+
+    Free room counts node by node, for what a node can still hold: the smaller of its free
+    CPU and memory, each over a whole node's (a node full by memory with CPU free, next to
+    one full by CPU with memory free, spares nothing, though the two add up to a node)."""
     if pool.spare <= 0:
         return 0, ""
-    left_cpu, left_memory = left
     if pool.unit == "user":
         # Slots for the largest person coming, from the free room left.
         coming = [r for r in reasons if r.people + r.free]
         cpu = Fraction(str(max(r.cpu for r in coming)))
         memory = max(r.memory for r in coming)
-        slots = min(
-            int(left_cpu // cpu) if cpu > 0 else int(pool.spare),
-            left_memory // memory if memory > 0 else int(pool.spare),
+        slots = sum(
+            min(
+                int(room_cpu // cpu) if cpu > 0 else int(pool.spare),
+                room_memory // memory if memory > 0 else int(pool.spare),
+            )
+            for room_cpu, room_memory in left
         )
         short = pool.spare - slots
         what = f"{pool.spare} user slot(s)"
@@ -554,11 +561,15 @@ def _spare(
         node_memory = Fraction(pool.node_memory)
         used_cpu = sum((r.people * Fraction(str(r.cpu)) for r in reasons), Fraction(0))
         used_memory = sum(r.people * r.memory for r in reasons)
-        slack = min(
-            (left_cpu + placeholders * node_cpu - used_cpu) / node_cpu,
-            (left_memory + placeholders * node_memory - used_memory) / node_memory,
+        in_free_room = sum(
+            (min(room_cpu / node_cpu, room_memory / node_memory) for room_cpu, room_memory in left),
+            Fraction(0),
         )
-        short = pool.spare - slack
+        beyond_people = min(
+            (placeholders * node_cpu - used_cpu) / node_cpu,
+            (placeholders * node_memory - used_memory) / node_memory,
+        )
+        short = pool.spare - in_free_room - beyond_people
         what = f"{_nodes(pool.spare)} node(s)"
     if short <= 0:
         return 0, ""
@@ -571,18 +582,17 @@ def _late_room(
     pool: Pool,
     lingering: Sequence[Occurrence],
     placeholders: int,
-    left: tuple[Fraction, int],
+    left: Sequence[tuple[Fraction, int]],
 ) -> tuple[int, str]:
-    """A placeholder more, if the room left has none for one person of the meetings still
+    """A placeholder more, if no node's free room left holds one person of the meetings still
     running past the end of their arrivals (as learned): with n arrivals seen, the next is
     later than all of them with chance about 1/(n+1), so a meeting of a hundred people
     brings a straggler now and then, who would otherwise wait for a new node."""
     cpu, memory = max(_per_person(catalog, occurrence) for occurrence in lingering)
-    left_cpu, left_memory = left
-    if pool.unit == "node":  # room the placeholders hold beyond the people coming
-        left_cpu += placeholders * Fraction(str(pool.node_cpu))
-        left_memory += placeholders * pool.node_memory
-    if left_cpu >= Fraction(str(cpu)) and left_memory >= memory:
+    if pool.unit == "node" and placeholders > 0:
+        return 0, ""  # a node-sized placeholder holds room beyond the people coming
+    each = Fraction(str(cpu))
+    if any(room_cpu >= each and room_memory >= memory for room_cpu, room_memory in left):
         return 0, ""
     names = ", ".join(sorted({occurrence.source for occurrence in lingering}))
     return 1, f"1 more for a late arrival while meetings run on past their arrivals ({names})"

@@ -424,6 +424,30 @@ def test_the_spare_is_kept_beyond_the_plan_while_people_come() -> None:
     assert plan_pools(none, lecture, at, present={"data8": 32})["standard"].replicas == 12
 
 
+def test_free_room_spares_only_what_one_node_can_hold() -> None:
+    # Free room counts node by node: CPU free on a node full by memory and memory free on one
+    # full by CPU add up to more than a node, but hold nobody: the spare is still asked for.
+    catalog = parse_catalog(CATALOG_YAML.replace("    spare: 0  # the plan alone", "    #"))
+    lecture = only(catalog, "data8 weekly mon/wed/fri 10:00", MONDAY.replace(hour=10))
+    at = lecture[0].starts
+    stranded = [
+        FreeRoom("fits-one", 0.05, 2**30),
+        FreeRoom("by-memory", 7.5, 0),
+        FreeRoom("by-cpu", 0.0, 60 * 2**30),
+    ]
+    target = plan_pools(catalog, lecture, at, present={"data8": 799}, free={"standard": stranded})[
+        "standard"
+    ]
+    assert (target.need, target.reasons[0].free) == (1, 1)
+    assert "1 more to keep the pool's spare (0.5 node(s))" in target.why
+    # The same room on one node spares far more than half a node.
+    together = [FreeRoom("fits-one", 0.05, 2**30), FreeRoom("both", 7.5, 60 * 2**30)]
+    target = plan_pools(catalog, lecture, at, present={"data8": 799}, free={"standard": together})[
+        "standard"
+    ]
+    assert (target.need, target.reasons[0].free) == (0, 1)
+
+
 def test_a_user_pool_spares_whole_slots() -> None:
     catalog = parse_catalog(
         CATALOG_YAML.replace("    unit: user\n", "    unit: user\n    spare: 3\n")
@@ -440,6 +464,24 @@ def test_a_user_pool_spares_whole_slots() -> None:
     free = {"slots": [FreeRoom("a", 4.0, 26 * 2**29)]}
     spared = plan_pools(catalog, labs, at, present={"lab": 30}, free=free)["slots"]
     assert (spared.need, spared.replicas) == (1, 2)
+
+
+def test_user_slots_to_spare_count_node_by_node() -> None:
+    catalog = parse_catalog(
+        CATALOG_YAML.replace("    unit: user\n", "    unit: user\n    spare: 3\n")
+    )
+    labs = [
+        o
+        for o in occurrences(catalog, MONDAY, MONDAY + timedelta(days=1))
+        if o.course == "lab" and o.starts.astimezone(LA).hour == 13
+    ]
+    at = MONDAY.replace(hour=13, minute=30)
+    # Room for 26 on one node: 24 to come and 2 to spare, one slot more. The same CPU and
+    # memory split over two nodes, each short of the other resource, hold nobody.
+    whole = {"slots": [FreeRoom("a", 4.0, 26 * 2**29)]}
+    split = {"slots": [FreeRoom("a", 4.0, 0), FreeRoom("b", 0.0, 26 * 2**29)]}
+    assert plan_pools(catalog, labs, at, present={"lab": 30}, free=whole)["slots"].need == 1
+    assert plan_pools(catalog, labs, at, present={"lab": 30}, free=split)["slots"].need == 27
 
 
 def _target(replicas: int, need: int | None = None) -> PoolTarget:

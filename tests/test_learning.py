@@ -138,6 +138,13 @@ def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> No
 
     assert need_with(FreeRoom("node-1", cpu=2.0, memory=8 * 2**30)) == 0
     assert need_with(FreeRoom("node-1", cpu=0.01, memory=2**20)) == 1
+
+    def need_split(*rooms: FreeRoom) -> int:
+        free = {pool.name: list(rooms)}
+        return plan_pools(bare, moment, late, enrollment={"data8": 1000}, free=free)[pool.name].need
+
+    # The CPU free on one node and the memory on another hold nobody.
+    assert need_split(FreeRoom("a", cpu=2.0, memory=0), FreeRoom("b", cpu=0.0, memory=2**33)) == 1
     assert need(unplanned.ends) == 0
     # A plan of a span (the chart) shows the most it may ask for, from the learned lead.
     steps = plan_span(
