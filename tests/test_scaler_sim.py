@@ -445,6 +445,12 @@ def test_the_oracle_never_waits_and_ideal_packing_is_below_it() -> None:
     assert perfect.booting_hours == perfect.placeholder_hours == 0.0
     ideal_hours, _ = sim.ideal_packing(monday, MONDAY)
     assert ideal_hours <= perfect.node_hours
+    # The zero-wait floor: foresight plus a warm-up for each node it starts.
+    warmup_hours = (MONDAY.boot + MONDAY.pull) / 3600
+    assert perfect.nodes_started > 0
+    assert sim.zero_wait_floor(arrivals, MONDAY) == pytest.approx(
+        perfect.node_hours + perfect.nodes_started * warmup_hours
+    )
 
 
 def test_the_plan_beats_reactive_and_the_node_hours_add_up() -> None:
@@ -514,3 +520,4 @@ def test_campushub_learns_only_from_weeks_before_the_one_measured() -> None:
     run = sim.run_one((condition, 3, options))
     assert set(run.results) == set(sim.STRATEGIES)
     assert run.bound_hours <= min(result.node_hours for result in run.results.values())
+    assert run.bound_hours < run.floor_hours
