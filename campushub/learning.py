@@ -22,7 +22,9 @@ JSON in the scaler's state folder.
   for one late student more is kept (:func:`campushub.demand.plan_pools`: with n arrivals
   seen, the next is later than all of them with chance about 1/(n+1));
 - **expect** (for entries without ``expect``): enrolled x the highest attendance of recent
-  meetings, plus :data:`ATTENDANCE_MARGIN`.
+  meetings, plus :data:`ATTENDANCE_MARGIN`; after a fall (at least :data:`FALL_SEEN` latest
+  meetings all below every earlier one kept by more than the margin: the hub's groups keep
+  students who dropped, as they never sign in again to leave), of the meetings since.
 
 Timing needs :data:`MIN_ARRIVALS` observed arrivals: a meeting with fewer borrows the timing
 of the course's other meetings; attendance is the meeting's own. A course with no history
@@ -63,6 +65,7 @@ QUANTILES: Final = (0.0, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98
 KEEP: Final = 8  # observations kept per meeting
 MIN_ARRIVALS: Final = 30  # arrivals observed before a meeting's timing is trusted
 ATTENDANCE_MARGIN: Final = 0.05
+FALL_SEEN: Final = 3  # the latest meetings that show attendance has fallen, at least
 ROUND: Final = timedelta(minutes=1)  # the scaler's round: room asked a round early
 WATCH_BEFORE: Final = timedelta(minutes=30)  # a server started this long before counts
 MAX_LEAD: Final = timedelta(hours=24)
@@ -245,7 +248,8 @@ class History:
             lead = min(max(lead, timedelta(0)), MAX_LEAD)
             latest = max(seen.offsets[-1] for seen in timing)
             until = max(timedelta(seconds=latest) + ROUND, ROUND)
-        attendance = min(max(ratios) + ATTENDANCE_MARGIN, 1.0) if ratios else None
+        since = _since_a_fall(ratios)
+        attendance = min(max(since) + ATTENDANCE_MARGIN, 1.0) if since else None
         return Learned(lead, until, attendance, timing_from, len(own), arrivals)
 
     # -- saving -----------------------------------------------------------------------------
@@ -285,6 +289,19 @@ class History:
                 continue
             history.meetings[key] = Meeting(value["course"][:100], observations)
         return history, problems
+
+
+def _since_a_fall(ratios: Sequence[float]) -> Sequence[float]:
+    """The attendance ratios (oldest first) to plan with: the latest run of at least
+    ``FALL_SEEN`` that are all lower, by more than ``ATTENDANCE_MARGIN``, than every one
+    before it (the longest such run), or all of them. Attendance going up needs no such rule:
+    the highest counts at once. A fall is believed only when it is clear: meetings that vary
+    week to week rarely put their three latest below all the others by that much."""
+    for cut in range(1, len(ratios) - FALL_SEEN + 1):
+        latest = ratios[cut:]
+        if max(latest) + ATTENDANCE_MARGIN < min(ratios[:cut]):
+            return latest
+    return ratios
 
 
 def _observation(item: Any) -> Observation:

@@ -72,6 +72,35 @@ def test_a_meeting_is_followed_from_the_servers_the_hub_reports(catalog) -> None
     assert seen.offset(0.5) == pytest.approx(-3 * 60, abs=3)
 
 
+@pytest.mark.parametrize(
+    ("ratios", "planned"),
+    [
+        # Week to week variation: the highest of all kept.
+        ([0.8, 0.9, 0.75, 0.95, 0.78, 0.77, 0.76], 0.95),
+        # A clear fall (students dropped; the groups keep them): the meetings since.
+        ([0.85, 0.9, 0.6, 0.62, 0.58, 0.61], 0.62),
+        ([0.9, 0.85, 0.88, 0.6, 0.62, 0.58], 0.62),
+        # Only two meetings since: not yet believed.
+        ([0.85, 0.9, 0.88, 0.6, 0.62], 0.9),
+        # A fall no larger than the margin: not believed.
+        ([0.85, 0.9, 0.84, 0.81, 0.8], 0.9),
+        # Going up counts at once.
+        ([0.6, 0.62, 0.58, 0.9], 0.9),
+    ],
+)
+def test_attendance_is_the_highest_seen_or_since_a_clear_fall(catalog, ratios, planned) -> None:
+    history = History()
+    occurrence = lecture(catalog)
+    pool = catalog.pools[occurrence.pool]
+    offsets = [-300.0 + n for n in range(40)]
+    for number, ratio in enumerate(ratios):
+        starts = LECTURE - timedelta(weeks=len(ratios) - number)
+        history.record(occurrence, observe(starts, 1000, round(ratio * 1000), offsets))
+    learned = history.learned(occurrence, pool.warmup)
+    assert learned is not None
+    assert learned.attendance == pytest.approx(min(planned + ATTENDANCE_MARGIN, 1.0))
+
+
 def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> None:
     history = History()
     occurrence = lecture(catalog)
