@@ -16,6 +16,11 @@ JSON in the scaler's state folder.
   time room asked for then is warm, and two rounds more (the next round's room is warm a
   round later, and a round that notices a miss needs one to act), by the earliest arrivals
   seen at each quantile, so the room grows with the arrivals instead of all at once;
+- **the first student**: a meeting is counted from as early as any student of its pool has
+  come before a meeting (:meth:`History.pool_lead`), with room for at least one person until
+  it starts: a small course's few meetings show only a few arrivals, and its earliest student
+  may come before any of them did. In the morning, when the pool has no room, the first
+  student of any course finds a warm node; by day the free room usually holds them;
 - **end**: the room still held for people who have not come is let go when arrivals end (the
   latest arrival of recent meetings, plus one round), not at the meeting's end: those who
   came hold their own room, and the rest are no-shows; until the meeting's own end, room
@@ -179,10 +184,36 @@ class History:
     keep: int = KEEP
     _courses: dict[str, list[Observation]] | None = field(default=None, repr=False)
     _learned: dict[tuple[str, timedelta], Learned | None] = field(default_factory=dict, repr=False)
+    _pool_leads: dict[tuple[Catalog, str], timedelta | None] = field(
+        default_factory=dict, repr=False
+    )
 
     def forget(self) -> None:
         """Drop what was worked out from the observations (done when one is recorded)."""
-        self._courses, self._learned = None, {}
+        self._courses, self._learned, self._pool_leads = None, {}, {}
+
+    def pool_lead(self, catalog: Catalog, pool: str) -> timedelta | None:
+        """The pool's warm-up plus how early the earliest student of any of its courses'
+        meetings kept came, plus a round; None when none came for one, or the catalog has no
+        such pool."""
+        key = (catalog, pool)
+        if key not in self._pool_leads:
+            found = catalog.pools.get(pool)
+            earliest = None
+            if found is not None:
+                for meeting in self.meetings.values():
+                    course = catalog.courses.get(meeting.course)
+                    if course is None or course.pool.name != pool:
+                        continue
+                    for seen in meeting.seen:
+                        if seen.arrivals and (earliest is None or seen.offsets[0] < earliest):
+                            earliest = seen.offsets[0]
+            lead = None
+            if found is not None and earliest is not None:
+                lead = found.warmup + timedelta(seconds=-earliest) + ROUND
+                lead = min(max(lead, timedelta(0)), MAX_LEAD)
+            self._pool_leads[key] = lead
+        return self._pool_leads[key]
 
     def record(self, occurrence: Occurrence, observation: Observation) -> None:
         self.forget()
@@ -410,7 +441,9 @@ def learned_occurrences(
     """``occurrences`` as the history says to plan them (see the module's text). With ``at``
     (a plan of that moment), a meeting with timing expects only the people who will have come
     by the time room asked for now is warm (``at`` + warm-up + a round), by its earliest
-    arrivals seen; without, all of them (a plan of a span shows the most it may ask for)."""
+    arrivals seen; without, all of them (a plan of a span shows the most it may ask for).
+    A meeting with timing counts from the pool's lead as learned (:meth:`History.pool_lead`)
+    if that is earlier than its own, expecting at least one person until it starts."""
     found = []
     for occurrence in occurrences:
         pool = catalog.pools.get(occurrence.pool)
@@ -420,8 +453,13 @@ def learned_occurrences(
             continue
         changes: dict[str, Any] = {}
         if learned.lead is not None:
-            # An exam is never asked for later than the pool's lead.
-            changes["lead"] = max(learned.lead, pool.lead) if occurrence.exam else learned.lead
+            # An exam is never asked for later than the pool's lead; any other meeting with
+            # timing, from as early as any student of the pool has come.
+            if occurrence.exam:
+                changes["lead"] = max(learned.lead, pool.lead)
+            else:
+                earliest = history.pool_lead(catalog, pool.name)
+                changes["lead"] = learned.lead if earliest is None else max(learned.lead, earliest)
         if learned.until is not None and occurrence.starts + learned.until < occurrence.ends:
             changes["ends"] = occurrence.starts + learned.until
             changes["meets_until"] = occurrence.ends
@@ -434,7 +472,10 @@ def learned_occurrences(
             # Room asked now is warm after the warm-up; the room asked next round a round
             # later; and a round more for the round that notices a miss to act on it.
             ready = (at + pool.warmup + 2 * ROUND - occurrence.starts).total_seconds()
-            total = math.ceil(round(total * learned.share_by(ready), 6))
+            staged = math.ceil(round(total * learned.share_by(ready), 6))
+            # Until it starts, room for its first student at least (who may come earlier
+            # than any of its own meetings' students did).
+            total = max(staged, 1) if total > 0 and at < occurrence.starts else staged
         if total is not None and total != occurrence.expect:
             changes["expect"] = total
         found.append(dataclasses.replace(occurrence, **changes) if changes else occurrence)

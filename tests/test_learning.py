@@ -18,6 +18,7 @@ from campushub.demand import FreeRoom, plan_pools, plan_span
 from campushub.demo import launch
 from campushub.learning import (
     ATTENDANCE_MARGIN,
+    ROUND,
     History,
     HistoryError,
     MeetingWatch,
@@ -99,6 +100,45 @@ def test_attendance_is_the_highest_seen_or_since_a_clear_fall(catalog, ratios, p
     learned = history.learned(occurrence, pool.warmup)
     assert learned is not None
     assert learned.attendance == pytest.approx(min(planned + ATTENDANCE_MARGIN, 1.0))
+
+
+def test_a_meeting_counts_from_the_earliest_student_of_its_pool(catalog) -> None:
+    # data8's students have come as early as 20 minutes before; stat20's (same pool) only 5.
+    history = History()
+    data8 = lecture(catalog)
+    early = [-20 * 60 + 28 * 60 * n / 99 for n in range(100)]
+    history.record(data8, observe(LECTURE - timedelta(weeks=1), 1000, 100, early))
+    tuesday = LECTURE + timedelta(days=1, hours=4)  # Tuesday 14:00 in Los Angeles
+    stat20 = next(
+        o
+        for o in occurrences(catalog, tuesday - timedelta(hours=1), tuesday + timedelta(hours=1))
+        if o.course == "stat20"
+    )
+    assert stat20.starts == tuesday
+    late = [-5 * 60 + 10 * 60 * n / 39 for n in range(40)]
+    history.record(stat20, observe(tuesday - timedelta(weeks=1), 300, 40, late))
+    pool = catalog.pools[stat20.pool]
+    own = history.learned(stat20, pool.warmup)
+    assert own is not None and own.lead == pool.warmup + timedelta(minutes=5 + 1)
+    assert history.pool_lead(catalog, pool.name) == pool.warmup + timedelta(minutes=20 + 1)
+    # Counted from the pool's lead, with room for its first student until it starts.
+    at = tuesday - pool.warmup - timedelta(minutes=15)
+    (planned,) = learned_occurrences(catalog, [stat20], history, {"stat20": 300}, at)
+    assert planned.lead == pool.warmup + timedelta(minutes=21)
+    assert planned.expect == 1  # its own arrivals say nobody by then
+    assert plan_pools(catalog, [planned], at)[pool.name].need == 1  # no room: a node
+    # Room for them (and the pool's spare) on a warm node: none asked for.
+    free = {pool.name: [FreeRoom("node-1", cpu=6.0, memory=48 * 2**30)]}
+    assert plan_pools(catalog, [planned], at, free=free)[pool.name].need == 0
+    # Not before the pool's lead; and from the start, its own arrivals alone.
+    before = tuesday - planned.lead - timedelta(seconds=1)
+    (planned,) = learned_occurrences(catalog, [stat20], history, {"stat20": 300}, before)
+    assert plan_pools(catalog, [planned], before)[pool.name].need == 0
+    (started,) = learned_occurrences(catalog, [stat20], history, {"stat20": 300}, tuesday)
+    assert started.expect == math.ceil(300 * own.share_by((pool.warmup + 2 * ROUND).seconds))
+    # Without history for the pool, no pool lead.
+    assert History().pool_lead(catalog, pool.name) is None
+    assert history.pool_lead(catalog, "no-such-pool") is None
 
 
 def test_the_plan_asks_early_enough_and_lets_go_when_arrivals_end(catalog) -> None:

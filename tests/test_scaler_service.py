@@ -96,11 +96,13 @@ def feed_url(campus_dir: Path, feed_file: Path) -> Iterator[str]:
 
 
 LEARNED = "data8 weekly mon/wed/fri 10:00"  # the demo's data8 lecture
+LAB = "physics77 weekly tue 09:00"  # the demo's physics77 lab, in the same pool
 
 
 def saved_history() -> dict[str, Any]:
-    """What an earlier run of the scaler saved: three data8 lectures, and one meeting that
-    cannot be read (a hand edit gone wrong)."""
+    """What an earlier run of the scaler saved: three data8 lectures, a physics77 lab whose
+    students came later than data8's, and one meeting that cannot be read (a hand edit gone
+    wrong)."""
     history = History()
     occurrence = Occurrence(
         "data8",
@@ -115,6 +117,17 @@ def saved_history() -> dict[str, Any]:
         offsets = [-30 * 60 + 36 * 60 * n / 699 for n in range(700)]  # -30 to +6 minutes
         starts = occurrence.starts - timedelta(weeks=week)
         history.record(occurrence, observe(starts, 1000, 700 + week, offsets))
+    lab = Occurrence(
+        "physics77",
+        "standard",
+        datetime(2026, 12, 1, 17, tzinfo=UTC),
+        datetime(2026, 12, 1, 19, tzinfo=UTC),
+        120,
+        False,
+        LAB,
+    )
+    offsets = [-5 * 60 + 10 * 60 * n / 39 for n in range(40)]  # -5 to +5 minutes
+    history.record(lab, observe(lab.starts, 120, 40, offsets))
     saved = history.to_json()
     saved["meetings"]["stat20 weekly tue/thu 14:00"] = {"course": "stat20", "seen": "many"}
     return saved
@@ -273,7 +286,7 @@ def test_metrics_need_a_token_and_report_the_pools(hub, double) -> None:
     assert ready and int(ready[1]) <= target  # the double reports all ready unless told
     assert re.search(r'campushub_scaler_cold_nodes\{pool="standard"\} \d+', text)
     assert re.search(r'campushub_scaler_nodes_on_their_way\{pool="standard"\} \d+', text)
-    assert "campushub_scaler_meetings_learned 1.0" in text  # the data8 lecture of the history
+    assert "campushub_scaler_meetings_learned 2.0" in text  # data8's lecture, physics77's lab
 
 
 def test_a_broken_feed_keeps_the_last_good_plan_and_shows_its_age(
@@ -514,6 +527,13 @@ def test_the_history_of_an_earlier_run_is_read_and_shown(hub, admin) -> None:
     # student came (30m) + a round; the pool's lead (20m) would be late.
     assert "41m before" in cells and "from this meeting" in cells, cells
     assert "start + 7m" in cells and "75% of enrolled" in cells, cells
+    assert "counted from" not in cells  # no student of the pool came earlier
+    # The lab's students came at most 5 minutes early: room grows from its warm-up + 6m, but
+    # it counts from data8's earliest student, with room for its first student.
+    row = re.search(rf'<tr data-meeting="{re.escape(LAB)}">(.*?)</tr>', page.text, re.S)
+    assert row, "the physics77 lab is not in the learned table"
+    cells = row.group(1)
+    assert "16m before" in cells and "counted from 41m before" in cells, cells
     # The meeting that cannot be read is named, where it is, and left out.
     assert (
         "meetings[&#39;stat20 weekly tue/thu 14:00&#39;]: &#39;seen&#39; must be a list"

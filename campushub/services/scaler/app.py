@@ -967,6 +967,9 @@ class LearnedRow:
     learned: Learned | None
     last: Observation
     seen: int
+    # Counted from this long before when the pool's earliest student came earlier than this
+    # meeting's (a meeting with timing only); None otherwise.
+    pool_lead: timedelta | None = None
 
 
 def _learned_rows(scaler: Scaler, limit: int = 200) -> list[LearnedRow]:
@@ -982,8 +985,14 @@ def _learned_rows(scaler: Scaler, limit: int = 200) -> list[LearnedRow]:
         course = scaler.catalog.courses.get(meeting.course)
         pool = course.pool if course else None
         learned = scaler.history.learned_meeting(key, meeting.course, pool.warmup) if pool else None
+        earlier = None
+        if pool is not None and learned is not None and learned.lead is not None:
+            earliest = scaler.history.pool_lead(scaler.catalog, pool.name)
+            earlier = earliest if earliest is not None and earliest > learned.lead else None
         rows.append(
-            LearnedRow(key, meeting.course, pool, learned, meeting.seen[-1], len(meeting.seen))
+            LearnedRow(
+                key, meeting.course, pool, learned, meeting.seen[-1], len(meeting.seen), earlier
+            )
         )
     return rows
 
