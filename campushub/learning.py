@@ -199,20 +199,19 @@ class History:
         key = (catalog, pool)
         if key not in self._pool_leads:
             found = catalog.pools.get(pool)
-            earliest = None
-            if found is not None:
-                for meeting in self.meetings.values():
-                    course = catalog.courses.get(meeting.course)
-                    if course is None or course.pool.name != pool:
-                        continue
-                    for seen in meeting.seen:
-                        if seen.arrivals and (earliest is None or seen.offsets[0] < earliest):
-                            earliest = seen.offsets[0]
-            lead = None
-            if found is not None and earliest is not None:
-                lead = found.warmup + timedelta(seconds=-earliest) + ROUND
-                lead = min(max(lead, timedelta(0)), MAX_LEAD)
-            self._pool_leads[key] = lead
+            earliest = min(
+                (
+                    seen.offsets[0]
+                    for meeting in self.meetings.values()
+                    if (course := catalog.courses.get(meeting.course)) and course.pool.name == pool
+                    for seen in meeting.seen
+                    if seen.arrivals
+                ),
+                default=None,
+            )
+            self._pool_leads[key] = (
+                None if found is None or earliest is None else _lead(found.warmup, earliest)
+            )
         return self._pool_leads[key]
 
     def record(self, occurrence: Occurrence, observation: Observation) -> None:
@@ -247,8 +246,7 @@ class History:
         if sum(seen.arrivals for seen in timing) < MIN_ARRIVALS:
             return None
         earliest = min(seen.offsets[0] for seen in timing)
-        lead = min(max(warmup + timedelta(seconds=-earliest) + ROUND, timedelta(0)), MAX_LEAD)
-        return Learned(lead, None, None, "the course's meetings", 0)
+        return Learned(_lead(warmup, earliest), None, None, "the course's meetings", 0)
 
     def learned_meeting(self, source: str, course: str, warmup: timedelta) -> Learned | None:
         """What to plan the meeting ``source`` of ``course`` with (see :meth:`learned`)."""
@@ -275,8 +273,7 @@ class History:
             arrivals = tuple(
                 min(seen.offsets[index] for seen in timing) for index in range(len(QUANTILES))
             )
-            lead = warmup + timedelta(seconds=-arrivals[0]) + ROUND
-            lead = min(max(lead, timedelta(0)), MAX_LEAD)
+            lead = _lead(warmup, arrivals[0])
             latest = max(seen.offsets[-1] for seen in timing)
             until = max(timedelta(seconds=latest) + ROUND, ROUND)
         since = _since_a_fall(ratios)
@@ -320,6 +317,12 @@ class History:
                 continue
             history.meetings[key] = Meeting(value["course"][:100], observations)
         return history, problems
+
+
+def _lead(warmup: timedelta, earliest: float) -> timedelta:
+    """Room asked for the ``warmup`` before the earliest arrival (``earliest`` seconds from the
+    start), and a round before that: from 0 to ``MAX_LEAD``."""
+    return min(max(warmup + timedelta(seconds=-earliest) + ROUND, timedelta(0)), MAX_LEAD)
 
 
 def _since_a_fall(ratios: Sequence[float]) -> Sequence[float]:
