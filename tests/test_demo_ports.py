@@ -4,6 +4,7 @@ and only a port something else listens on is given up."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -11,9 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import requests
 
 from campushub.demo import launch
@@ -61,6 +65,32 @@ def test_a_port_something_listens_on_is_given_up() -> None:
         busy.close()
 
 
+def test_ports_are_chosen_below_the_ephemeral_range() -> None:
+    """The OS gives outgoing connections their local port from the ephemeral range: a port
+    chosen there may be taken by one while the demo is stopped (as a restart found when the
+    tests ran beside other work). Chosen ports lie below it."""
+    low = int(launch.EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    stable = launch.stable_port_range()
+    assert stable.start == launch.STABLE_PORTS_FROM and stable.stop == low
+    chosen = launch.choose_ports([None] * 20)
+    assert len(set(chosen)) == 20
+    assert all(launch.STABLE_PORTS_FROM <= port < low for port in chosen), chosen
+
+
+def test_with_no_stable_range_the_os_chooses(monkeypatch, tmp_path: Path) -> None:
+    for text in ("", "garbage", "1024 60999"):
+        ranges = tmp_path / "range"
+        ranges.write_text(text)
+        monkeypatch.setattr(launch, "EPHEMERAL_RANGE_FILE", ranges)
+        assert launch.stable_port_range() == range(0)
+        port = launch.free_port()
+        listener = socket.socket()
+        try:
+            listener.bind(("127.0.0.1", port))  # really free
+        finally:
+            listener.close()
+
+
 def test_the_ports_of_the_last_start_are_kept_and_reused(tmp_path: Path) -> None:
     defaults = {"public": launch.free_port(), "git": launch.free_port()}
     first = launch.demo_ports(tmp_path, defaults)
@@ -96,6 +126,20 @@ def test_a_ports_file_that_is_not_what_was_saved_falls_back_to_the_defaults(
         assert launch.demo_ports(tmp_path, defaults) == defaults
 
 
+@pytest.fixture
+def default_ports() -> Iterator[None]:
+    """The demo's default ports (8000, 8081, ...) are the machine's: a test that starts
+    ``campushub demo`` as a person does holds this lock, so that the runs scripts/test.sh
+    puts side by side take turns (two demos choosing at the same moment would both take
+    8081, each seeing it free)."""
+    with open(Path(tempfile.gettempdir()) / "campushub-demo-default-ports.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _start_demo(state: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``campushub demo`` as a person starts it; its banner once it is up."""
     out = log.open("wb")
@@ -127,7 +171,9 @@ def _stop_demo(process: subprocess.Popen[bytes]) -> None:
         process.wait(10)
 
 
-def test_a_restarted_demo_keeps_its_addresses_and_its_links(tmp_path: Path) -> None:
+def test_a_restarted_demo_keeps_its_addresses_and_its_links(
+    tmp_path: Path, default_ports: None
+) -> None:
     state = tmp_path / "demo"
     first, banner = _start_demo(state, tmp_path / "first.log")
     try:

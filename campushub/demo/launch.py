@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -24,7 +25,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -53,7 +54,8 @@ LOOPBACK_NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,l
 
 
 def free_port(preferred: int | None = None) -> int:
-    """Return ``preferred`` if nothing listens there, else a free port chosen by the OS."""
+    """Return ``preferred`` if nothing listens there, else a free port (see
+    :func:`choose_ports`)."""
     return free_ports(1, preferred)[0]
 
 
@@ -63,15 +65,36 @@ def free_ports(count: int, preferred: int | None = None) -> list[int]:
     return choose_ports([preferred] + [None] * (count - 1))
 
 
+# Ports chosen here lie below the system's ephemeral range, from which the OS gives the local
+# port of every outgoing connection: one chosen there may be taken by a connection while the
+# server it was chosen for is stopped, and a restart could not come back on it.
+STABLE_PORTS_FROM: Final = 20000
+EPHEMERAL_RANGE_FILE: Final = Path("/proc/sys/net/ipv4/ip_local_port_range")
+STABLE_TRIES: Final = 64
+
+
+def stable_port_range() -> range:
+    """Ports below the ephemeral range (Linux's ``ip_local_port_range``, 32768 by default), from
+    ``STABLE_PORTS_FROM``; empty where the range cannot be read or leaves no room."""
+    try:
+        low = int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return range(0)
+    return range(STABLE_PORTS_FROM, max(STABLE_PORTS_FROM, min(low, 65536)))
+
+
 def choose_ports(preferred: list[int | None]) -> list[int]:
     """A free port for each entry: the one preferred if nothing listens there (connections
     of a process just stopped, in TIME_WAIT, do not count: the servers bind with
-    SO_REUSEADDR too), else one the OS chooses; all distinct, held open together while they
-    are chosen."""
+    SO_REUSEADDR too), else one picked at random below the ephemeral range
+    (:func:`stable_port_range`), else one the OS chooses; all distinct, held open together
+    while they are chosen."""
+    stable = stable_port_range()
     sockets: list[socket.socket] = []
     try:
         for wanted in preferred:
-            for port in ([wanted] if wanted else []) + [0]:
+            picks = [random.choice(stable) for _ in range(STABLE_TRIES)] if stable else []
+            for port in ([wanted] if wanted else []) + picks + [0]:
                 sock = socket.socket()
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
