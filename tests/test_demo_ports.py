@@ -126,6 +126,56 @@ def test_a_ports_file_that_is_not_what_was_saved_falls_back_to_the_defaults(
         assert launch.demo_ports(tmp_path, defaults) == defaults
 
 
+# A hub as JupyterHub stops its proxy: on SIGTERM it sends the proxy (in a session of its own,
+# named by a pid file) SIGTERM, removes the pid file and exits at once; the proxy takes a
+# while to go, listening until it does.
+PROXY_LIKE = """
+import signal, socket, sys, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+open(sys.argv[1], "w").write(str(listener.getsockname()[1]))
+signal.signal(signal.SIGTERM, lambda *_: (time.sleep(3), sys.exit(0)))
+while True:
+    time.sleep(1)
+"""
+HUB_LIKE = """
+import os, signal, subprocess, sys, time
+pid_file, port_file, proxy_code = sys.argv[1:4]
+proxy = subprocess.Popen([sys.executable, "-c", proxy_code, port_file], start_new_session=True)
+open(pid_file, "w").write(str(proxy.pid))
+def stop(*_):
+    proxy.send_signal(signal.SIGTERM)
+    os.unlink(pid_file)
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_a_stopped_hub_s_proxy_is_gone_when_stop_returns(tmp_path: Path) -> None:
+    pid_file, port_file = tmp_path / "proxy.pid", tmp_path / "proxy.port"
+    popen = subprocess.Popen(
+        [sys.executable, "-c", HUB_LIKE, str(pid_file), str(port_file), PROXY_LIKE],
+        start_new_session=True,
+    )
+    hub = launch.Process("hub", popen, tmp_path / "hub.log", "http://127.0.0.1:1/", (pid_file,))
+    deadline = time.monotonic() + 30
+    while not (port_file.exists() and port_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    port = int(port_file.read_text())
+    proxy = int(pid_file.read_text())
+    hub.stop()
+    try:  # gone, or a zombie (its sockets closed) waiting for init to reap it
+        state = Path(f"/proc/{proxy}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = "gone"
+    assert state in ("gone", "Z"), f"the proxy still runs ({state})"
+    # Its port is free at once: a start right after comes back on it.
+    assert launch.choose_ports([port]) == [port]
+
+
 @pytest.fixture
 def default_ports() -> Iterator[None]:
     """The demo's default ports (8000, 8081, ...) are the machine's: a test that starts

@@ -178,8 +178,11 @@ class Process:
         has to be killed, its process group (children in the same session) and the processes
         named by its pid files go too. Processes carrying the environment marker (its servers)
         are ended as well, unless ``keep_servers`` (a hub restarting with
-        ``cleanup_servers`` off finds them again).
+        ``cleanup_servers`` off finds them again). Returns once those are gone: JupyterHub
+        sends its proxy SIGTERM and removes the pid file without waiting for it, and a proxy
+        still listening would make a start right after this one move to other ports.
         """
+        named = [found for pid_file in self.pid_files if (found := _pid_in(pid_file))]
         if self.running():
             self.popen.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -187,14 +190,51 @@ class Process:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(5)
+        named += [found for pid_file in self.pid_files if (found := _pid_in(pid_file))]
         for pid_file in self.pid_files:
-            with contextlib.suppress(OSError, ValueError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+            with contextlib.suppress(OSError):
                 pid_file.unlink()
         if self.environment_marker and not keep_servers:
-            for pid in processes_with(self.environment_marker):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+            named += [(pid, _started(pid)) for pid in processes_with(self.environment_marker)]
+        _end(named)
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (``/proc/<pid>/stat``, field 22), which tells it from a
+    later process given the same number; None once it is gone (or a zombie: its files and
+    sockets are closed)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if len(fields) < 20 or fields[0] == "Z":
+        return None
+    return fields[19]
+
+
+def _pid_in(pid_file: Path) -> tuple[int, str | None] | None:
+    """The process a pid file names, with when it started; None if there is none."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return (pid, started) if pid > 1 and (started := _started(pid)) else None
+
+
+def _end(processes: Iterable[tuple[int, str | None]], wait: float = 10.0) -> None:
+    """Kill each process (pid, when it started) still running, and wait up to ``wait``
+    seconds until all are gone."""
+    alive = {pid: started for pid, started in processes if started is not None}
+    for pid, started in alive.items():
+        if _started(pid) == started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while alive and time.monotonic() < deadline:
+        alive = {pid: started for pid, started in alive.items() if _started(pid) == started}
+        if alive:
+            time.sleep(0.02)
 
 
 def processes_with(marker: bytes) -> list[int]:
