@@ -4,6 +4,7 @@ and only a port something else listens on is given up."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -199,6 +200,10 @@ def _start_demo(state: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.STDOUT,
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
         start_new_session=True,
+        # As from a terminal, where Ctrl-C is not ignored: a run started in the background
+        # by a script (scripts/test.sh's second run) ignores SIGINT, and its children would
+        # inherit that, and the demo would not stop on it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -212,13 +217,39 @@ def _start_demo(state: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise AssertionError(f"the demo did not start:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes under ``pid`` (its children, theirs, ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat[stat.rfind(")") + 2 :].split()[1])
+            parents.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        children = parents.get(queue.pop(), [])
+        found += children
+        queue += children
+    return found
+
+
 def _stop_demo(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C; it must stop everything it started within the minute (if not, what it started
+    is killed too, so that nothing is left holding ports for the tests after)."""
+    started = _descendants(process.pid)
     process.send_signal(signal.SIGINT)
     try:
         process.wait(60)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        for pid in started + _descendants(process.pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         process.wait(10)
+        raise AssertionError("the demo did not stop within 60 s of Ctrl-C") from None
 
 
 def test_a_restarted_demo_keeps_its_addresses_and_its_links(
