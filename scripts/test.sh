@@ -4,8 +4,9 @@
 # 1. every test, on the newest JupyterHub and friends (.venv);
 # 2. at the same time, the tests that touch the hub (marked `hub_versions` by
 #    tests/conftest.py: they start a hub, drive a browser, or import JupyterHub, OAuthenticator,
-#    KubeSpawner, the idle culler, kubernetes_asyncio or campushub's adapters) again on the versions of zero-to-jupyterhub's
-#    hub image that images/hub builds on (.venv-chart, from images/hub/chart-requirements.txt).
+#    KubeSpawner, the idle culler, kubernetes_asyncio or campushub's adapters) again on the
+#    versions of zero-to-jupyterhub's hub image that images/hub builds on (.venv-chart, from
+#    images/hub/chart-requirements.txt).
 #    The pure core (catalog, schedule, demand, feeds, simulation) and the static checks of
 #    images, manifests and docs do not depend on those versions and run once.
 #
